@@ -1,0 +1,3 @@
+"""nasearch: neural architecture search with pluggable, proxy-assisted search strategies."""
+
+__version__ = "0.1.0"

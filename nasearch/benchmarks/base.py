@@ -1,0 +1,66 @@
+"""The Benchmark protocol: a stateless lookup of trained results.
+
+A benchmark answers ``query(arch, dataset, fidelity) -> Result``. It has no clock and no memory of
+past queries: the runner (:func:`nasearch.search.run_search`) charges simulated time and counts
+queries. Every backend shares this interface and one contract test suite (tests/test_benchmarks.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from nasearch.space.arch import Arch
+
+DATASETS: tuple[str, ...] = ("cifar10", "cifar100", "ImageNet16-120")
+
+
+class BenchmarkError(ValueError):
+    """Bad benchmark input: unknown dataset or fidelity, missing or malformed file."""
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """One trained result. Accuracies in percent; ``train_seconds`` is None where unrecorded."""
+
+    valid_acc: float
+    test_acc: float
+    train_seconds: float | None
+
+
+@runtime_checkable
+class Benchmark(Protocol):
+    name: str
+    datasets: tuple[str, ...]
+    fidelities: tuple[int, ...]
+    """Training epochs with recorded results, ascending; the last is the final fidelity."""
+    has_train_time: bool
+    """Whether ``train_seconds`` is recorded, i.e. whether a simulated-time budget is possible."""
+
+    def query(self, arch: Arch, dataset: str, fidelity: int | None = None) -> Result:
+        """Result of ``arch`` trained for ``fidelity`` epochs (default: the final fidelity)."""
+        ...
+
+    def column(self, dataset: str, metric: str, fidelity: int | None = None) -> np.ndarray:
+        """``metric`` ('valid_acc', 'test_acc', 'train_seconds') of all cells, indexed by Arch.index."""
+        ...
+
+
+def check_dataset(bench: Benchmark, dataset: str) -> None:
+    if dataset not in bench.datasets:
+        raise BenchmarkError(
+            f"dataset {dataset!r} is not in benchmark {bench.name!r}; accepted: {', '.join(bench.datasets)}"
+        )
+
+
+def resolve_fidelity(bench: Benchmark, fidelity: int | None) -> int:
+    if fidelity is None:
+        return bench.fidelities[-1]
+    if fidelity not in bench.fidelities:
+        raise BenchmarkError(
+            f"fidelity {fidelity!r} epochs is not recorded by benchmark {bench.name!r}; "
+            f"accepted: {', '.join(map(str, bench.fidelities))}"
+        )
+    return int(fidelity)

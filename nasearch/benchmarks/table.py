@@ -1,0 +1,167 @@
+"""The ``nb201`` backend: NAS-Bench-201 figures in nasearch's table layout (``nb201.csv.gz``).
+
+One row per (architecture, dataset) with columns ``index, arch, dataset, valid_acc_12, test_acc_12,
+valid_acc_200, test_acc_200, train_time_12, train_time_200, params_m, flops_m, latency_s`` (see
+``shared/README.md``). ``nasearch convert`` writes this layout from the official NAS-Bench-201 and
+NATS-Bench files. The table is loaded once into numpy arrays indexed by :attr:`Arch.index`, so a
+query is two array reads.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import os
+from pathlib import Path
+
+import numpy as np
+
+from nasearch.benchmarks.base import (
+    DATASETS,
+    BenchmarkError,
+    Result,
+    check_dataset,
+    resolve_fidelity,
+)
+from nasearch.space.arch import NUM_ARCHS, Arch, ArchError
+
+COLUMNS: tuple[str, ...] = (
+    "index",
+    "arch",
+    "dataset",
+    "valid_acc_12",
+    "test_acc_12",
+    "valid_acc_200",
+    "test_acc_200",
+    "train_time_12",
+    "train_time_200",
+    "params_m",
+    "flops_m",
+    "latency_s",
+)
+FLOAT_COLUMNS = COLUMNS[3:]
+TABLE_RELPATH = Path("nb201") / "nb201.csv.gz"
+
+
+def default_table_path(where: str = "") -> Path:
+    """``$NASEARCH_DATA/nb201/nb201.csv.gz``, or a clear error saying how to point nasearch at it."""
+    root = os.environ.get("NASEARCH_DATA")
+    if not root:
+        raise BenchmarkError(
+            "benchmark 'nb201' needs the NB201 table but no path was given"
+            + (f" ({where})" if where else "")
+            + ": set NASEARCH_DATA to a folder holding nb201/nb201.csv.gz, or benchmark.path=FILE, "
+            "or use benchmark=analognas (embedded, no data needed); `nasearch convert` builds the "
+            "table from the official NAS-Bench-201 / NATS-Bench files"
+        )
+    return Path(root) / TABLE_RELPATH
+
+
+def _open_text(path: Path) -> io.TextIOBase:
+    if path.suffix == ".gz":
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8")
+    return open(path, encoding="utf-8", newline="")
+
+
+class TableBenchmark:
+    """NAS-Bench-201 (or NATS-Bench topology) results from a table file; fidelities 12 and 200."""
+
+    name = "nb201"
+    fidelities = (12, 200)
+    has_train_time = True
+
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, where: str = ""):
+        path = Path(path) if path else default_table_path(where)
+        if not path.is_file():
+            raise BenchmarkError(
+                f"NB201 table not found at {str(path)!r}"
+                + (f" ({where})" if where else "")
+                + ": expected a CSV (optionally .gz) with columns "
+                + ", ".join(COLUMNS)
+                + "; set NASEARCH_DATA to the folder holding nb201/nb201.csv.gz or benchmark.path=FILE"
+            )
+        self.path = path
+        self._load(path)
+
+    def _load(self, path: Path) -> None:
+        try:
+            with _open_text(path) as fh:
+                reader = csv.reader(fh)
+                header = next(reader, None)
+                if header is None or tuple(header) != COLUMNS:
+                    raise BenchmarkError(
+                        f"malformed NB201 table {str(path)!r}: header {header!r} does not match the "
+                        f"expected columns {', '.join(COLUMNS)}"
+                    )
+                rows = list(reader)
+        except (OSError, EOFError, UnicodeDecodeError, gzip.BadGzipFile) as exc:
+            raise BenchmarkError(f"cannot read NB201 table {str(path)!r}: {exc}") from exc
+        datasets = sorted({r[2] for r in rows}, key=lambda d: (DATASETS + (d,)).index(d))
+        self.datasets = tuple(datasets)
+        ds_pos = {d: i for i, d in enumerate(datasets)}
+        self._data = np.full((len(datasets), len(FLOAT_COLUMNS), NUM_ARCHS), np.nan)
+        self._official = np.full(NUM_ARCHS, -1, dtype=np.int64)
+        self._present = np.zeros((len(datasets), NUM_ARCHS), dtype=bool)
+        for lineno, r in enumerate(rows, start=2):
+            if len(r) != len(COLUMNS):
+                raise BenchmarkError(
+                    f"malformed NB201 table {str(path)!r} line {lineno}: {len(r)} fields, expected {len(COLUMNS)}"
+                )
+            try:
+                arch = Arch.from_string(r[1])
+                values = [float(v) if v != "" else np.nan for v in r[3:]]
+                official = int(r[0])
+            except (ArchError, ValueError) as exc:
+                raise BenchmarkError(f"malformed NB201 table {str(path)!r} line {lineno}: {exc}") from exc
+            d = ds_pos[r[2]]
+            self._data[d, :, arch.index] = values
+            self._present[d, arch.index] = True
+            self._official[arch.index] = official
+        self._cols = {c: i for i, c in enumerate(FLOAT_COLUMNS)}
+
+    # ------------------------------------------------------------------ Benchmark protocol
+    def query(self, arch: Arch, dataset: str, fidelity: int | None = None) -> Result:
+        check_dataset(self, dataset)
+        f = resolve_fidelity(self, fidelity)
+        d = self.datasets.index(dataset)
+        i = arch.index
+        if not self._present[d, i]:
+            raise BenchmarkError(f"cell {arch} has no {dataset} row in table {str(self.path)!r}")
+        row = self._data[d, :, i]
+        c = self._cols
+        return Result(
+            valid_acc=float(row[c[f"valid_acc_{f}"]]),
+            test_acc=float(row[c[f"test_acc_{f}"]]),
+            train_seconds=float(row[c[f"train_time_{f}"]]),
+        )
+
+    def column(self, dataset: str, metric: str, fidelity: int | None = None) -> np.ndarray:
+        check_dataset(self, dataset)
+        d = self.datasets.index(dataset)
+        if metric in ("valid_acc", "test_acc", "train_seconds"):
+            f = resolve_fidelity(self, fidelity)
+            name = {"valid_acc": "valid_acc", "test_acc": "test_acc", "train_seconds": "train_time"}[metric]
+            key = f"{name}_{f}"
+        elif metric in self._cols:
+            key = metric
+        else:
+            raise BenchmarkError(
+                f"unknown metric {metric!r}; accepted: valid_acc, test_acc, train_seconds, "
+                + ", ".join(FLOAT_COLUMNS)
+            )
+        return self._data[d, self._cols[key]].copy()
+
+    # ------------------------------------------------------------------ extras
+    def official_index(self, arch: Arch) -> int:
+        """NAS-Bench-201's own index of ``arch`` (the order of the official meta file)."""
+        return int(self._official[arch.index])
+
+    def arch_from_official_index(self, index: int) -> Arch:
+        hits = np.flatnonzero(self._official == index)
+        if len(hits) != 1:
+            raise BenchmarkError(f"official NB201 index {index!r} not in table {str(self.path)!r} (0..15624)")
+        return Arch.from_index(int(hits[0]))
+
+    def __repr__(self) -> str:
+        return f"TableBenchmark({str(self.path)!r}, datasets={self.datasets})"

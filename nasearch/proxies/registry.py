@@ -1,0 +1,130 @@
+"""The proxy registry: the only way callers find zero-cost proxies.
+
+A proxy is a function ``fn(net, batches, ctx) -> float`` registered by name with metadata:
+
+* ``net``: a freshly initialised :class:`~nasearch.space.networks.NB201Network` built for the proxy
+  (with BatchNorm when ``bn=True``, without when ``bn=False``), in train mode, on CPU, float32.
+  The proxy may modify it freely (the scorer builds a new one for every call).
+* ``batches``: a list of ``(images, labels)`` minibatches (``images`` float32 NCHW, normalised;
+  ``labels`` int64), at least ``min_batches`` of them. Data-free proxies get the list too but must
+  only use its shapes.
+* ``ctx``: :class:`ProxyContext` with the number of classes and a ``torch.Generator`` for any
+  randomness the proxy needs (Zen-score's Gaussian inputs, say), seeded from the run's seed.
+
+Adding a proxy is one new module in ``nasearch/proxies/`` that calls :func:`register_proxy`; a
+duplicate name is an error. Modules are imported on first lookup.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from nasearch.space.networks import NB201Network
+
+
+class ProxyError(ValueError):
+    """Unknown proxy or a setting a proxy cannot work with."""
+
+
+@dataclass(frozen=True)
+class ProxyContext:
+    num_classes: int
+    generator: torch.Generator
+    input_size: int = 32
+
+
+ProxyFn = Callable[[NB201Network, "list[tuple[torch.Tensor, torch.Tensor]]", ProxyContext], float]
+
+
+@dataclass(frozen=True)
+class ProxySpec:
+    name: str
+    fn: ProxyFn
+    paper: str
+    higher_is_better: bool = True
+    needs_labels: bool = False
+    data_free: bool = False
+    bn: bool = True
+    """Build the network with BatchNorm (True) or with every BN replaced by the identity (False)."""
+    min_batches: int = 1
+    needs_network: bool = True
+    """False for proxies computed from the cell alone (params, flops): no network is trained or run."""
+
+    def sign(self) -> float:
+        """+1 if higher scores mean better cells, -1 otherwise (multiply before ranking)."""
+        return 1.0 if self.higher_is_better else -1.0
+
+
+_REGISTRY: dict[str, ProxySpec] = {}
+_SKIP_MODULES = {"registry", "scoring", "store", "utils"}
+_loaded = False
+
+
+def register_proxy(
+    name: str,
+    *,
+    paper: str,
+    higher_is_better: bool = True,
+    needs_labels: bool = False,
+    data_free: bool = False,
+    bn: bool = True,
+    min_batches: int = 1,
+    needs_network: bool = True,
+) -> Callable[[ProxyFn], ProxyFn]:
+    """Decorator: register ``fn`` under ``name``. The function itself is returned unchanged."""
+
+    def deco(fn: ProxyFn) -> ProxyFn:
+        if name in _REGISTRY:
+            raise ProxyError(
+                f"proxy {name!r} is registered twice: {_REGISTRY[name].fn.__module__} and {fn.__module__}"
+            )
+        _REGISTRY[name] = ProxySpec(
+            name=name,
+            fn=fn,
+            paper=paper,
+            higher_is_better=higher_is_better,
+            needs_labels=needs_labels,
+            data_free=data_free,
+            bn=bn,
+            min_batches=min_batches,
+            needs_network=needs_network,
+        )
+        return fn
+
+    return deco
+
+
+def _load_all() -> None:
+    global _loaded
+    if _loaded:
+        return
+    import nasearch.proxies as pkg
+
+    for mod in pkgutil.iter_modules(pkg.__path__):
+        if mod.name not in _SKIP_MODULES and not mod.name.startswith("_"):
+            importlib.import_module(f"nasearch.proxies.{mod.name}")
+    _loaded = True
+
+
+def proxy_names() -> tuple[str, ...]:
+    _load_all()
+    return tuple(sorted(_REGISTRY))
+
+
+def get_proxy(name: str, where: str = "") -> ProxySpec:
+    _load_all()
+    if name not in _REGISTRY:
+        raise ProxyError(
+            f"unknown proxy {name!r}" + (f" ({where})" if where else "") + f"; known proxies: {', '.join(sorted(_REGISTRY))}"
+        )
+    return _REGISTRY[name]
+
+
+def all_proxies() -> list[ProxySpec]:
+    _load_all()
+    return [_REGISTRY[n] for n in sorted(_REGISTRY)]

@@ -1,0 +1,205 @@
+"""The NAS-Bench-201 cell space (Dong & Yang, ICLR 2020).
+
+A cell is a DAG on 4 nodes; each of its 6 edges i->j (i < j) carries one of 5 operations, so the
+space holds 5**6 = 15,625 cells. :class:`Arch` is the one value every module speaks: a frozen tuple
+of 6 op ids in the *official edge order* of the NB201 arch string,
+
+    |op~0|+|op~0|op~1|+|op~0|op~1|op~2|    edges (0->1); (0->2), (1->2); (0->3), (1->3), (2->3)
+
+NB201 strings are parsed and printed here and nowhere else.
+
+``Arch.index`` is nasearch's own index: the base-5 number whose digits are the op ids in edge order
+(edge 0 most significant). It is *not* NAS-Bench-201's official index, which follows the order of
+the benchmark's meta file; a benchmark table maps between the two (``TableBenchmark.official_index``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
+"""Operation names; an op id is a position in this tuple."""
+
+EDGES: tuple[tuple[int, int], ...] = ((0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (2, 3))
+"""Edges (from, to) in the official string order."""
+
+NUM_OPS = len(OPS)
+NUM_EDGES = len(EDGES)
+NUM_ARCHS = NUM_OPS**NUM_EDGES
+NONE, SKIP, CONV1, CONV3, POOL = range(NUM_OPS)
+
+_EXPECTED_FORM = "|op~0|+|op~0|op~1|+|op~0|op~1|op~2| with op in " + ", ".join(OPS)
+
+
+class ArchError(ValueError):
+    """A malformed architecture (string, tuple or index)."""
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Arch:
+    """One NB201 cell: op ids on the 6 edges in official order."""
+
+    ops: tuple[int, ...]
+
+    def __post_init__(self) -> None:
+        ops = self.ops
+        if (
+            not isinstance(ops, tuple)
+            or len(ops) != NUM_EDGES
+            or not all(isinstance(o, (int, np.integer)) and 0 <= o < NUM_OPS for o in ops)
+        ):
+            raise ArchError(
+                f"invalid NB201 op tuple {ops!r}: expected {NUM_EDGES} op ids in 0..{NUM_OPS - 1} "
+                f"({', '.join(f'{i}={n}' for i, n in enumerate(OPS))}) in edge order "
+                f"{', '.join(f'{a}->{b}' for a, b in EDGES)}"
+            )
+        object.__setattr__(self, "ops", tuple(int(o) for o in ops))
+
+    # ------------------------------------------------------------------ constructors
+    @classmethod
+    def from_string(cls, text: str) -> Arch:
+        """Parse an official NB201 arch string, e.g. ``|nor_conv_3x3~0|+|none~0|skip_connect~1|+...``."""
+        if not isinstance(text, str):
+            raise ArchError(f"NB201 arch string must be a str, got {type(text).__name__} {text!r}")
+        s = text.strip()
+        nodes = s.split("+")
+        if len(nodes) != 3:
+            raise ArchError(
+                f"malformed NB201 arch string {text!r}: expected 3 nodes separated by '+', "
+                f"found {len(nodes)}; the expected form is {_EXPECTED_FORM}"
+            )
+        ops: list[int] = []
+        for node_id, node in enumerate(nodes, start=1):
+            if not (node.startswith("|") and node.endswith("|")):
+                raise ArchError(
+                    f"malformed NB201 arch string {text!r}: node {node_id} {node!r} must start and end "
+                    f"with '|'; the expected form is {_EXPECTED_FORM}"
+                )
+            items = node[1:-1].split("|")
+            if len(items) != node_id:
+                raise ArchError(
+                    f"malformed NB201 arch string {text!r}: node {node_id} needs {node_id} inputs, "
+                    f"found {len(items)} in {node!r}; the expected form is {_EXPECTED_FORM}"
+                )
+            for src, item in enumerate(items):
+                name, sep, inp = item.partition("~")
+                if not sep or inp != str(src):
+                    raise ArchError(
+                        f"malformed NB201 arch string {text!r}: {item!r} should read 'op~{src}' "
+                        f"(input {src} of node {node_id}); the expected form is {_EXPECTED_FORM}"
+                    )
+                if name not in OPS:
+                    raise ArchError(
+                        f"unknown operation {name!r} in NB201 arch string {text!r}; "
+                        f"accepted operations: {', '.join(OPS)}"
+                    )
+                ops.append(OPS.index(name))
+        return cls(tuple(ops))
+
+    @classmethod
+    def from_index(cls, index: int) -> Arch:
+        """Inverse of :attr:`index` (nasearch's base-5 index, not the official NB201 index)."""
+        if not isinstance(index, (int, np.integer)) or not 0 <= index < NUM_ARCHS:
+            raise ArchError(f"arch index {index!r} out of range: expected an integer in 0..{NUM_ARCHS - 1}")
+        index = int(index)
+        ops = []
+        for _ in range(NUM_EDGES):
+            ops.append(index % NUM_OPS)
+            index //= NUM_OPS
+        return cls(tuple(reversed(ops)))
+
+    @classmethod
+    def parse(cls, value: str | Sequence[int] | int | Arch) -> Arch:
+        """Accept any of the three spellings (string, op tuple, nasearch index) or an Arch."""
+        if isinstance(value, Arch):
+            return value
+        if isinstance(value, str):
+            return cls.from_string(value)
+        if isinstance(value, (int, np.integer)):
+            return cls.from_index(int(value))
+        return cls(tuple(value))
+
+    # ------------------------------------------------------------------ views
+    def to_string(self) -> str:
+        """The official NB201 arch string."""
+        names = [OPS[o] for o in self.ops]
+        return (
+            f"|{names[0]}~0|+|{names[1]}~0|{names[2]}~1|+|{names[3]}~0|{names[4]}~1|{names[5]}~2|"
+        )
+
+    def __str__(self) -> str:
+        return self.to_string()
+
+    @property
+    def index(self) -> int:
+        """nasearch's index: base-5 digits = op ids in edge order (edge 0 most significant)."""
+        i = 0
+        for o in self.ops:
+            i = i * NUM_OPS + o
+        return i
+
+    def op_names(self) -> tuple[str, ...]:
+        return tuple(OPS[o] for o in self.ops)
+
+    # ------------------------------------------------------------------ structure
+    def is_connected(self) -> bool:
+        """True when some path of non-``none`` edges leads from node 0 (input) to node 3 (output).
+
+        A cell without such a path outputs zeros whatever its input: NB201 trains it to chance level.
+        """
+        reach = [True, False, False, False]
+        for (src, dst), op in zip(EDGES, self.ops):  # EDGES is topologically ordered by dst
+            if op != NONE and reach[src]:
+                reach[dst] = True
+        return reach[3]
+
+    def one_hot(self) -> np.ndarray:
+        """Flat one-hot encoding, shape (30,): edge-major, ``[edge * 5 + op] = 1``."""
+        out = np.zeros(NUM_EDGES * NUM_OPS, dtype=np.float32)
+        out[np.arange(NUM_EDGES) * NUM_OPS + np.asarray(self.ops)] = 1.0
+        return out
+
+    def mutate_edge(self, edge: int, op: int) -> Arch:
+        ops = list(self.ops)
+        ops[edge] = op
+        return Arch(tuple(ops))
+
+    def neighbours(self) -> list[Arch]:
+        """All 24 cells that differ from this one on exactly one edge (edge-major, op order)."""
+        return [
+            self.mutate_edge(e, o) for e in range(NUM_EDGES) for o in range(NUM_OPS) if o != self.ops[e]
+        ]
+
+
+def all_archs() -> Iterator[Arch]:
+    """Every cell of the space, in nasearch-index order."""
+    for i in range(NUM_ARCHS):
+        yield Arch.from_index(i)
+
+
+def sample(rng: np.random.Generator) -> Arch:
+    """One cell drawn uniformly from all 15,625 (disconnected cells included, as in NB201's RS)."""
+    return Arch(tuple(int(o) for o in rng.integers(0, NUM_OPS, size=NUM_EDGES)))
+
+
+def mutate(arch: Arch, rng: np.random.Generator) -> Arch:
+    """Single-edge mutation: one edge chosen uniformly, its op replaced by a different one uniformly.
+
+    This is REA's mutation on NB201 (Real et al. 2019 as used in NAS-Bench-201): the child always
+    differs from the parent.
+    """
+    edge = int(rng.integers(NUM_EDGES))
+    op = int(rng.integers(NUM_OPS - 1))
+    if op >= arch.ops[edge]:
+        op += 1
+    return arch.mutate_edge(edge, op)
+
+
+def encode(archs: Sequence[Arch]) -> np.ndarray:
+    """One-hot matrix, shape (len(archs), 30)."""
+    if not archs:
+        return np.zeros((0, NUM_EDGES * NUM_OPS), dtype=np.float32)
+    return np.stack([a.one_hot() for a in archs])

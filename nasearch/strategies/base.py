@@ -1,0 +1,95 @@
+"""The Strategy interface: ask/tell, in the style of optuna's samplers and NAS-Bench-201's baselines.
+
+A strategy proposes cells and learns from their results. It never sees the benchmark, the clock or
+the proxy: the runner (:func:`nasearch.search.run_search`) evaluates what it proposes and charges the
+time, and the pre-filter (:mod:`nasearch.strategies.prefilter`) screens its proposals.
+
+Contract (tests/test_strategies.py runs it over every registered strategy):
+
+* ``ask(n)`` returns between 1 and ``n`` valid cells. ``n > 1`` asks for ``n`` alternatives of the
+  *next* proposal for a pre-filter to choose from; each strategy documents what they are. Returning
+  fewer than ``n`` means the strategy has no free choice at this step (BOHB promoting a cell to a
+  higher fidelity, say); the pre-filter then passes the proposal on unscreened.
+* ``tell(arch, result, fidelity)`` reports the result of a proposal that was evaluated. A proposal
+  that was asked for but never told (screened out by a pre-filter) is forgotten.
+* ``fidelity_for(arch)`` is the training length (epochs) the strategy wants ``arch`` evaluated at;
+  ``None`` leaves it to the runner (the search fidelity of the experiment).
+* Reproducible: all randomness comes from the ``np.random.Generator`` given at construction.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import ClassVar
+
+import numpy as np
+
+from nasearch.benchmarks.base import Result
+from nasearch.space.arch import Arch
+
+
+class StrategyError(ValueError):
+    """A bad strategy setting."""
+
+
+class Strategy(ABC):
+    name: ClassVar[str] = ""
+    paper: ClassVar[str] = ""
+
+    def __init__(self, rng: np.random.Generator, *, fidelities: tuple[int, ...] = ()):
+        """``fidelities``: the benchmark's recorded training lengths, ascending (multi-fidelity
+        strategies use them; others ignore them). Subclasses add their own keyword settings."""
+        self.rng = rng
+        self.fidelities = tuple(fidelities)
+
+    @abstractmethod
+    def ask(self, n: int = 1) -> list[Arch]:
+        """Propose up to ``n`` alternative cells for the next evaluation."""
+
+    @abstractmethod
+    def tell(self, arch: Arch, result: Result, fidelity: int) -> None:
+        """Learn from the result of evaluating ``arch`` at ``fidelity`` epochs."""
+
+    def fidelity_for(self, arch: Arch) -> int | None:
+        return None
+
+    def take_overhead_seconds(self) -> float:
+        """Compute time spent inside the strategy since the last call (proxy scoring, say)."""
+        return 0.0
+
+
+StrategyFactory = Callable[..., Strategy]
+_REGISTRY: dict[str, type[Strategy]] = {}
+
+
+def register_strategy(cls: type[Strategy]) -> type[Strategy]:
+    if not cls.name:
+        raise TypeError(f"{cls.__name__} has no name")
+    if cls.name in _REGISTRY:
+        raise ValueError(f"strategy {cls.name!r} is registered twice ({_REGISTRY[cls.name].__name__}, {cls.__name__})")
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def strategy_names() -> tuple[str, ...]:
+    _import_builtin()
+    return tuple(sorted(_REGISTRY))
+
+
+def get_strategy(name: str) -> type[Strategy]:
+    _import_builtin()
+    if name not in _REGISTRY:
+        raise StrategyError(f"unknown strategy {name!r}; accepted: {', '.join(sorted(_REGISTRY))}")
+    return _REGISTRY[name]
+
+
+def _import_builtin() -> None:
+    import importlib
+    import pkgutil
+
+    import nasearch.strategies as pkg
+
+    for mod in pkgutil.iter_modules(pkg.__path__):
+        if mod.name not in ("base", "prefilter"):
+            importlib.import_module(f"nasearch.strategies.{mod.name}")
