@@ -1,0 +1,268 @@
+"""The ``nasearch`` command.
+
+``nasearch [OVERRIDES]`` (and ``nasearch -m OVERRIDES`` for a sweep) is a Hydra app over ``conf/``:
+``task=search`` (default), ``task=mpi`` (proxy rank correlations) or ``task=score`` (a score table).
+Plain subcommands that need no config: ``nasearch convert SRC OUT``, ``nasearch proxies``,
+``nasearch strategies``, ``nasearch collect DIR``.
+
+Every override (each value of every sweep) is composed and validated before any run starts; bad
+input ends with one paragraph on stderr naming the value, what is accepted and where it came from,
+and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import logging
+import sys
+from importlib import resources
+from pathlib import Path
+
+log = logging.getLogger("nasearch")
+
+CONFIG_MODULE = "nasearch.conf"
+GROUPS = ("benchmark", "dataset", "strategy", "proxy", "experiment")
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    from nasearch.benchmarks.base import BenchmarkError
+    from nasearch.config import ConfigError
+    from nasearch.data import DataError
+    from nasearch.proxies.registry import ProxyError
+    from nasearch.search import BudgetError
+    from nasearch.space.arch import ArchError
+    from nasearch.strategies.base import StrategyError
+
+    return (ArchError, BenchmarkError, BudgetError, ConfigError, DataError, ProxyError, StrategyError, FileNotFoundError)
+
+
+def fail(message: str, code: int = 2) -> None:
+    print(f"nasearch: error: {message}", file=sys.stderr, flush=True)
+    raise SystemExit(code)
+
+
+# ------------------------------------------------------------------------------------ config checks
+def group_options(group: str) -> list[str]:
+    root = resources.files(CONFIG_MODULE).joinpath(group)
+    if not root.is_dir():
+        return []
+    return sorted(p.name[: -len(".yaml")] for p in root.iterdir() if p.name.endswith(".yaml"))
+
+
+def _expand(overrides: list[str], multirun: bool) -> list[list[str]]:
+    """Every combination of the sweep (one list of plain overrides per job)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parsed = OverridesParser.create().parse_overrides(overrides)
+    axes: list[list[str]] = []
+    for ov in parsed:
+        key = ov.get_key_element()
+        if ov.is_sweep_override():
+            if not multirun:
+                fail(f"override {ov.input_line!r} sweeps several values; run a sweep with `nasearch -m ...`")
+            axes.append([f"{key}={v}" for v in ov.sweep_string_iterator()])
+        else:
+            axes.append([ov.input_line])
+    return [list(c) for c in itertools.product(*axes)] if axes else [[]]
+
+
+def validate_overrides(overrides: list[str], multirun: bool = False) -> list:
+    """Compose and validate the config of every job; fail with one paragraph on the first bad one."""
+    from hydra import compose, initialize_config_module
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    from nasearch.config import register_configs, validate
+
+    register_configs()
+    try:
+        combos = _expand(overrides, multirun)
+    except HydraException as exc:
+        fail(f"cannot parse the command-line overrides {' '.join(overrides)!r}: {str(exc).splitlines()[0]}")
+    out = []
+    GlobalHydra.instance().clear()
+    with initialize_config_module(config_module=CONFIG_MODULE, version_base=None):
+        for combo in combos:
+            for ov in combo:
+                key, _, value = ov.lstrip("+~").partition("=")
+                if key in GROUPS and value not in ("null", "") and value not in group_options(key):
+                    fail(
+                        f"unknown {key} {value!r} (from the command line: {ov}); accepted: "
+                        f"{', '.join(group_options(key))}" + (" or null" if key == "experiment" else "")
+                    )
+            try:
+                cfg = compose(config_name="config", overrides=combo)
+                out.append(validate(cfg))
+            except _user_errors() as exc:
+                fail(f"{exc} (from the command line: {' '.join(combo) or 'defaults'})")
+            except OmegaConfBaseException as exc:
+                key = getattr(exc, "full_key", None) or "?"
+                first = str(exc).splitlines()[0]
+                fail(f"config key {key}: {first} (from the command line: {' '.join(combo) or 'defaults'})")
+            except HydraException as exc:
+                first = " ".join(str(exc).split())
+                cause = exc.__cause__
+                if isinstance(cause, OmegaConfBaseException):
+                    key = getattr(cause, "full_key", None) or "?"
+                    first += f": config key {key}: {str(cause).splitlines()[0]}"
+                fail(f"{first} (from the command line: {' '.join(combo) or 'defaults'})")
+    GlobalHydra.instance().clear()
+    return out
+
+
+# ------------------------------------------------------------------------------------------ hydra app
+def _hydra_app() -> None:
+    import hydra
+    from omegaconf import DictConfig
+
+    from nasearch.config import register_configs
+
+    register_configs()
+
+    @hydra.main(config_path="pkg://" + CONFIG_MODULE, config_name="config", version_base=None)
+    def app(cfg: DictConfig) -> None:
+        from hydra.core.hydra_config import HydraConfig
+
+        from nasearch.config import validate
+
+        out_dir = Path(HydraConfig.get().runtime.output_dir)
+        try:
+            conf = validate(cfg)
+            if conf.task == "search":
+                from nasearch.experiments.search import search_task
+
+                table = search_task(conf, out_dir)
+            elif conf.task == "mpi":
+                from nasearch.experiments.mpi import mpi_task
+
+                table = mpi_task(conf, out_dir)
+            else:
+                from nasearch.experiments.score import score_task
+
+                table = score_task(conf, out_dir)
+        except _user_errors() as exc:
+            fail(str(exc))
+        print(table, flush=True)
+        print(f"results in {out_dir}", flush=True)
+
+    app()
+
+
+# --------------------------------------------------------------------------------------- subcommands
+def _cmd_convert(argv: list[str]) -> None:
+    p = argparse.ArgumentParser(
+        prog="nasearch convert",
+        description="Convert an official NAS-Bench-201 .pth file or a NATS-Bench topology directory "
+        "into nasearch's table layout (nb201.csv.gz).",
+    )
+    p.add_argument("source", help="NAS-Bench-201-v1_1-096897.pth, or a NATS-tss-v1_0-3ffb9-simple directory")
+    p.add_argument("out", help="output table, e.g. data/nb201/nb201.csv.gz")
+    p.add_argument("--no-progress", action="store_true")
+    a = p.parse_args(argv)
+    from nasearch.benchmarks.official import convert_to_table
+
+    try:
+        n = convert_to_table(a.source, a.out, progress=not a.no_progress)
+    except _user_errors() as exc:
+        fail(str(exc))
+    print(f"wrote {n} rows to {a.out}")
+
+
+def _cmd_proxies(argv: list[str]) -> None:
+    argparse.ArgumentParser(prog="nasearch proxies", description="List the registered proxies.").parse_args(argv)
+    from nasearch.proxies import all_proxies
+
+    print(f"{'name':<10} {'better':<7} {'labels':<7} {'data':<10} {'BN':<4} paper")
+    for s in all_proxies():
+        print(
+            f"{s.name:<10} {'higher' if s.higher_is_better else 'lower':<7} {'yes' if s.needs_labels else 'no':<7} "
+            f"{'data-free' if s.data_free else 'images':<10} {'on' if s.bn else 'off':<4} {s.paper}"
+        )
+
+
+def _cmd_strategies(argv: list[str]) -> None:
+    argparse.ArgumentParser(prog="nasearch strategies", description="List the search strategies.").parse_args(argv)
+    from nasearch.strategies import get_strategy, strategy_names
+
+    for n in strategy_names():
+        print(f"{n:<10} {get_strategy(n).paper}")
+
+
+def _cmd_collect(argv: list[str]) -> None:
+    p = argparse.ArgumentParser(
+        prog="nasearch collect", description="Collect a multirun directory into one table (collected.csv/.md)."
+    )
+    p.add_argument("directory")
+    a = p.parse_args(argv)
+    from nasearch.results import collect, markdown_table
+
+    logging.basicConfig(level=logging.INFO, format="[%(levelname)s] %(message)s")
+    try:
+        summaries = collect(Path(a.directory))
+    except FileNotFoundError as exc:
+        fail(str(exc))
+    print(markdown_table(summaries))
+
+
+def _cmd_query(argv: list[str]) -> None:
+    p = argparse.ArgumentParser(
+        prog="nasearch query", description="Look up a cell in a benchmark (every dataset and fidelity)."
+    )
+    p.add_argument("arch", help="official arch string |op~0|+|op~0|op~1|+|op~0|op~1|op~2|, or 6 op ids a,b,c,d,e,f")
+    p.add_argument("--benchmark", default="auto", help="nb201, analognas or auto (default)")
+    p.add_argument("--path", default=None, help="table file for nb201 (default $NASEARCH_DATA/nb201/nb201.csv.gz)")
+    a = p.parse_args(argv)
+    from nasearch.benchmarks import make_benchmark
+    from nasearch.space import Arch
+
+    try:
+        text = a.arch
+        arch = Arch.parse(tuple(int(x) for x in text.split(",")) if "," in text and "|" not in text else text)
+        name = a.benchmark
+        if name == "auto":
+            import os
+
+            name = "nb201" if (a.path or os.environ.get("NASEARCH_DATA")) else "analognas"
+        bench = make_benchmark(name, a.path, where="from nasearch query --benchmark/--path")
+        print(f"{arch}  (nasearch index {arch.index}, ops {arch.ops}, {'connected' if arch.is_connected() else 'no input-output path'})")
+        for d in bench.datasets:
+            for f in bench.fidelities:
+                r = bench.query(arch, d, f)
+                t = "" if r.train_seconds is None else f"  train {r.train_seconds:.1f} s"
+                print(f"  {bench.name} {d:<15} {f:>3} epochs: valid {r.valid_acc:.2f}  test {r.test_acc:.2f}{t}")
+    except _user_errors() as exc:
+        fail(str(exc))
+    except ValueError as exc:
+        fail(f"cannot read arch {a.arch!r}: {exc}")
+
+
+SUBCOMMANDS = {
+    "query": _cmd_query,
+    "convert": _cmd_convert,
+    "proxies": _cmd_proxies,
+    "strategies": _cmd_strategies,
+    "collect": _cmd_collect,
+}
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in SUBCOMMANDS:
+        SUBCOMMANDS[argv[0]](argv[1:])
+        return
+    hydra_flags = [a for a in argv if a.startswith("-")]
+    if any(f in ("-h", "--help", "--hydra-help", "--info", "-c", "--cfg", "--resolve", "-p", "--package") for f in hydra_flags):
+        sys.argv = [sys.argv[0], *argv]
+        _hydra_app()
+        return
+    multirun = "-m" in argv or "--multirun" in argv
+    overrides = [a for a in argv if not a.startswith("-")]
+    validate_overrides(overrides, multirun)
+    sys.argv = [sys.argv[0], *argv]
+    _hydra_app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

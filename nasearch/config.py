@@ -1,0 +1,197 @@
+"""Structured configs: the schema behind ``conf/`` and the validation at the boundary.
+
+Hydra composes ``conf/config.yaml`` over this schema (types are checked while composing);
+:func:`validate` then instantiates the dataclasses and runs each one's ``check()`` (ranges, names),
+so a wrong value fails with the key, the value and the accepted options before any run starts.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+TASKS = ("search", "mpi", "score")
+SCORE_SOURCES = ("store", "live")
+
+
+class ConfigError(ValueError):
+    """A config value out of range or not among the accepted options."""
+
+
+def _bad(key: str, value: Any, accepted: str) -> ConfigError:
+    return ConfigError(f"config key {key}={value!r} is not accepted: {accepted}")
+
+
+@dataclass
+class BenchmarkConf:
+    name: str = "auto"
+    """'nb201' (table file), 'analognas' (embedded), or 'auto': nb201 when a table is found
+    (benchmark.path or $NASEARCH_DATA), else analognas."""
+    path: str | None = None
+    fallback_queries: int = 100
+    """With name=auto falling back to analognas (no training times): the query budget used."""
+
+    def check(self) -> None:
+        from nasearch.benchmarks import BENCHMARKS
+
+        if self.name not in (*BENCHMARKS, "auto"):
+            raise _bad("benchmark.name", self.name, "one of " + ", ".join((*BENCHMARKS, "auto")))
+        if self.fallback_queries < 1:
+            raise _bad("benchmark.fallback_queries", self.fallback_queries, "an integer >= 1")
+
+
+@dataclass
+class DatasetConf:
+    name: str = "cifar10"
+    time_budget: float = 12000.0
+    """Default simulated search budget in seconds for this dataset (NB201 / NATS-Bench)."""
+
+    def check(self) -> None:
+        from nasearch.benchmarks import DATASETS
+
+        if self.name not in DATASETS:
+            raise _bad("dataset.name", self.name, "one of " + ", ".join(DATASETS))
+
+
+@dataclass
+class StrategyConf:
+    name: str = "rs"
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def check(self) -> None:
+        from nasearch.strategies import strategy_names
+
+        if self.name not in strategy_names():
+            raise _bad("strategy.name", self.name, "one of " + ", ".join(strategy_names()))
+
+
+@dataclass
+class ProxyConf:
+    name: str = "none"
+    """A registered proxy, or 'none' for the vanilla strategy."""
+    n: int = 1
+    """Candidates the proxy screens per proposal (N of the GradSign paper)."""
+    k: int = 1
+    """How many of the N best-by-proxy are evaluated."""
+    batch_size: int = 64
+    num_batches: int | None = None
+    """Minibatches per score (default: the proxy's minimum, e.g. 2 for ZiCo)."""
+    image_dataset: str | None = None
+    """Images the proxy sees (default: the search dataset)."""
+    seed: int = 0
+    """Initialisation/minibatch seed of the scores (one score per cell, shared by all runs)."""
+    source: str = "store"
+    """'store': scores from the score store, missing ones computed and stored; 'live': no store."""
+    store: str | None = None
+    """SQLite score store (default: $NASEARCH_CACHE or ~/.cache/nasearch/scores.sqlite)."""
+    charge_time: bool = False
+    """Charge the proxy's compute time to the simulated clock (GradSign does not)."""
+
+    def check(self) -> None:
+        from nasearch.proxies import proxy_names
+
+        if self.name != "none" and self.name not in proxy_names():
+            raise _bad("proxy.name", self.name, "'none' or one of " + ", ".join(proxy_names()))
+        if self.n < 1:
+            raise _bad("proxy.n", self.n, "an integer >= 1 (N candidates screened per proposal)")
+        if not 1 <= self.k <= self.n:
+            raise _bad("proxy.k", self.k, f"an integer in 1..proxy.n={self.n} (k <= N)")
+        if self.batch_size < 1:
+            raise _bad("proxy.batch_size", self.batch_size, "an integer >= 1")
+        if self.num_batches is not None and self.num_batches < 1:
+            raise _bad("proxy.num_batches", self.num_batches, "an integer >= 1 or null")
+        if self.source not in SCORE_SOURCES:
+            raise _bad("proxy.source", self.source, "one of " + ", ".join(SCORE_SOURCES))
+
+
+@dataclass
+class BudgetConf:
+    seconds: float | None = None
+    """Simulated training seconds (default: dataset.time_budget)."""
+    queries: int | None = None
+
+    def check(self) -> None:
+        if self.seconds is not None and not (math.isfinite(self.seconds) and self.seconds > 0):
+            raise _bad("budget.seconds", self.seconds, "a positive number of simulated seconds, or null")
+        if self.queries is not None and self.queries < 1:
+            raise _bad("budget.queries", self.queries, "an integer >= 1, or null")
+
+
+@dataclass
+class MPIConf:
+    """Model performance inference: rank correlation of proxies with trained accuracy."""
+
+    proxies: list[str] = field(default_factory=lambda: ["synflow", "jacob_cov", "gradsign", "zico"])
+    cells: int = 1000
+    include_disconnected: bool = False
+
+    def check(self) -> None:
+        from nasearch.proxies import proxy_names
+
+        for p in self.proxies:
+            if p not in proxy_names():
+                raise _bad("mpi.proxies", p, "registered proxies: " + ", ".join(proxy_names()))
+        if self.cells < 3:
+            raise _bad("mpi.cells", self.cells, "an integer >= 3")
+
+
+@dataclass
+class ScoreConf:
+    """Build a score table for the whole space or a seeded sample of it."""
+
+    sample: int | None = None
+
+    def check(self) -> None:
+        if self.sample is not None and self.sample < 1:
+            raise _bad("score.sample", self.sample, "an integer >= 1, or null for all 15,625 cells")
+
+
+@dataclass
+class Config:
+    task: str = "search"
+    benchmark: BenchmarkConf = field(default_factory=BenchmarkConf)
+    dataset: DatasetConf = field(default_factory=DatasetConf)
+    strategy: StrategyConf = field(default_factory=StrategyConf)
+    proxy: ProxyConf = field(default_factory=ProxyConf)
+    budget: BudgetConf = field(default_factory=BudgetConf)
+    mpi: MPIConf = field(default_factory=MPIConf)
+    score: ScoreConf = field(default_factory=ScoreConf)
+    runs: int = 500
+    seed: int = 0
+    """Experiment seed; run i gets SeedSequence(seed).spawn(runs)[i]."""
+    workers: int = 0
+    """Processes (0: one per core, at most 8)."""
+    fidelity: int | None = None
+    """Epochs of search queries (default: the benchmark's lowest: NB201's 12-epoch protocol)."""
+    progress: bool = True
+
+    def check(self) -> None:
+        if self.task not in TASKS:
+            raise _bad("task", self.task, "one of " + ", ".join(TASKS))
+        if self.runs < 1:
+            raise _bad("runs", self.runs, "an integer >= 1")
+        if self.workers < 0:
+            raise _bad("workers", self.workers, "an integer >= 0 (0: one per core)")
+        if self.seed < 0:
+            raise _bad("seed", self.seed, "a non-negative integer")
+
+
+def validate(cfg: DictConfig) -> Config:
+    """Instantiate the schema (running every ``__post_init__`` check) from a composed config."""
+    obj = OmegaConf.to_object(cfg)
+    assert isinstance(obj, Config)
+    for part in (obj, obj.benchmark, obj.dataset, obj.strategy, obj.proxy, obj.budget, obj.score):
+        part.check()
+    if obj.task == "mpi":
+        obj.mpi.check()
+    return obj
+
+
+def register_configs() -> None:
+    from hydra.core.config_store import ConfigStore
+
+    cs = ConfigStore.instance()
+    cs.store(name="nasearch_schema", node=Config)

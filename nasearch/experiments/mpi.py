@@ -1,0 +1,186 @@
+"""Model performance inference (MPI): how well each proxy ranks untrained cells (GradSign, Sec. 5.1).
+
+``task=mpi`` samples ``mpi.cells`` cells (default 1,000) with ``np.random.default_rng(seed)``, by
+default among the 15,284 cells with an input-output path (``mpi.include_disconnected=true`` samples
+all 15,625; disconnected cells then get the never-preferred score and rank last, which inflates every
+correlation a little because NB201 trains them to chance level). It scores them with every proxy in
+``mpi.proxies`` on the search dataset's networks and the images of ``proxy.image_dataset`` (default:
+the search dataset), through the score store, and reports Spearman's rho and Kendall's tau (scipy,
+tau-b) between the proxy score (sign-adjusted so that positive means "ranks well") and the final
+test and validation accuracy of every dataset in the benchmark.
+
+Outputs in the job directory: ``mpi.csv`` (one row per proxy x dataset x metric), ``mpi.md``,
+``scores.csv`` (every sampled cell's score per proxy) and ``scatter_<proxy>.png``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from nasearch.config import Config
+from nasearch.results import write_table, write_text
+from nasearch.space.arch import NUM_ARCHS, Arch
+
+log = logging.getLogger(__name__)
+
+MPI_FIELDS = (
+    "proxy",
+    "network_dataset",
+    "image_dataset",
+    "target_dataset",
+    "metric",
+    "cells",
+    "spearman",
+    "kendall",
+    "seconds_per_cell",
+)
+
+
+def sample_cells(k: int, seed: int, include_disconnected: bool = False) -> list[Arch]:
+    pool = [Arch.from_index(i) for i in range(NUM_ARCHS)]
+    if not include_disconnected:
+        pool = [a for a in pool if a.is_connected()]
+    if k > len(pool):
+        from nasearch.config import ConfigError
+
+        raise ConfigError(f"config key mpi.cells={k} is more than the {len(pool)} cells available to sample")
+    idx = np.random.default_rng(seed).choice(len(pool), size=k, replace=False)
+    return [pool[i] for i in sorted(idx)]
+
+
+def correlations(keys: np.ndarray, target: np.ndarray) -> tuple[float, float]:
+    from scipy.stats import kendalltau, spearmanr
+
+    ok = ~np.isnan(target)
+    x, y = keys[ok], target[ok]
+    if len(x) < 3 or np.all(x == x[0]):
+        return math.nan, math.nan
+    rho = spearmanr(x, y).statistic
+    tau = kendalltau(x, y).statistic
+    return float(rho), float(tau)
+
+
+def scatter(keys: np.ndarray, target: np.ndarray, path: Path, *, proxy: str, label: str, rho: float) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from scipy.stats import rankdata
+
+    fig, ax = plt.subplots(figsize=(5, 4), dpi=110)
+    ok = np.isfinite(keys) & ~np.isnan(target)
+    ax.scatter(rankdata(keys[ok]) / ok.sum(), target[ok], s=4, alpha=0.5)
+    ax.set_xlabel(f"{proxy} score (rank quantile)")
+    ax.set_ylabel(label)
+    ax.set_title(f"{proxy}: Spearman rho = {rho:.3f} ({int(ok.sum())} cells)")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    tmp = path.with_name(path.stem + ".tmp.png")
+    fig.savefig(tmp)
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
+def mpi_task(cfg: Config, out_dir: Path) -> str:
+    from nasearch.experiments.scorer import default_store_path
+    from nasearch.experiments.search import resolve_benchmark
+    from nasearch.proxies.scoring import rank_key, score_cells
+    from nasearch.proxies.store import ScoreStore
+
+    bench, _path, _budget = resolve_benchmark(cfg)
+    dataset = cfg.dataset.name
+    cells = sample_cells(cfg.mpi.cells, cfg.seed, cfg.mpi.include_disconnected)
+    idx = np.array([a.index for a in cells])
+    store_path = None if cfg.proxy.source == "live" else (cfg.proxy.store or str(default_store_path()))
+    workers = cfg.workers or min(os.cpu_count() or 1, 8)
+    rows = []
+    per_cell: dict[str, np.ndarray] = {}
+    store = ScoreStore(store_path) if store_path else None
+    try:
+        for proxy in cfg.mpi.proxies:
+            t0 = time.perf_counter()
+            scores = score_cells(
+                cells,
+                proxy,
+                dataset,
+                image_dataset=cfg.proxy.image_dataset,
+                batch_size=cfg.proxy.batch_size,
+                num_batches=cfg.proxy.num_batches,
+                seed=cfg.proxy.seed,
+                workers=workers,
+                store=store,
+                progress=cfg.progress,
+            )
+            elapsed = time.perf_counter() - t0
+            spc = math.nan
+            if store is not None:
+                from nasearch.proxies.scoring import score_key
+
+                key = score_key(proxy, dataset, image_dataset=cfg.proxy.image_dataset, batch_size=cfg.proxy.batch_size,
+                                num_batches=cfg.proxy.num_batches, seed=cfg.proxy.seed)
+                got = store.get_many(key, cells, with_seconds=True)
+                secs = [v[1] for v in got.values() if not math.isnan(v[1])]  # type: ignore[index]
+                spc = float(np.mean(secs)) if secs else math.nan
+            else:
+                spc = elapsed / len(cells)
+            keys = rank_key(proxy, scores)
+            per_cell[proxy] = scores
+            for target in bench.datasets:
+                for metric in ("test_acc", "valid_acc"):
+                    acc = bench.column(target, metric)[idx]
+                    rho, tau = correlations(keys, acc)
+                    rows.append(
+                        {
+                            "proxy": proxy,
+                            "network_dataset": dataset,
+                            "image_dataset": cfg.proxy.image_dataset or dataset,
+                            "target_dataset": target,
+                            "metric": f"{metric}_{bench.fidelities[-1]}",
+                            "cells": len(cells),
+                            "spearman": round(rho, 4),
+                            "kendall": round(tau, 4),
+                            "seconds_per_cell": round(spc, 4),
+                        }
+                    )
+            acc = bench.column(dataset, "test_acc")[idx]
+            rho, _ = correlations(keys, acc)
+            scatter(keys, acc, out_dir / f"scatter_{proxy}.png", proxy=proxy,
+                    label=f"{dataset} test accuracy ({bench.fidelities[-1]} epochs)", rho=rho)
+            log.info("%s: Spearman %.3f on %s test accuracy (%.1f s)", proxy, rho, dataset, elapsed)
+    finally:
+        if store is not None:
+            store.close()
+    write_table(out_dir / "mpi.csv", rows, MPI_FIELDS)
+    score_rows = []
+    for j, a in enumerate(cells):
+        r = {"index": a.index, "arch": a.to_string()}
+        for p, s in per_cell.items():
+            r[p] = repr(float(s[j]))
+        score_rows.append(r)
+    write_table(out_dir / "scores.csv", score_rows, ("index", "arch", *per_cell))
+    table = mpi_markdown(rows, bench.datasets)
+    write_text(out_dir / "mpi.md", table)
+    return table
+
+
+def mpi_markdown(rows: list[dict], datasets: tuple[str, ...]) -> str:
+    """Spearman rho / Kendall tau against final test accuracy, one row per proxy."""
+    proxies = list(dict.fromkeys(r["proxy"] for r in rows))
+    head = ["proxy", *(f"{d} rho / tau" for d in datasets), "s/cell"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for p in proxies:
+        cells = [p]
+        spc = ""
+        for d in datasets:
+            r = next(r for r in rows if r["proxy"] == p and r["target_dataset"] == d and r["metric"].startswith("test"))
+            cells.append(f"{r['spearman']:.3f} / {r['kendall']:.3f}")
+            spc = f"{r['seconds_per_cell']:.3f}"
+        cells.append(spc)
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,274 @@
+"""The search experiment: ``runs`` seeded runs of one arm (strategy x proxy x N), crash-safe.
+
+The benchmark loads once per process; runs are spread over worker processes in chunks; every
+finished run is appended to ``runs.csv`` (and its anytime curve to ``curves.csv``) in the job's
+output directory at once, so an interrupted job keeps what it finished and a rerun in the same
+directory (``hydra.run.dir=...``) computes only the missing runs. Run ``i`` draws from
+``SeedSequence(seed).spawn(runs)[i]``: every arm of a sweep sees the same seed list, so vanilla and
+assisted arms are paired run by run.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nasearch import __version__
+from nasearch.benchmarks import Benchmark, make_benchmark
+from nasearch.benchmarks.base import BenchmarkError
+from nasearch.config import Config
+from nasearch.results import (
+    CURVE_FIELDS,
+    CURVES_FILE,
+    ROW_FIELDS,
+    RUNS_FILE,
+    AppendWriter,
+    curve_grid,
+    curve_values,
+    markdown_table,
+    plot_curves,
+    summarize,
+    write_text,
+)
+from nasearch.search import Budget, run_search
+from nasearch.strategies import get_strategy
+from nasearch.strategies.prefilter import PreFilter
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ArmSpec:
+    """Everything a worker needs to run one arm (picklable)."""
+
+    benchmark: str
+    benchmark_path: str | None
+    dataset: str
+    strategy: str
+    strategy_params: dict[str, Any]
+    proxy: str
+    n: int
+    k: int
+    budget: Budget
+    fidelity: int | None
+    charge_time: bool
+    seed: int
+    runs: int
+    scorer: Any = None
+    """A picklable ``ArchScorer`` (nasearch.experiments.scorer) or None."""
+
+    def factors(self, search_fidelity: int) -> dict[str, Any]:
+        return {
+            "benchmark": self.benchmark,
+            "dataset": self.dataset,
+            "strategy": self.strategy,
+            "proxy": self.proxy,
+            "n": self.n,
+            "k": self.k,
+            "budget_seconds": self.budget.seconds,
+            "budget_queries": self.budget.queries,
+            "fidelity": search_fidelity,
+            "charge_time": self.charge_time,
+            "seed": self.seed,
+        }
+
+
+def resolve_benchmark(cfg: Config) -> tuple[Benchmark, str, Budget]:
+    """The benchmark the config asks for (``auto``: nb201 if a table is found, else analognas)."""
+    from nasearch.benchmarks.table import TABLE_RELPATH
+
+    name = cfg.benchmark.name
+    path = cfg.benchmark.path
+    seconds = cfg.budget.seconds
+    queries = cfg.budget.queries
+    if name == "auto":
+        root = os.environ.get("NASEARCH_DATA")
+        found = path or (str(Path(root) / TABLE_RELPATH) if root and (Path(root) / TABLE_RELPATH).is_file() else None)
+        if found:
+            name, path = "nb201", found
+        else:
+            name = "analognas"
+            log.info(
+                "benchmark=auto: no NB201 table (set NASEARCH_DATA or benchmark.path), so using the embedded "
+                "analognas benchmark (CIFAR-10, no training times) with a budget of %d queries",
+                cfg.benchmark.fallback_queries,
+            )
+            seconds, queries = None, cfg.benchmark.fallback_queries
+    bench = make_benchmark(name, path, where="config key benchmark.name / benchmark.path")
+    if cfg.dataset.name not in bench.datasets:
+        raise BenchmarkError(
+            f"dataset.name={cfg.dataset.name!r} is not in benchmark {bench.name!r}; accepted: {', '.join(bench.datasets)}"
+        )
+    if seconds is not None and not bench.has_train_time:
+        if queries is None:
+            raise BenchmarkError(
+                f"benchmark {bench.name!r} records no training times, so budget.seconds={seconds} cannot be "
+                "charged: it supports query-count budgets only; set budget.seconds=null budget.queries=N"
+            )
+        seconds = None
+    return bench, path or "", Budget(seconds=seconds, queries=queries)
+
+
+# ------------------------------------------------------------------------------------------ workers
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(spec: ArmSpec) -> None:
+    import torch
+
+    torch.set_num_threads(1)
+    _WORKER["bench"] = make_benchmark(spec.benchmark, spec.benchmark_path or None)
+    _WORKER["spec"] = spec
+
+
+def _run_chunk(indices: list[int]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    return [_one_run(_WORKER["bench"], _WORKER["spec"], i) for i in indices]
+
+
+def _one_run(bench: Benchmark, spec: ArmSpec, i: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    ss = np.random.SeedSequence(spec.seed).spawn(spec.runs)[i]
+    rng = np.random.default_rng(ss)
+    inner = get_strategy(spec.strategy)(rng, fidelities=bench.fidelities, **spec.strategy_params)
+    scorer = spec.scorer if spec.proxy != "none" else None
+    strategy = PreFilter(inner, scorer, n=spec.n, k=spec.k, cost_fn=scorer.cost if scorer is not None else None)
+    t0 = time.perf_counter()
+    traj = run_search(
+        bench, strategy, spec.dataset, spec.budget, fidelity=spec.fidelity, charge_overhead=spec.charge_time
+    )
+    wall = time.perf_counter() - t0
+    search_fidelity = spec.fidelity if spec.fidelity is not None else bench.fidelities[0]
+    row: dict[str, Any] = spec.factors(search_fidelity)
+    row.update(
+        run=i,
+        queries=traj.queries,
+        sim_seconds=round(traj.total_seconds, 3),
+        overhead_seconds=round(traj.overhead_seconds, 4),
+        wall_seconds=round(wall, 4),
+        incumbent=str(traj.incumbent),
+        version=__version__,
+    )
+    for d in bench.datasets:
+        row[f"test_{d}"] = traj.final[d]
+        row[f"valid_{d}"] = traj.final_valid[d]
+    # anytime curve: incumbent's final-fidelity test accuracy on the search dataset
+    final_f = bench.fidelities[-1]
+    cache: dict[Any, float] = {}
+    ys = []
+    for a in traj.incumbents:
+        if a not in cache:
+            cache[a] = bench.query(a, spec.dataset, final_f).test_acc
+        ys.append(cache[a])
+    if spec.budget.seconds is not None:
+        xs, limit = traj.sim_seconds, spec.budget.seconds
+    else:
+        xs, limit = list(range(1, traj.queries + 1)), float(spec.budget.queries or traj.queries)
+    curve = {"run": i}
+    for j, v in enumerate(curve_values(xs, ys, curve_grid(limit))):
+        curve[f"t{j}"] = round(float(v), 4)
+    return row, curve
+
+
+# ------------------------------------------------------------------------------------------ driver
+def run_arm(spec: ArmSpec, out_dir: Path, *, workers: int = 1, progress: bool = True) -> list[dict[str, str]]:
+    """Run (or finish) every run of one arm into ``out_dir``; return all rows."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    runs_path = out_dir / RUNS_FILE
+    writer = AppendWriter(runs_path, ROW_FIELDS)
+    curves = AppendWriter(out_dir / CURVES_FILE, CURVE_FIELDS)
+    limit = spec.budget.seconds if spec.budget.seconds is not None else spec.budget.queries
+    write_text(out_dir / "curves_limit.txt", f"{limit} {'seconds' if spec.budget.seconds else 'queries'}\n")
+    done = {int(r["run"]) for r in writer.rows}
+    curves_done = {int(r["run"]) for r in curves.rows}
+    todo = [i for i in range(spec.runs) if i not in done]
+    if done:
+        log.info("resuming %s: %d of %d runs already in %s", out_dir, len(done), spec.runs, runs_path)
+    from tqdm import tqdm
+
+    bar = tqdm(total=spec.runs, initial=len(done), desc=f"{spec.strategy}+{spec.proxy} N={spec.n}", disable=not progress, unit="run")
+    try:
+        if workers <= 1 or len(todo) < 2:
+            bench = make_benchmark(spec.benchmark, spec.benchmark_path or None)
+            for i in todo:
+                row, curve = _one_run(bench, spec, i)
+                writer.write(row)
+                if i not in curves_done:
+                    curves.write(curve)
+                bar.update(1)
+        else:
+            import multiprocessing as mp
+
+            chunk = max(1, min(25, len(todo) // (workers * 4) or 1))
+            chunks = [todo[j : j + chunk] for j in range(0, len(todo), chunk)]
+            with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_init_worker, initargs=(spec,)) as pool:
+                futures = [pool.submit(_run_chunk, c) for c in chunks]
+                for fut in as_completed(futures):
+                    for row, curve in fut.result():
+                        writer.write(row)
+                        if int(curve["run"]) not in curves_done:
+                            curves.write(curve)
+                        bar.update(1)
+    finally:
+        bar.close()
+        writer.close()
+        curves.close()
+    from nasearch.results import read_rows
+
+    return read_rows(runs_path, ROW_FIELDS)
+
+
+def search_task(cfg: Config, out_dir: Path) -> str:
+    """The ``task=search`` entry point: run the arm, write the summary and plot, return the table."""
+    bench, path, budget = resolve_benchmark(cfg)
+    strategy_cls = get_strategy(cfg.strategy.name)
+    try:
+        strategy_cls(np.random.default_rng(0), fidelities=bench.fidelities, **cfg.strategy.params)
+    except TypeError as exc:
+        raise BenchmarkError(
+            f"strategy.params={dict(cfg.strategy.params)!r} do not fit strategy {cfg.strategy.name!r}: {exc}"
+        ) from exc
+    scorer = None
+    if cfg.proxy.name != "none" and cfg.proxy.n > 1:
+        from nasearch.experiments.scorer import make_scorer
+
+        scorer = make_scorer(cfg, bench, cfg.dataset.name)
+    spec = ArmSpec(
+        benchmark=bench.name,
+        benchmark_path=path or None,
+        dataset=cfg.dataset.name,
+        strategy=cfg.strategy.name,
+        strategy_params=dict(cfg.strategy.params),
+        proxy=cfg.proxy.name,
+        n=cfg.proxy.n,
+        k=cfg.proxy.k,
+        budget=budget,
+        fidelity=cfg.fidelity,
+        charge_time=cfg.proxy.charge_time,
+        seed=cfg.seed,
+        runs=cfg.runs,
+        scorer=scorer,
+    )
+    workers = cfg.workers or min(os.cpu_count() or 1, 8)
+    t0 = time.perf_counter()
+    rows = run_arm(spec, out_dir, workers=workers, progress=cfg.progress)
+    log.info("%d runs in %.1f s wall", len(rows), time.perf_counter() - t0)
+    summaries = summarize(rows)
+    table = markdown_table(summaries)
+    write_text(out_dir / "summary.md", table)
+    from nasearch.results import read_curves
+
+    c = read_curves(out_dir)
+    if c is not None and summaries:
+        plot_curves(
+            {summaries[0].label: c},
+            out_dir / "curve.png",
+            xlabel="simulated seconds" if budget.seconds else "queries",
+            title=f"{summaries[0].label} on {bench.name}/{cfg.dataset.name}",
+        )
+    return table

@@ -1,0 +1,432 @@
+"""Results: the row schema, crash-safe writers, summaries with paired tests, multirun collection, plots.
+
+One CSV row per search run (``runs.csv``): the factors of its arm, the seed and run index, the final
+incumbent's accuracies on every dataset, queries, simulated/overhead/wall seconds and the nasearch
+version. ``curves.csv`` holds each run's incumbent test accuracy on a fixed grid of the budget, for
+the anytime plot. Rows are appended and flushed one by one, so an interrupted job keeps every
+finished run; a partial last line is dropped when the job resumes. Results are never pickled.
+
+Summaries give mean +- std (sample std, ddof=1) per dataset, and for every assisted arm a Wilcoxon
+signed-rank test against the vanilla arm of the same strategy (``proxy=none`` or ``n=1``) paired
+on the run index (arms share the experiment seed, so run i of both arms starts from the same seed).
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import math
+import os
+import warnings
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+FACTORS: tuple[str, ...] = (
+    "benchmark",
+    "dataset",
+    "strategy",
+    "proxy",
+    "n",
+    "k",
+    "budget_seconds",
+    "budget_queries",
+    "fidelity",
+    "charge_time",
+    "seed",
+)
+"""Columns that define an arm (all runs of one job share them)."""
+RUN_FIELDS: tuple[str, ...] = (
+    "run",
+    "queries",
+    "sim_seconds",
+    "overhead_seconds",
+    "wall_seconds",
+    "incumbent",
+)
+DATASET_COLUMNS = ("cifar10", "cifar100", "ImageNet16-120")
+ACC_FIELDS: tuple[str, ...] = tuple(f"test_{d}" for d in DATASET_COLUMNS) + tuple(
+    f"valid_{d}" for d in DATASET_COLUMNS
+)
+ROW_FIELDS: tuple[str, ...] = FACTORS + RUN_FIELDS + ACC_FIELDS + ("version",)
+CURVE_POINTS = 50
+CURVE_FIELDS: tuple[str, ...] = ("run",) + tuple(f"t{i}" for i in range(CURVE_POINTS))
+RUNS_FILE = "runs.csv"
+CURVES_FILE = "curves.csv"
+
+
+# ---------------------------------------------------------------------------------------------- I/O
+class AppendWriter:
+    """Appends CSV rows to ``path`` one at a time, flushed and fsynced, after repairing the file.
+
+    On open, a file with a different header is an error (it belongs to another schema); a partial
+    last line (the job was killed mid-write) is cut off atomically (temp file + os.replace).
+    """
+
+    def __init__(self, path: Path, fields: Sequence[str]):
+        self.path = Path(path)
+        self.fields = tuple(fields)
+        existing = read_rows(self.path, self.fields) if self.path.exists() else []
+        if self.path.exists():
+            _rewrite(self.path, self.fields, existing)
+        else:
+            _rewrite(self.path, self.fields, [])
+        self.rows = existing
+        self._fh = open(self.path, "a", newline="", encoding="utf-8")
+        self._writer = csv.DictWriter(self._fh, fieldnames=self.fields, lineterminator="\n")
+
+    def write(self, row: dict[str, Any]) -> None:
+        self._writer.writerow({k: _fmt(row.get(k)) for k in self.fields})
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+
+    def close(self) -> None:
+        self._fh.close()
+
+    def __enter__(self) -> AppendWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return "nan" if math.isnan(v) else repr(v)
+    return str(v)
+
+
+def _rewrite(path: Path, fields: Sequence[str], rows: list[dict[str, str]]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(fields), lineterminator="\n")
+        w.writeheader()
+        for r in rows:
+            w.writerow(r)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def read_rows(path: Path, fields: Sequence[str] | None = None) -> list[dict[str, str]]:
+    """Complete rows of a results CSV (a partial last line is skipped)."""
+    path = Path(path)
+    with open(path, newline="", encoding="utf-8") as fh:
+        text = fh.read()
+    lines = text.split("\n")
+    if not lines or not lines[0]:
+        return []
+    header = next(csv.reader([lines[0]]))
+    if fields is not None and tuple(header) != tuple(fields):
+        raise ValueError(
+            f"{path} has columns {header} but this nasearch writes {list(fields)}; "
+            "move the old file away or choose another output directory"
+        )
+    complete = lines[1:-1] if not text.endswith("\n") else lines[1:]
+    rows = []
+    for rec in csv.reader([ln for ln in complete if ln]):
+        if len(rec) == len(header):
+            rows.append(dict(zip(header, rec)))
+    return rows
+
+
+def write_table(path: Path, rows: list[dict[str, Any]], fields: Sequence[str]) -> None:
+    """Write a whole CSV atomically."""
+    _rewrite(Path(path), fields, [{k: _fmt(r.get(k)) for k in fields} for r in rows])
+
+
+def write_text(path: Path, text: str) -> None:
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+# ------------------------------------------------------------------------------------------ summary
+@dataclass
+class ArmSummary:
+    factors: dict[str, str]
+    runs: int
+    mean: dict[str, float]
+    std: dict[str, float]
+    queries: float
+    sim_seconds: float
+    overhead_seconds: float
+    p_value: float | None = None
+    """Wilcoxon signed-rank p-value of test accuracy on the search dataset vs the vanilla arm."""
+    delta: float | None = None
+    """Mean paired difference (this arm - vanilla) on the search dataset, in points."""
+    vanilla: str = ""
+
+    @property
+    def label(self) -> str:
+        f = self.factors
+        if is_vanilla(f):
+            return f"{f['strategy']}"
+        return f"{f['strategy']}+{f['proxy']} (N={f['n']}" + (f", k={f['k']})" if f.get("k", "1") != "1" else ")")
+
+
+def is_vanilla(factors: dict[str, str]) -> bool:
+    return factors.get("proxy", "none") == "none" or str(factors.get("n", "1")) == "1"
+
+
+def _float(v: str) -> float:
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def group_arms(rows: Iterable[dict[str, str]]) -> dict[tuple[str, ...], list[dict[str, str]]]:
+    arms: dict[tuple[str, ...], list[dict[str, str]]] = defaultdict(list)
+    for r in rows:
+        arms[tuple(r[f] for f in FACTORS)].append(r)
+    return arms
+
+
+def summarize(rows: Iterable[dict[str, str]]) -> list[ArmSummary]:
+    """One summary per arm, assisted arms tested against their vanilla arm (paired on run index)."""
+    from scipy.stats import wilcoxon
+
+    arms = group_arms(rows)
+    out: list[ArmSummary] = []
+    for key, rs in arms.items():
+        factors = dict(zip(FACTORS, key))
+        mean, std = {}, {}
+        for d in DATASET_COLUMNS:
+            vals = np.array([_float(r[f"test_{d}"]) for r in rs])
+            vals = vals[~np.isnan(vals)]
+            mean[d] = float(vals.mean()) if len(vals) else math.nan
+            std[d] = float(vals.std(ddof=1)) if len(vals) > 1 else (0.0 if len(vals) else math.nan)
+        out.append(
+            ArmSummary(
+                factors=factors,
+                runs=len(rs),
+                mean=mean,
+                std=std,
+                queries=float(np.mean([_float(r["queries"]) for r in rs])),
+                sim_seconds=float(np.mean([_float(r["sim_seconds"]) for r in rs])),
+                overhead_seconds=float(np.mean([_float(r["overhead_seconds"]) for r in rs])),
+            )
+        )
+    # pair every assisted arm with the vanilla arm of the same strategy and setting
+    pair_keys = [f for f in FACTORS if f not in ("proxy", "n", "k")]
+    vanillas: dict[tuple[str, ...], tuple[ArmSummary, list[dict[str, str]]]] = {}
+    for s, (_key, rs) in zip(out, arms.items()):
+        if is_vanilla(s.factors):
+            vanillas.setdefault(tuple(s.factors[f] for f in pair_keys), (s, rs))
+    for s, (_key, rs) in zip(out, arms.items()):
+        if is_vanilla(s.factors):
+            continue
+        match = vanillas.get(tuple(s.factors[f] for f in pair_keys))
+        if match is None:
+            continue
+        v, vrs = match
+        col = f"test_{s.factors['dataset']}"
+        a = {r["run"]: _float(r[col]) for r in rs}
+        b = {r["run"]: _float(r[col]) for r in vrs}
+        common = sorted(set(a) & set(b), key=int)
+        x = np.array([a[i] for i in common])
+        y = np.array([b[i] for i in common])
+        ok = ~(np.isnan(x) | np.isnan(y))
+        x, y = x[ok], y[ok]
+        s.vanilla = v.label
+        if len(x) == 0:
+            continue
+        s.delta = float(np.mean(x - y))
+        if np.all(x == y):
+            s.p_value = 1.0
+        else:
+            s.p_value = float(wilcoxon(x, y, zero_method="wilcox").pvalue)
+    out.sort(key=lambda s: (s.factors["strategy"], not is_vanilla(s.factors), s.factors["proxy"], int(s.factors["n"] or 1)))
+    return out
+
+
+SUMMARY_FIELDS = (
+    "strategy",
+    "proxy",
+    "n",
+    "k",
+    "benchmark",
+    "dataset",
+    "budget_seconds",
+    "budget_queries",
+    "runs",
+    *(f"{s}_{d}" for d in DATASET_COLUMNS for s in ("mean", "std")),
+    "queries",
+    "sim_seconds",
+    "overhead_seconds",
+    "delta_vs_vanilla",
+    "p_wilcoxon",
+)
+
+
+def summary_rows(summaries: list[ArmSummary]) -> list[dict[str, Any]]:
+    rows = []
+    for s in summaries:
+        r: dict[str, Any] = {k: s.factors.get(k, "") for k in ("strategy", "proxy", "n", "k", "benchmark", "dataset", "budget_seconds", "budget_queries")}
+        r["runs"] = s.runs
+        for d in DATASET_COLUMNS:
+            r[f"mean_{d}"] = round(s.mean[d], 4) if not math.isnan(s.mean[d]) else ""
+            r[f"std_{d}"] = round(s.std[d], 4) if not math.isnan(s.std[d]) else ""
+        r["queries"] = round(s.queries, 2)
+        r["sim_seconds"] = round(s.sim_seconds, 1)
+        r["overhead_seconds"] = round(s.overhead_seconds, 3)
+        r["delta_vs_vanilla"] = "" if s.delta is None else round(s.delta, 4)
+        r["p_wilcoxon"] = "" if s.p_value is None else f"{s.p_value:.3g}"
+        rows.append(r)
+    return rows
+
+
+def markdown_table(summaries: list[ArmSummary]) -> str:
+    """GradSign Table 5 shaped: one row per arm, test accuracy mean +- std per dataset, p vs vanilla."""
+    present = [d for d in DATASET_COLUMNS if any(not math.isnan(s.mean[d]) for s in summaries)]
+    head = ["method", "search on", "runs", *present, "queries", "vs vanilla (paired Wilcoxon)"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for s in summaries:
+        cells = [s.label, f"{s.factors['benchmark']}/{s.factors['dataset']}", str(s.runs)]
+        for d in present:
+            cells.append("-" if math.isnan(s.mean[d]) else f"{s.mean[d]:.2f} +- {s.std[d]:.2f}")
+        cells.append(f"{s.queries:.1f}")
+        if s.p_value is None:
+            cells.append("")
+        else:
+            cells.append(f"{s.delta:+.2f} pts, p={s.p_value:.3g}")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+# ------------------------------------------------------------------------------------------- curves
+def curve_grid(limit: float) -> np.ndarray:
+    return np.linspace(0.0, float(limit), CURVE_POINTS)
+
+
+def curve_values(xs: Sequence[float], ys: Sequence[float], grid: np.ndarray) -> np.ndarray:
+    """Step function: the incumbent's value at each grid point (NaN before the first evaluation)."""
+    xs_a = np.asarray(xs, dtype=float)
+    ys_a = np.asarray(ys, dtype=float)
+    idx = np.searchsorted(xs_a, grid, side="right") - 1
+    out = np.where(idx >= 0, ys_a[np.clip(idx, 0, None)] if len(ys_a) else np.nan, np.nan)
+    return out
+
+
+def plot_curves(curves: dict[str, tuple[np.ndarray, np.ndarray]], path: Path, *, xlabel: str, title: str) -> None:
+    """Mean incumbent test accuracy against the budget, with a +- std band, one line per arm."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=120)
+    for label, (grid, values) in curves.items():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            mean = np.nanmean(values, axis=0)
+            std = np.nanstd(values, axis=0)
+        ax.plot(grid, mean, label=label)
+        ax.fill_between(grid, mean - std, mean + std, alpha=0.2)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("incumbent test accuracy (%)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        finite = [np.nanmean(v, axis=0) for _, v in curves.values()]
+    lows = [np.nanmin(m[np.isfinite(m)]) for m in finite if np.isfinite(m).any()]
+    highs = [np.nanmax(m[np.isfinite(m)]) for m in finite if np.isfinite(m).any()]
+    if lows and highs:
+        lo, hi = min(lows), max(highs)
+        # start the axis where the curves become informative (after the first few evaluations)
+        mids = [m[len(m) // 10] for m in finite if np.isfinite(m[len(m) // 10])]
+        if mids:
+            lo = max(lo, min(mids) - 1.0)
+        ax.set_ylim(lo - 0.2, hi + 0.3)
+    fig.tight_layout()
+    tmp = Path(path).with_name(Path(path).stem + ".tmp.png")
+    fig.savefig(tmp)
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
+def read_curves(job_dir: Path) -> tuple[np.ndarray, np.ndarray] | None:
+    path = Path(job_dir) / CURVES_FILE
+    limit_path = Path(job_dir) / "curves_limit.txt"
+    if not path.exists() or not limit_path.exists():
+        return None
+    rows = read_rows(path, CURVE_FIELDS)
+    if not rows:
+        return None
+    grid = curve_grid(float(limit_path.read_text().split()[0]))
+    values = np.array([[_float(r[f"t{i}"]) for i in range(CURVE_POINTS)] for r in rows])
+    return grid, values
+
+
+# ---------------------------------------------------------------------------------------- collecting
+def find_job_dirs(root: Path) -> list[Path]:
+    return sorted({p.parent for p in Path(root).rglob(RUNS_FILE)})
+
+
+def collect(root: Path, out_prefix: str = "collected") -> list[ArmSummary]:
+    """Collect every ``runs.csv`` below ``root`` (a multirun directory) into one table and plot.
+
+    Writes ``<root>/collected.csv``, ``collected.md`` and, per strategy, ``collected_<strategy>.png``
+    (anytime curves of that strategy's arms). Re-runnable on an old sweep directory.
+    """
+    root = Path(root)
+    jobs = find_job_dirs(root)
+    if not jobs:
+        raise FileNotFoundError(f"no {RUNS_FILE} below {str(root)!r}: is it a nasearch multirun directory?")
+    rows: list[dict[str, str]] = []
+    curves_by_arm: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray]] = {}
+    for job in jobs:
+        jr = read_rows(job / RUNS_FILE, ROW_FIELDS)
+        rows.extend(jr)
+        c = read_curves(job)
+        if jr and c is not None:
+            curves_by_arm[tuple(jr[0][f] for f in FACTORS)] = c
+    summaries = summarize(rows)
+    write_table(root / f"{out_prefix}.csv", summary_rows(summaries), SUMMARY_FIELDS)
+    md = markdown_table(summaries)
+    write_text(root / f"{out_prefix}.md", md)
+    by_strategy: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = defaultdict(dict)
+    for s in summaries:
+        key = tuple(s.factors[f] for f in FACTORS)
+        if key in curves_by_arm:
+            by_strategy[s.factors["strategy"]][s.label] = curves_by_arm[key]
+    for strategy, curves in by_strategy.items():
+        first = next(s for s in summaries if s.factors["strategy"] == strategy)
+        xlabel = "simulated seconds" if first.factors["budget_seconds"] else "queries"
+        plot_curves(
+            curves,
+            root / f"{out_prefix}_{strategy}.png",
+            xlabel=xlabel,
+            title=f"{strategy} on {first.factors['benchmark']}/{first.factors['dataset']}",
+        )
+    log.info("collected %d runs of %d arms from %s into %s", len(rows), len(summaries), root, root / f"{out_prefix}.md")
+    return summaries
+
+
+try:  # Hydra is a core dependency; keep results importable without it for scripts.
+    from hydra.experimental.callback import Callback
+
+    class CollectCallback(Callback):
+        """At the end of a multirun, collect its jobs into one table (``collected.md``)."""
+
+        def on_multirun_end(self, config: Any, **kwargs: Any) -> None:
+            sweep_dir = Path(config.hydra.sweep.dir)
+            if not find_job_dirs(sweep_dir):
+                return
+            summaries = collect(sweep_dir)
+            print(markdown_table(summaries), flush=True)
+
+except ImportError:  # pragma: no cover
+    pass
