@@ -97,24 +97,44 @@ class TableBenchmark:
                 rows = list(reader)
         except (OSError, EOFError, UnicodeDecodeError, gzip.BadGzipFile) as exc:
             raise BenchmarkError(f"cannot read NB201 table {str(path)!r}: {exc}") from exc
-        datasets = sorted({r[2] for r in rows}, key=lambda d: (DATASETS + (d,)).index(d))
-        self.datasets = tuple(datasets)
-        ds_pos = {d: i for i, d in enumerate(datasets)}
-        self._data = np.full((len(datasets), len(FLOAT_COLUMNS), NUM_ARCHS), np.nan)
-        self._official = np.full(NUM_ARCHS, -1, dtype=np.int64)
-        self._present = np.zeros((len(datasets), NUM_ARCHS), dtype=bool)
         for lineno, r in enumerate(rows, start=2):
             if len(r) != len(COLUMNS):
                 raise BenchmarkError(
                     f"malformed NB201 table {str(path)!r} line {lineno}: {len(r)} fields, expected {len(COLUMNS)}"
                 )
+            if r[2] not in DATASETS:
+                raise BenchmarkError(
+                    f"malformed NB201 table {str(path)!r} line {lineno}: dataset {r[2]!r} is not one of "
+                    f"{', '.join(DATASETS)}"
+                )
+        datasets = sorted({r[2] for r in rows}, key=DATASETS.index)
+        self.datasets = tuple(datasets)
+        ds_pos = {d: i for i, d in enumerate(datasets)}
+        self._data = np.full((len(datasets), len(FLOAT_COLUMNS), NUM_ARCHS), np.nan)
+        self._official = np.full(NUM_ARCHS, -1, dtype=np.int64)
+        self._present = np.zeros((len(datasets), NUM_ARCHS), dtype=bool)
+        acc_cols = [i for i, c in enumerate(FLOAT_COLUMNS) if "_acc_" in c]
+        for lineno, r in enumerate(rows, start=2):
             try:
                 arch = Arch.from_string(r[1])
                 values = [float(v) if v != "" else np.nan for v in r[3:]]
                 official = int(r[0])
             except (ArchError, ValueError) as exc:
                 raise BenchmarkError(f"malformed NB201 table {str(path)!r} line {lineno}: {exc}") from exc
+            bad = [
+                FLOAT_COLUMNS[i] for i in acc_cols if not 0.0 <= values[i] <= 100.0 and values[i] == values[i]
+            ]
+            if bad:
+                raise BenchmarkError(
+                    f"malformed NB201 table {str(path)!r} line {lineno}: "
+                    + ", ".join(f"{c}={r[3 + FLOAT_COLUMNS.index(c)]}" for c in bad)
+                    + " outside [0, 100] (accuracies are in percent)"
+                )
             d = ds_pos[r[2]]
+            if self._present[d, arch.index]:
+                raise BenchmarkError(
+                    f"malformed NB201 table {str(path)!r} line {lineno}: a second {r[2]} row for {arch}"
+                )
             self._data[d, :, arch.index] = values
             self._present[d, arch.index] = True
             self._official[arch.index] = official

@@ -1,0 +1,270 @@
+"""One contract suite for every benchmark backend, the NB201 table's known facts, the registry, and
+TableBenchmark's file errors."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nasearch.benchmarks import BENCHMARKS, Benchmark, BenchmarkError, Result, make_benchmark
+from nasearch.benchmarks.table import COLUMNS, TableBenchmark
+from nasearch.space.arch import NUM_ARCHS, Arch, all_archs
+
+NATS_SAMPLE = Path("nats-tss-sample") / "NATS-tss-v1_0-3ffb9-simple"
+BACKENDS = ("nb201", "analognas", "nats-sample")
+
+
+@pytest.fixture(scope="session")
+def nats_sample_table(data_root: Path, tmp_path_factory: pytest.TempPathFactory) -> TableBenchmark:
+    """A TableBenchmark over the converted NATS sample: 3 cells, every other cell absent."""
+    from nasearch.benchmarks.official import convert_to_table
+
+    src = data_root / NATS_SAMPLE
+    if not src.is_dir():
+        pytest.skip(f"no NATS-Bench sample at {src}")
+    out = tmp_path_factory.mktemp("nats") / "nats.csv.gz"
+    convert_to_table(src, out, progress=False)
+    return TableBenchmark(out)
+
+
+@pytest.fixture(params=BACKENDS)
+def bench(request: pytest.FixtureRequest) -> Benchmark:
+    if request.param == "nb201":
+        return request.getfixturevalue("nb201_table")
+    if request.param == "nats-sample":
+        return request.getfixturevalue("nats_sample_table")
+    return make_benchmark("analognas")
+
+
+def _present(bench: Benchmark, dataset: str, n: int = 25) -> list[Arch]:
+    """Up to n cells that the benchmark records for ``dataset`` (tables may miss cells)."""
+    col = bench.column(dataset, "test_acc")
+    idx = np.flatnonzero(~np.isnan(col))
+    assert len(idx) > 0
+    rng = np.random.default_rng(0)
+    pick = rng.choice(idx, size=min(n, len(idx)), replace=False)
+    return [Arch.from_index(int(i)) for i in pick]
+
+
+# ---------------------------------------------------------------------------------------------- contract
+def test_protocol_attributes(bench: Benchmark) -> None:
+    assert isinstance(bench, Benchmark)
+    assert bench.name in BENCHMARKS
+    assert bench.datasets and set(bench.datasets) <= {"cifar10", "cifar100", "ImageNet16-120"}
+    assert list(bench.fidelities) == sorted(bench.fidelities) and len(set(bench.fidelities)) == len(
+        bench.fidelities
+    )
+
+
+def test_query_returns_results_in_range(bench: Benchmark) -> None:
+    for dataset in bench.datasets:
+        for fidelity in bench.fidelities:
+            for arch in _present(bench, dataset):
+                r = bench.query(arch, dataset, fidelity)
+                assert isinstance(r, Result)
+                assert 0.0 <= r.valid_acc <= 100.0 and 0.0 <= r.test_acc <= 100.0
+                if bench.has_train_time:
+                    assert r.train_seconds is not None and r.train_seconds > 0
+                else:
+                    assert r.train_seconds is None
+
+
+def test_default_fidelity_is_last(bench: Benchmark) -> None:
+    for dataset in bench.datasets:
+        for arch in _present(bench, dataset, 5):
+            assert bench.query(arch, dataset) == bench.query(arch, dataset, bench.fidelities[-1])
+            col = bench.column(dataset, "valid_acc")
+            np.testing.assert_array_equal(col, bench.column(dataset, "valid_acc", bench.fidelities[-1]))
+
+
+def test_unknown_dataset_and_fidelity(bench: Benchmark) -> None:
+    arch = _present(bench, bench.datasets[0], 1)[0]
+    with pytest.raises(BenchmarkError, match="'mnist'"):
+        bench.query(arch, "mnist")
+    with pytest.raises(BenchmarkError, match="'mnist'"):
+        bench.column("mnist", "test_acc")
+    with pytest.raises(BenchmarkError, match="7 epochs"):
+        bench.query(arch, bench.datasets[0], 7)
+    with pytest.raises(BenchmarkError, match="7 epochs"):
+        bench.column(bench.datasets[0], "test_acc", 7)
+    with pytest.raises(BenchmarkError, match="'loss'"):
+        bench.column(bench.datasets[0], "loss")
+
+
+def test_column_consistent_with_query(bench: Benchmark) -> None:
+    for dataset in bench.datasets:
+        for fidelity in bench.fidelities:
+            cols = {m: bench.column(dataset, m, fidelity) for m in ("valid_acc", "test_acc", "train_seconds")}
+            for col in cols.values():
+                assert col.shape == (NUM_ARCHS,)
+            for arch in _present(bench, dataset, 10):
+                r = bench.query(arch, dataset, fidelity)
+                assert cols["valid_acc"][arch.index] == r.valid_acc
+                assert cols["test_acc"][arch.index] == r.test_acc
+                if r.train_seconds is None:
+                    assert np.isnan(cols["train_seconds"][arch.index])
+                else:
+                    assert cols["train_seconds"][arch.index] == r.train_seconds
+
+
+def test_column_nan_exactly_where_absent(bench: Benchmark) -> None:
+    for dataset in bench.datasets:
+        col = bench.column(dataset, "test_acc")
+        absent = np.flatnonzero(np.isnan(col))
+        for i in absent[:5]:
+            with pytest.raises(BenchmarkError):
+                bench.query(Arch.from_index(int(i)), dataset)
+
+
+def test_stateless(bench: Benchmark) -> None:
+    dataset = bench.datasets[0]
+    archs = _present(bench, dataset, 5)
+    first = [bench.query(a, dataset) for a in archs]
+    col = bench.column(dataset, "test_acc")
+    col[:] = -1.0  # a caller mutating its copy changes nothing
+    assert [bench.query(a, dataset) for a in archs] == first
+    assert not np.any(bench.column(dataset, "test_acc") == -1.0)
+
+
+# ---------------------------------------------------------------------------------------------- table facts
+def test_nats_sample_has_exactly_three_cells(nats_sample_table: TableBenchmark) -> None:
+    for dataset in nats_sample_table.datasets:
+        present = np.flatnonzero(~np.isnan(nats_sample_table.column(dataset, "test_acc")))
+        officials = sorted(nats_sample_table.official_index(Arch.from_index(int(i))) for i in present)
+        assert officials == [0, 11, 284]
+
+
+@pytest.mark.parametrize(
+    ("dataset", "best", "official"),
+    [("cifar10", 94.37, 6111), ("cifar100", 73.51, 9930), ("ImageNet16-120", 47.31, 857)],
+)
+def test_best_cells(nb201_table: TableBenchmark, dataset: str, best: float, official: int) -> None:
+    col = nb201_table.column(dataset, "test_acc", 200)
+    top = float(np.nanmax(col))
+    assert round(top, 2) == best
+    # cifar10 has a tie at 94.3733 (official 6111 and 13714), so check membership of the argmax set
+    winners = {nb201_table.official_index(Arch.from_index(int(i))) for i in np.flatnonzero(col == top)}
+    assert official in winners
+    arch = nb201_table.arch_from_official_index(official)
+    assert nb201_table.query(arch, dataset).test_acc == top
+
+
+def test_chance_level_cells_are_the_disconnected_ones(nb201_table: TableBenchmark) -> None:
+    disconnected = np.array([not a.is_connected() for a in all_archs()])
+    assert disconnected.sum() == 341
+    chance = {"cifar10": 10.0, "cifar100": 1.0, "ImageNet16-120": 0.8333}
+    at_chance = {
+        d: np.isclose(nb201_table.column(d, "test_acc", 200), c, rtol=0, atol=1e-9) for d, c in chance.items()
+    }
+    np.testing.assert_array_equal(at_chance["cifar10"], disconnected)
+    np.testing.assert_array_equal(at_chance["cifar100"], disconnected)
+    # ImageNet16-120 has one more chance-level cell: a connected 1x1-conv chain NB201 failed to train.
+    extra = np.flatnonzero(at_chance["ImageNet16-120"] & ~disconnected)
+    assert [nb201_table.official_index(Arch.from_index(int(i))) for i in extra] == [4992]
+    assert np.all(at_chance["ImageNet16-120"][disconnected])
+
+
+def test_train_time_12_is_12_200ths(nb201_table: TableBenchmark) -> None:
+    for dataset in nb201_table.datasets:
+        t12 = nb201_table.column(dataset, "train_seconds", 12)
+        t200 = nb201_table.column(dataset, "train_seconds", 200)
+        # both are rounded to 3 decimals in the table
+        np.testing.assert_allclose(t12, 12 / 200 * t200, rtol=0, atol=1e-3)
+
+
+# ---------------------------------------------------------------------------------------------- registry
+def test_make_benchmark_unknown_name() -> None:
+    with pytest.raises(BenchmarkError) as err:
+        make_benchmark("nb301", where="from config key benchmark.name")
+    msg = str(err.value)
+    assert "'nb301'" in msg and "nb201" in msg and "analognas" in msg
+    assert "from config key benchmark.name" in msg
+
+
+def test_make_benchmark_builds_each(nb201_table: TableBenchmark) -> None:
+    assert make_benchmark("analognas").name == "analognas"
+    table = make_benchmark("nb201", str(nb201_table.path))
+    assert isinstance(table, TableBenchmark) and table.datasets == nb201_table.datasets
+
+
+def test_make_benchmark_nb201_without_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NASEARCH_DATA", raising=False)
+    with pytest.raises(BenchmarkError, match="NASEARCH_DATA.*") as err:
+        make_benchmark("nb201", where="from config key benchmark.path")
+    assert "from config key benchmark.path" in str(err.value)
+
+
+# ---------------------------------------------------------------------------------------------- table file errors
+_HEADER = ",".join(COLUMNS)
+_GOOD_ROW = (
+    "11,|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|none~0|nor_conv_3x3~1|avg_pool_3x3~2|,cifar10,"
+    "63.278,74.0,87.94,91.5833,149.545,2492.411,0.802426,113.95137,0.016163"
+)
+
+
+def _write(path: Path, text: str) -> Path:
+    if path.suffix == ".gz":
+        with gzip.open(path, "wt", encoding="utf-8") as fh:
+            fh.write(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_table_tiny_good_file(tmp_path: Path) -> None:
+    table = TableBenchmark(_write(tmp_path / "t.csv", f"{_HEADER}\n{_GOOD_ROW}\n"))
+    arch = Arch.from_string(_GOOD_ROW.split(",")[1])
+    assert table.query(arch, "cifar10") == Result(87.94, 91.5833, 2492.411)
+    assert table.query(arch, "cifar10", 12) == Result(63.278, 74.0, 149.545)
+    assert table.official_index(arch) == 11 and table.datasets == ("cifar10",)
+
+
+def test_table_missing_file(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.csv.gz"
+    with pytest.raises(BenchmarkError, match="not found") as err:
+        TableBenchmark(missing, where="from config key benchmark.path")
+    assert str(missing) in str(err.value) and "from config key benchmark.path" in str(err.value)
+    assert "test_acc_200" in str(err.value)  # says what belongs there
+
+
+@pytest.mark.parametrize(
+    ("content", "expect"),
+    [
+        ("", "header None"),
+        ("index,arch,dataset\n", "header"),
+        (f"{_HEADER}\n11,xx,cifar10\n", "line 2: 3 fields"),
+        (
+            f"{_HEADER}\n" + _GOOD_ROW.replace("|none~0|", "|conv~0|") + "\n",
+            "line 2.*unknown operation 'conv'",
+        ),
+        (f"{_HEADER}\n" + _GOOD_ROW.replace("63.278", "sixty") + "\n", "line 2.*sixty"),
+        (f"{_HEADER}\n" + _GOOD_ROW.replace("63.278", "163.278") + "\n", "line 2.*163.278"),
+        (f"{_HEADER}\n" + _GOOD_ROW.replace(",cifar10,", ",mnist,") + "\n", "line 2.*'mnist'"),
+        (f"{_HEADER}\n{_GOOD_ROW}\n{_GOOD_ROW}\n", "line 3: a second cifar10 row"),
+    ],
+    ids=[
+        "empty",
+        "bad-header",
+        "short-row",
+        "bad-arch",
+        "bad-number",
+        "acc-out-of-range",
+        "bad-dataset",
+        "duplicate",
+    ],
+)
+def test_table_malformed(tmp_path: Path, content: str, expect: str) -> None:
+    path = _write(tmp_path / "bad.csv", content)
+    with pytest.raises(BenchmarkError, match=expect) as err:
+        TableBenchmark(path)
+    assert str(path) in str(err.value)
+
+
+def test_table_not_gzip(tmp_path: Path) -> None:
+    path = tmp_path / "bad.csv.gz"
+    path.write_text(f"{_HEADER}\n{_GOOD_ROW}\n")  # plain text under a .gz name
+    with pytest.raises(BenchmarkError, match="cannot read"):
+        TableBenchmark(path)
