@@ -54,6 +54,8 @@ class ProxySpec:
     min_batches: int = 1
     needs_network: bool = True
     """False for proxies computed from the cell alone (params, flops): no network is trained or run."""
+    version: str = "1"
+    """Bump when the proxy's code changes its values: the score store keys scores by it."""
 
     def sign(self) -> float:
         """+1 if higher scores mean better cells, -1 otherwise (multiply before ranking)."""
@@ -75,6 +77,7 @@ def register_proxy(
     bn: bool = True,
     min_batches: int = 1,
     needs_network: bool = True,
+    version: str = "1",
 ) -> Callable[[ProxyFn], ProxyFn]:
     """Decorator: register ``fn`` under ``name``. The function itself is returned unchanged."""
 
@@ -93,6 +96,7 @@ def register_proxy(
             bn=bn,
             min_batches=min_batches,
             needs_network=needs_network,
+            version=version,
         )
         return fn
 

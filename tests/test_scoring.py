@@ -1,0 +1,284 @@
+"""The scoring engine: seeding, sentinels, validation, parallelism, caching and resuming.
+
+The proxies here are cheap stand-ins registered for the tests only (module-level functions, so spawn
+workers and subprocesses can import them); the real proxies have their own contract tests.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import math
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from nasearch.data import DataError
+from nasearch.proxies import registry
+from nasearch.proxies.registry import ProxyError, ProxySpec, get_proxy, register_proxy
+from nasearch.proxies.scoring import (
+    build_score_table,
+    never_preferred,
+    rank_key,
+    score_cells,
+    score_key,
+)
+from nasearch.proxies.store import ScoreStore
+from nasearch.space.arch import NUM_ARCHS, Arch
+
+REPO = Path(__file__).resolve().parents[1]
+CALLS: list[int] = []
+"""Indices of the cells the test proxies were called on (in this process)."""
+
+
+def _logit(net, batches, ctx) -> float:
+    CALLS.append(net.arch.index)
+    total = 0.0
+    with torch.no_grad():
+        for x, y in batches:
+            total += float(net(x).gather(1, y[:, None]).mean())
+    return total + 1e-3 * float(torch.rand(1, generator=ctx.generator))
+
+
+def _free(net, batches, ctx) -> float:
+    CALLS.append(net.arch.index)
+    assert batches[0][0].shape[-1] == ctx.input_size
+    return float(sum(p.detach().square().sum() for p in net.classifier.parameters()))
+
+
+def _sleepy(net, batches, ctx) -> float:
+    CALLS.append(net.arch.index)
+    time.sleep(float(os.environ.get("NASEARCH_TEST_SLEEP", "0")))
+    return float(net.classifier.weight.detach().sum())
+
+
+def _bad(net, batches, ctx) -> float:
+    return (math.nan, math.inf, 1.0, -math.inf)[net.arch.index % 4]
+
+
+def _crash(net, batches, ctx) -> float:
+    raise RuntimeError("boom")
+
+
+TEST_PROXIES = {
+    "_t_logit": (_logit, dict(needs_labels=True)),
+    "_t_free": (_free, dict(data_free=True, bn=False, higher_is_better=False)),
+    "_t_sleepy": (_sleepy, dict(data_free=True)),
+    "_t_bad": (_bad, dict(data_free=True)),
+    "_t_crash": (_crash, dict(data_free=True)),
+}
+
+
+def register() -> None:
+    for name, (fn, kw) in TEST_PROXIES.items():
+        if name not in registry._REGISTRY:
+            register_proxy(name, paper="nasearch tests", **kw)(fn)  # type: ignore[arg-type]
+
+
+@pytest.fixture(autouse=True)
+def test_proxies():
+    register()
+    CALLS.clear()
+    yield
+    for name in TEST_PROXIES:
+        registry._REGISTRY.pop(name, None)
+
+
+def _connected(n: int, step: int = 97) -> list[Arch]:
+    return [a for a in (Arch.from_index(i) for i in range(0, NUM_ARCHS, step)) if a.is_connected()][:n]
+
+
+CELLS = _connected(4, step=3001)
+DISCONNECTED = Arch.from_index(0)  # every edge 'none'
+
+
+def _hex(values) -> list[str]:
+    return [float(v).hex() for v in values]
+
+
+# ------------------------------------------------------------------------------------- determinism
+@pytest.mark.slow
+def test_independent_of_order_and_same_in_another_process(data_root: Path):
+    kw = dict(batch_size=8, data_root=data_root, progress=False)
+    a = score_cells(CELLS, "_t_logit", **kw)
+    b = score_cells(CELLS[::-1], "_t_logit", **kw)
+    assert np.all(np.isfinite(a)) and len(set(a.tolist())) == len(CELLS)
+    assert _hex(a) == _hex(b[::-1])
+    assert _hex(score_cells(CELLS[:1], "_t_logit", seed=1, **kw)) != _hex(a[:1])
+    code = (
+        "import sys; sys.path.insert(0, 'tests'); import torch; torch.set_num_threads(1)\n"
+        "import test_scoring as t; t.register()\n"
+        "from nasearch.proxies.scoring import score_cells\n"
+        f"s = score_cells([t.Arch.from_index(i) for i in {[c.index for c in CELLS]}], '_t_logit', "
+        f"batch_size=8, data_root={str(data_root)!r}, progress=False)\n"
+        "print([float(v).hex() for v in s])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == str(_hex(a))
+
+
+@pytest.mark.slow
+def test_workers_match_serial_and_fill_store(data_root: Path, tmp_path: Path):
+    kw = dict(batch_size=8, data_root=data_root, progress=False)
+    serial = score_cells(CELLS, "_t_logit", **kw)
+    store = ScoreStore(tmp_path / "s.sqlite")
+    parallel = score_cells(CELLS + [DISCONNECTED], "_t_logit", workers=2, store=store, **kw)
+    assert _hex(parallel[:-1]) == _hex(serial) and parallel[-1] == -math.inf
+    key = score_key("_t_logit", batch_size=8)
+    assert store.count(key) == len(CELLS)  # disconnected cells are not stored
+    assert _hex(store.get_many(key, CELLS)[c.index] for c in CELLS) == _hex(serial)
+    CALLS.clear()
+    again = score_cells(CELLS, "_t_logit", store=store, **kw)  # all cached: nothing computed
+    assert CALLS == [] and _hex(again) == _hex(serial)
+
+
+# ------------------------------------------------------------------------------------- sentinels
+def test_disconnected_cells_get_sentinel_with_one_warning(caplog):
+    cells = [DISCONNECTED, CELLS[0], Arch.from_index(1), DISCONNECTED]
+    assert not Arch.from_index(1).is_connected()
+    with caplog.at_level(logging.WARNING, logger="nasearch.proxies.scoring"):
+        hi = score_cells(cells, "_t_sleepy", batch_size=8, progress=False)
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "3 of 4 cells are disconnected" in warnings[0].getMessage()
+    assert CALLS == [CELLS[0].index]
+    assert hi[[0, 2, 3]].tolist() == [-math.inf] * 3 and np.isfinite(hi[1])
+    lo = score_cells(cells, "_t_free", batch_size=8, progress=False)  # lower is better
+    assert lo[[0, 2, 3]].tolist() == [math.inf] * 3
+    assert never_preferred(get_proxy("_t_free")) == math.inf
+    assert never_preferred(get_proxy("_t_sleepy")) == -math.inf
+
+
+def test_non_finite_scores_get_sentinel_with_one_warning(caplog, tmp_path: Path):
+    cells = _connected(8)
+    with caplog.at_level(logging.WARNING, logger="nasearch.proxies.scoring"):
+        s = score_cells(cells, "_t_bad", batch_size=8, progress=False, store=ScoreStore(tmp_path / "s.sqlite"))
+    expect = [(-math.inf, -math.inf, 1.0, -math.inf)[a.index % 4] for a in cells]
+    assert s.tolist() == expect
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    n_bad = sum(1 for a in cells if a.index % 4 != 2)
+    assert len(warnings) == 1 and f"{n_bad} of 8 scored cells got a non-finite" in warnings[0]
+    # from the store (NaN stored as NULL, inf as inf): the same policy on read
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="nasearch.proxies.scoring"):
+        again = score_cells(cells, "_t_bad", batch_size=8, progress=False, store=ScoreStore(tmp_path / "s.sqlite"))
+    assert again.tolist() == expect and len(caplog.records) == 1
+
+
+def test_rank_key():
+    lo = get_proxy("_t_free")
+    assert rank_key(lo, [1.0, math.inf, 3.0]).tolist() == [-1.0, -math.inf, -3.0]
+    assert rank_key("_t_sleepy", [1.0, -math.inf, math.nan]).tolist() == [1.0, -math.inf, -math.inf]
+
+
+# ------------------------------------------------------------------------------------- data-free
+def test_data_free_needs_no_image_files(monkeypatch, tmp_path: Path):
+    monkeypatch.delenv("NASEARCH_DATA", raising=False)
+    a = score_cells(CELLS, "_t_free", "ImageNet16-120", data_root=tmp_path, batch_size=4, progress=False)
+    assert np.all(np.isfinite(a))
+    assert score_key("_t_free", "cifar10", batch_size=4).image_dataset == "none"
+    # an image-using proxy can be asked to run data-free when it needs no labels
+    monkeypatch.setitem(registry._REGISTRY, "_t_nolabels", ProxySpec(name="_t_nolabels", fn=_free, paper="t"))
+    b = score_cells(CELLS[:1], "_t_nolabels", image_dataset="none", batch_size=4, progress=False)
+    assert np.isfinite(b[0])
+    assert score_cells([], "_t_free", progress=False).shape == (0,)
+
+
+# ------------------------------------------------------------------------------------- errors
+def test_errors(data_root: Path):
+    with pytest.raises(ProxyError, match=r"unknown proxy 'nope'.*known proxies: .*_t_logit"):
+        score_cells(CELLS, "nope")
+    with pytest.raises(ProxyError, match="'_t_logit' needs labels and cannot run data-free"):
+        score_cells(CELLS, "_t_logit", data_free=True)
+    with pytest.raises(ProxyError, match="'_t_logit' needs labels and cannot run data-free"):
+        score_cells(CELLS, "_t_logit", image_dataset="none")
+    with pytest.raises(DataError, match="3 batches of 5000 images need 15000 distinct images but only 10000"):
+        score_cells(CELLS, "_t_logit", data_root=data_root, batch_size=5000, num_batches=3, progress=False)
+    with pytest.raises(ProxyError, match="unknown dataset 'cifar11'"):
+        score_cells(CELLS, "_t_logit", "cifar11")
+    with pytest.raises(ProxyError, match="unknown image dataset 'svhn'"):
+        score_cells(CELLS, "_t_logit", image_dataset="svhn")
+    with pytest.raises(ProxyError, match="ImageNet16-120 images have 120 classes and a cifar10 network only 10"):
+        score_cells(CELLS, "_t_logit", image_dataset="ImageNet16-120")
+    with pytest.raises(ProxyError, match="batch_size must be an integer >= 1, got 0"):
+        score_cells(CELLS, "_t_logit", batch_size=0)
+    with pytest.raises(ProxyError, match=r"proxy '_t_crash' failed on cell \d+ \|.*RuntimeError: boom"):
+        score_cells(CELLS, "_t_crash", batch_size=2, progress=False)
+
+
+# ------------------------------------------------------------------------------------- caching / resume
+def test_resume_computes_only_missing_cells(tmp_path: Path):
+    store = ScoreStore(tmp_path / "s.sqlite")
+    key = score_key("_t_sleepy", batch_size=8)
+    cells = _connected(6)
+    store.put_many(key, [(a, 1000.0 + a.index, 0.0) for a in cells[:4]])  # marker values
+    out = score_cells(cells, "_t_sleepy", batch_size=8, store=store, progress=False)
+    assert sorted(CALLS) == sorted(a.index for a in cells[4:])
+    assert out[:4].tolist() == [1000.0 + a.index for a in cells[:4]]
+    assert store.count(key) == 6
+    # a different setting is a different key: computed afresh
+    CALLS.clear()
+    score_cells(cells[:1], "_t_sleepy", batch_size=8, seed=3, store=store, progress=False)
+    assert CALLS == [cells[0].index]
+
+
+@pytest.mark.slow
+def test_killed_run_resumes(tmp_path: Path):
+    path = tmp_path / "s.sqlite"
+    cells = _connected(20)
+    code = (
+        "import sys; sys.path.insert(0, 'tests'); import torch; torch.set_num_threads(1)\n"
+        "import test_scoring as t; t.register()\n"
+        "from nasearch.proxies.scoring import score_cells\n"
+        "from nasearch.proxies.store import ScoreStore\n"
+        f"score_cells([t.Arch.from_index(i) for i in {[a.index for a in cells]}], '_t_sleepy', batch_size=8, "
+        f"store=ScoreStore({str(path)!r}), flush_every=2, progress=False)\n"
+    )
+    env = dict(os.environ, NASEARCH_TEST_SLEEP="0.2")
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, env=env)
+    key = score_key("_t_sleepy", batch_size=8)
+    store = ScoreStore(path)
+    deadline = time.monotonic() + 60
+    try:
+        while store.count(key) < 4:
+            assert proc.poll() is None, "the scoring subprocess ended before it was killed"
+            assert time.monotonic() < deadline, "the scoring subprocess stored nothing in 60 s"
+            time.sleep(0.05)
+    finally:
+        proc.kill()
+        proc.wait()
+    kept = store.count(key)
+    assert 4 <= kept < 20
+    resumed = score_cells(cells, "_t_sleepy", batch_size=8, store=store, progress=False)
+    assert len(CALLS) == 20 - kept and store.count(key) == 20
+    CALLS.clear()
+    fresh = score_cells(cells, "_t_sleepy", batch_size=8, progress=False)
+    assert _hex(resumed) == _hex(fresh)
+
+
+# ------------------------------------------------------------------------------------- tables
+def test_build_score_table(tmp_path: Path):
+    out = build_score_table("_t_free", "cifar10", sample=5, seed=2, batch_size=4, num_batches=None, workers=1,
+                            store_path=tmp_path / "s.sqlite", out_csv=tmp_path / "t" / "free.csv", progress=False)
+    rows = list(csv.DictReader(open(out)))
+    assert len(rows) == 5
+    idx = [int(r["index"]) for r in rows]
+    assert idx == sorted(idx) and len(set(idx)) == 5
+    for r in rows:
+        a = Arch.from_index(int(r["index"]))
+        assert r["arch"] == a.to_string() and r["connected"] == str(int(a.is_connected()))
+        assert r["proxy"] == "_t_free" and r["image_dataset"] == "none" and r["batch_size"] == "4"
+        assert (float(r["score"]) == math.inf) == (not a.is_connected())
+    # same sample from the same seed; rerun is served by the store
+    CALLS.clear()
+    build_score_table("_t_free", "cifar10", sample=5, seed=2, batch_size=4, num_batches=None, workers=1,
+                      store_path=tmp_path / "s.sqlite", out_csv=tmp_path / "again.csv", progress=False)
+    assert CALLS == [] and (tmp_path / "again.csv").read_text() == out.read_text()
+    with pytest.raises(ProxyError, match="sample must be None"):
+        build_score_table("_t_free", sample=0, seed=0, batch_size=4, num_batches=1, workers=1,
+                          store_path=tmp_path / "s.sqlite", out_csv=tmp_path / "x.csv")

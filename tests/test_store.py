@@ -1,0 +1,92 @@
+"""The SQLite score cache: round trips (inf, NaN), keys, export, concurrent writers."""
+
+from __future__ import annotations
+
+import csv
+import math
+import pickle
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from nasearch.proxies.store import ScoreKey, ScoreStore
+from nasearch.space.arch import Arch
+
+REPO = Path(__file__).resolve().parents[1]
+KEY = ScoreKey(proxy="p", dataset="cifar10", image_dataset="cifar10", batch_size=8, num_batches=1, seed=0)
+
+
+def test_round_trip_inf_nan_and_keys(tmp_path: Path):
+    store = ScoreStore(tmp_path / "sub" / "s.sqlite")
+    a, b, c, d = (Arch.from_index(i) for i in (5, 6, 7, 8))
+    assert store.put_many(KEY, [(a, math.inf, 0.5), (b, -math.inf, 0.25), (c, math.nan, 0.1), (d, 1.5, 2.0)]) == 4
+    got = store.get_many(KEY, [a, b, c, d, Arch.from_index(9)])
+    assert got[5] == math.inf and got[6] == -math.inf and math.isnan(got[7]) and got[8] == 1.5
+    assert 9 not in got
+    assert store.get_many(KEY, [8], with_seconds=True) == {8: (1.5, 2.0)}
+    # rows already stored are kept (INSERT OR IGNORE); other keys are separate
+    assert store.put_many(KEY, [(d, 99.0, 0.0)]) == 0
+    assert store.get_many(KEY, [d]) == {8: 1.5}
+    other = ScoreKey(proxy="p", dataset="cifar10", image_dataset="cifar10", batch_size=16, num_batches=1, seed=0)
+    store.put_many(other, [(d, 3.0, 0.0)])
+    assert store.count(KEY) == 4 and store.count(other) == 1
+    assert store.keys() == sorted([KEY, other])
+    # reopened in another object (and after pickling): same rows
+    store.close()
+    again = pickle.loads(pickle.dumps(ScoreStore(tmp_path / "sub" / "s.sqlite")))
+    assert again.get_many(other, [d]) == {8: 3.0}
+    assert again.delete(other) == 1 and again.keys() == [KEY]
+
+
+def test_to_csv(tmp_path: Path):
+    store = ScoreStore(tmp_path / "s.sqlite")
+    store.put_many(KEY, [(Arch.from_index(i), v, 0.1) for i, v in ((3, 1.0), (1, math.nan), (2, -math.inf))])
+    assert store.to_csv(tmp_path / "out.csv", KEY) == 3
+    rows = list(csv.DictReader(open(tmp_path / "out.csv")))
+    assert [r["index"] for r in rows] == ["1", "2", "3"]
+    assert rows[0]["value"] == "" and float(rows[1]["value"]) == -math.inf and float(rows[2]["value"]) == 1.0
+    assert rows[2]["arch"] == Arch.from_index(3).to_string()
+
+
+def test_bad_file(tmp_path: Path):
+    bad = tmp_path / "bad.sqlite"
+    bad.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(Exception, match="cannot open score store .*bad.sqlite"):
+        ScoreStore(bad)
+
+
+_WRITER = """
+import sys, time
+from pathlib import Path
+from nasearch.proxies.store import ScoreKey, ScoreStore
+from nasearch.space.arch import Arch
+path, go, lo, hi = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+key = ScoreKey(proxy="p", dataset="cifar10", image_dataset="cifar10", batch_size=8, num_batches=1, seed=0)
+store = ScoreStore(path)
+while not go.exists():
+    time.sleep(0.01)
+for i in range(lo, hi, 2):
+    store.put_many(key, [(Arch.from_index(i), float(i), 0.0), (Arch.from_index(i + 1), float(i + 1), 0.0)])
+"""
+
+
+def test_concurrent_writers_lose_no_rows(tmp_path: Path):
+    path = tmp_path / "s.sqlite"
+    ScoreStore(path).close()
+    go = tmp_path / "go"
+    # two processes, overlapping ranges [0, 300) and [200, 500): 500 distinct cells, 100 written twice
+    procs = [
+        subprocess.Popen([sys.executable, "-c", _WRITER, str(path), str(go), str(lo), str(hi)], cwd=REPO)
+        for lo, hi in ((0, 300), (200, 500))
+    ]
+    time.sleep(0.5)
+    go.touch()
+    for p in procs:
+        assert p.wait(timeout=120) == 0
+    store = ScoreStore(path)
+    assert store.count(KEY) == 500
+    got = store.get_many(KEY, range(500))
+    assert got == {i: float(i) for i in range(500)}
