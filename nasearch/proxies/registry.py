@@ -53,7 +53,8 @@ class ProxySpec:
     """Build the network with BatchNorm (True) or with every BN replaced by the identity (False)."""
     min_batches: int = 1
     needs_network: bool = True
-    """False for proxies computed from the cell alone (params, flops): no network is trained or run."""
+    """False for a proxy computed from the cell alone that needs no network at all. (params and flops
+    count the network they are given, so they are registered data-free with a network.)"""
     version: str = "1"
     """Bump when the proxy's code changes its values: the score store keys scores by it."""
 

@@ -1,0 +1,26 @@
+"""FLOPs: MFLOPs of one forward pass of one image through the NB201 network of the cell, NATS-Bench's
+convention (multiply-accumulates of convs and linears; see :func:`nasearch.space.networks.count_flops`),
+a baseline in Abdelfattah et al., "Zero-Cost Proxies for Lightweight NAS", ICLR 2021.
+
+The image size is ``ctx.input_size`` (32 for CIFAR, 16 for ImageNet16-120). Needs the network but no
+data. Deviations: none.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from nasearch.proxies.registry import ProxyContext, register_proxy
+from nasearch.space.networks import count_flops
+
+
+@register_proxy(
+    "flops",
+    paper="FLOPs (baseline; Abdelfattah et al., Zero-Cost Proxies for Lightweight NAS, ICLR 2021)",
+    higher_is_better=True,
+    data_free=True,
+    bn=True,
+    needs_network=True,
+)
+def flops(net: torch.nn.Module, batches: list[tuple[torch.Tensor, torch.Tensor]], ctx: ProxyContext) -> float:
+    return float(count_flops(net, input_size=ctx.input_size))  # type: ignore[arg-type]

@@ -1,0 +1,47 @@
+"""GraSP (Wang, Zhang & Grosse, "Picking Winning Tickets Before Training by Preserving Gradient Flow",
+ICLR 2020), as a zero-cost proxy in Abdelfattah et al., "Zero-Cost Proxies for Lightweight NAS",
+ICLR 2021.
+
+``score = sum_k ( -theta_k * (H g)_k )`` over the weights of every conv and linear layer, with ``g``
+the gradient of the mean cross-entropy of one labelled batch and ``H g`` the Hessian-gradient product,
+obtained as the gradient of ``sum_k stopgrad(g_k) * g_k`` (double backward). Reference code:
+SamsungLabs/zero-cost-nas ``measures/grasp.py`` (T = 1, one iteration, the same batch for both passes,
+train mode).
+
+Sign convention: zero-cost-nas's ``-theta * Hg`` (the GraSP paper prunes by ``-theta * Hg`` too and
+removes the weights with the HIGHEST values; zero-cost-nas notes that accuracy correlates with the sum
+of ``-theta * Hg``), and we rank like zero-cost-nas does: ``higher_is_better=True``.
+
+Deviations: none.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from nasearch.proxies.registry import ProxyContext, register_proxy
+from nasearch.proxies.utils import cross_entropy, finite_or_nan, first_batch, layer_weights
+
+
+@register_proxy(
+    "grasp",
+    paper="Wang et al., Picking Winning Tickets Before Training by Preserving Gradient Flow, ICLR 2020",
+    higher_is_better=True,
+    needs_labels=True,
+)
+def grasp(net: torch.nn.Module, batches: list[tuple[torch.Tensor, torch.Tensor]], ctx: ProxyContext) -> float:
+    images, labels = first_batch(batches)
+    weights = layer_weights(net)
+    # pass 1: g, no graph
+    loss = cross_entropy(net(images), labels)
+    g = torch.autograd.grad(loss, weights, allow_unused=True)
+    # pass 2: g with graph, then Hg = d/dtheta sum(stopgrad(g) * g)
+    loss = cross_entropy(net(images), labels)
+    g_graph = torch.autograd.grad(loss, weights, create_graph=True, allow_unused=True)
+    z = sum((a.detach() * b).sum() for a, b in zip(g, g_graph) if a is not None and b is not None)
+    if not isinstance(z, torch.Tensor) or not z.requires_grad:
+        return 0.0
+    hg = torch.autograd.grad(z, weights, allow_unused=True)
+    with torch.no_grad():
+        total = sum(float((-w * h).sum(dtype=torch.float64)) for w, h in zip(weights, hg) if h is not None)
+    return finite_or_nan(total)

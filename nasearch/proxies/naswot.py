@@ -1,0 +1,59 @@
+"""NASWOT (Mellor, Turner, Storkey & Crowley, "Neural Architecture Search without Training", ICML 2021,
+final version).
+
+For a batch of N images, every ReLU unit gives each image a binary code c (1 where its input is > 0);
+with N_A the number of ReLU units, the kernel is K[i, j] = N_A - Hamming(c_i, c_j), and
+
+    score = log |det K|   (``slogdet``).
+
+Which ReLUs: every ``nn.ReLU`` module of the network, as the reference hooks every module whose type
+is ReLU (BayesWatch/nas-without-training, ``counting_forward_hook``, accumulating
+``x x^T + (1 - x)(1 - x)^T`` per ReLU, which sums to N_A - Hamming). In NB201 these are the ReLUs that
+open every ReLU-Conv-BN op (cell convs and the two convs of each reduction block) and the final
+``lastact`` ReLU; the stem has none. A node feeding several conv edges is coded once per edge, as in
+the reference. Train mode (BN with batch statistics), one forward pass, random init; labels unused.
+
+Deviations: K accumulated in float64 (the reference uses float32 matmuls cast to float64; the counts
+are exact either way up to 2^24 units per layer); no backward pass (the reference's backward only sets
+a flag that makes every hook count).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from nasearch.proxies.registry import ProxyContext, register_proxy
+from nasearch.proxies.utils import finite_or_nan, first_batch
+
+
+def relu_kernel(net: nn.Module, images: torch.Tensor) -> np.ndarray:
+    """K = sum over ReLU modules of codes agreements, shape (N, N), float64."""
+    n = images.shape[0]
+    kernel = torch.zeros(n, n, dtype=torch.float64)
+
+    def hook(mod, inputs, out):
+        codes = (inputs[0].detach().reshape(n, -1) > 0).float()
+        agree = codes @ codes.t() + (1.0 - codes) @ (1.0 - codes).t()
+        kernel.add_(agree.double())
+
+    handles = [m.register_forward_hook(hook) for m in net.modules() if isinstance(m, nn.ReLU)]
+    try:
+        with torch.no_grad():
+            net(images)
+    finally:
+        for h in handles:
+            h.remove()
+    return kernel.numpy()
+
+
+@register_proxy(
+    "naswot",
+    paper="Mellor et al., Neural Architecture Search without Training, ICML 2021",
+    higher_is_better=True,
+)
+def naswot(net: torch.nn.Module, batches: list[tuple[torch.Tensor, torch.Tensor]], ctx: ProxyContext) -> float:
+    images, _ = first_batch(batches)
+    _sign, logdet = np.linalg.slogdet(relu_kernel(net, images))
+    return finite_or_nan(logdet)

@@ -1,0 +1,26 @@
+"""#params: the parameter count of the NB201 network of the cell, in millions (a baseline, e.g. in
+Abdelfattah et al., "Zero-Cost Proxies for Lightweight NAS", ICLR 2021, and NAS-Bench-201's records).
+
+Counts every parameter of the network built for the dataset with BatchNorm (equals NB201's
+``params_m``; see :func:`nasearch.space.networks.count_parameters`). Needs the network but no data.
+Deviations: none.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from nasearch.proxies.registry import ProxyContext, register_proxy
+from nasearch.space.networks import count_parameters
+
+
+@register_proxy(
+    "params",
+    paper="parameter count (baseline; Abdelfattah et al., Zero-Cost Proxies for Lightweight NAS, ICLR 2021)",
+    higher_is_better=True,
+    data_free=True,
+    bn=True,
+    needs_network=True,
+)
+def params(net: torch.nn.Module, batches: list[tuple[torch.Tensor, torch.Tensor]], ctx: ProxyContext) -> float:
+    return count_parameters(net) / 1e6
