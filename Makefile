@@ -23,6 +23,7 @@ run: $(STAMP)
 	$(VENV)/bin/nasearch $(RUN_ARGS)
 
 test: $(STAMP)
+	$(VENV)/bin/ruff check nasearch tests bench
 	$(PY) -m pytest -n 2 -q --durations=15 $(PYTEST_ARGS)
 
 bench: $(STAMP)

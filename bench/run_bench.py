@@ -152,7 +152,7 @@ def bench_search(runs: int) -> list[str]:
     def timed(strategy_name: str, n_runs: int, n: int = 1) -> tuple[float, float, float]:
         accs = []
         t0 = time.perf_counter()
-        for i, ss in enumerate(np.random.SeedSequence(0).spawn(n_runs)):
+        for ss in np.random.SeedSequence(0).spawn(n_runs):
             rng = np.random.default_rng(ss)
             inner = get_strategy(strategy_name)(rng, fidelities=bench.fidelities)
             st = PreFilter(inner, scorer if n > 1 else None, n=n)
@@ -166,7 +166,7 @@ def bench_search(runs: int) -> list[str]:
         "|---|---|---|---|---|---|",
     ]
     per_run = {}
-    for name in strategy_names():
+    for name in sorted(strategy_names(), key=lambda s: s != "rs"):
         n_runs = runs if name in ("rs", "rea") else max(50, runs // 5)
         wall, m, s = timed(name, n_runs)
         per_run[name] = wall / n_runs

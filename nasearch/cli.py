@@ -238,7 +238,40 @@ def _cmd_query(argv: list[str]) -> None:
         fail(f"cannot read arch {a.arch!r}: {exc}")
 
 
+def _cmd_scores(argv: list[str]) -> None:
+    p = argparse.ArgumentParser(
+        prog="nasearch scores", description="List, export or import stored proxy scores (the score store)."
+    )
+    p.add_argument("action", choices=("list", "export", "import"))
+    p.add_argument("file", nargs="?", help="score table to write (export) or read (import); .gz compresses")
+    p.add_argument("--store", default=None, help="SQLite store (default $NASEARCH_CACHE/scores.sqlite or ~/.cache/nasearch)")
+    p.add_argument("--proxy", default=None, help="export only this proxy's settings")
+    a = p.parse_args(argv)
+    from nasearch.experiments.scorer import default_store_path
+    from nasearch.proxies.store import ScoreStore
+    from nasearch.proxies.tables import export_scores, import_scores
+
+    store_path = a.store or str(default_store_path())
+    if a.action != "list" and not a.file:
+        fail(f"nasearch scores {a.action} needs a FILE argument")
+    try:
+        with ScoreStore(store_path) as store:
+            if a.action == "list":
+                for key in store.keys():
+                    print(f"{store.count(key):>6} cells  {key.describe()}")
+            elif a.action == "export":
+                keys = [k for k in store.keys() if a.proxy is None or k.proxy == a.proxy]
+                n = export_scores(store, a.file, keys)
+                print(f"exported {n} scores of {len(keys)} setting(s) from {store_path} to {a.file}")
+            else:
+                n = import_scores(store, a.file)
+                print(f"imported {n} new scores from {a.file} into {store_path}")
+    except _user_errors() as exc:
+        fail(str(exc))
+
+
 SUBCOMMANDS = {
+    "scores": _cmd_scores,
     "query": _cmd_query,
     "convert": _cmd_convert,
     "proxies": _cmd_proxies,
