@@ -110,7 +110,12 @@ def test_data_free_proxies_ignore_the_images(name):
 
 
 # ---------------------------------------------------------------------------------------------- gradsign
-@pytest.mark.parametrize("arch", [ALL_CONV3, MIXED, SMALL_1X1, POOL_1X1, DEAD_CONVS])
+ALL_CONV1 = "|nor_conv_1x1~0|+|nor_conv_1x1~0|nor_conv_1x1~1|+|nor_conv_1x1~0|nor_conv_1x1~1|nor_conv_1x1~2|"
+MIXED_2 = "|nor_conv_1x1~0|+|skip_connect~0|nor_conv_3x3~1|+|avg_pool_3x3~0|none~1|nor_conv_1x1~2|"
+DEEP_ALL_CONV = (ALL_CONV3, ALL_CONV1)
+
+
+@pytest.mark.parametrize("arch", [ALL_CONV3, ALL_CONV1, MIXED, MIXED_2, SMALL_1X1, POOL_1X1, DEAD_CONVS])
 def test_gradsign_batched_matches_the_per_sample_loop(arch, cifar):
     x, y = cifar[0][:16], cifar[1][:16]
     # float64: the batched per-sample gradients are the loop's, so the sign matrices agree
@@ -125,7 +130,10 @@ def test_gradsign_batched_matches_the_per_sample_loop(arch, cifar):
     net = build_network(arch, generator=torch.Generator().manual_seed(3))
     batched, loop = gradsign_batched(net, x, y), gradsign_loop(net, x, y)
     assert abs(batched - loop) <= 1e-3 * loop
-    assert (gradsign_sign_matrix(net, x, y) == gradsign_loop_sign_matrix(net, x, y)).float().mean() >= 0.99
+    agree32 = (gradsign_sign_matrix(net, x, y) == gradsign_loop_sign_matrix(net, x, y)).float().mean().item()
+    # the bar (>= 99.9% identical signs) holds in float32 on every cell but the deep all-conv
+    # ones (99.5-99.7%), whose float32 loop is itself only as faithful to its own float64 run
+    assert agree32 >= (0.99 if arch in DEEP_ALL_CONV else 0.999), agree32
     assert batched == float(gradsign_sign_sums(net, x, y).abs().sum())
 
 
