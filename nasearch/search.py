@@ -7,9 +7,10 @@ result. The incumbent is the evaluated cell with the best *validation* accuracy 
 was evaluated at (ties: the earlier); at the end it is reported by its *test* accuracy at the
 benchmark's final fidelity on every dataset of the benchmark.
 
-Budget semantics follow NAS-Bench-201's baselines: the loop runs while the clock is below the time
-budget, so the query that crosses it still counts (as in NB201's RS/REA/REINFORCE/BOHB code). A query
-budget stops after exactly that many evaluations.
+Budget semantics follow the NATS-Bench baseline scripts: the loop runs while the clock is below the
+time budget, so the query that crosses it still counts (NB201's original RANDOM.py / R_EA.py drop that
+last query instead; the difference is one evaluation per run). A query budget stops after exactly
+that many evaluations.
 """
 
 from __future__ import annotations
