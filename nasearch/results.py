@@ -319,7 +319,8 @@ def curve_values(xs: Sequence[float], ys: Sequence[float], grid: np.ndarray) -> 
 
 
 def plot_curves(curves: dict[str, tuple[np.ndarray, np.ndarray]], path: Path, *, xlabel: str, title: str) -> None:
-    """Mean incumbent test accuracy against the budget, with a +- std band, one line per arm."""
+    """Mean incumbent test accuracy against the budget, one line per arm, with a band: the 95%
+    confidence interval of the mean (1.96 standard errors), the band that shows whether two arms differ."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -330,11 +331,12 @@ def plot_curves(curves: dict[str, tuple[np.ndarray, np.ndarray]], path: Path, *,
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             mean = np.nanmean(values, axis=0)
-            std = np.nanstd(values, axis=0)
-        ax.plot(grid, mean, label=label)
-        ax.fill_between(grid, mean - std, mean + std, alpha=0.2)
+            count = np.sum(~np.isnan(values), axis=0)
+            half = 1.96 * np.nanstd(values, axis=0, ddof=1) / np.sqrt(np.maximum(count, 1))
+        ax.plot(grid, mean, label=f"{label} ({values.shape[0]} runs)")
+        ax.fill_between(grid, mean - half, mean + half, alpha=0.25)
     ax.set_xlabel(xlabel)
-    ax.set_ylabel("incumbent test accuracy (%)")
+    ax.set_ylabel("incumbent test accuracy (%), mean and 95% CI")
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
@@ -378,8 +380,9 @@ def find_job_dirs(root: Path) -> list[Path]:
 def collect(root: Path, out_prefix: str = "collected") -> list[ArmSummary]:
     """Collect every ``runs.csv`` below ``root`` (a multirun directory) into one table and plot.
 
-    Writes ``<root>/collected.csv``, ``collected.md`` and, per strategy, ``collected_<strategy>.png``
-    (anytime curves of that strategy's arms). Re-runnable on an old sweep directory.
+    Writes ``<root>/collected.csv``, ``collected.md``, per strategy ``collected_<strategy>.png``
+    (anytime curves of that strategy's arms: a vanilla-vs-assisted comparison) and, when the sweep
+    holds several strategies, ``collected_all.png``. Re-runnable on an old sweep directory.
     """
     root = Path(root)
     jobs = find_job_dirs(root)
@@ -402,6 +405,15 @@ def collect(root: Path, out_prefix: str = "collected") -> list[ArmSummary]:
         key = tuple(s.factors[f] for f in FACTORS)
         if key in curves_by_arm:
             by_strategy[s.factors["strategy"]][s.label] = curves_by_arm[key]
+    if len(by_strategy) > 1:
+        first = summaries[0]
+        every = {label: c for curves in by_strategy.values() for label, c in curves.items()}
+        plot_curves(
+            every,
+            root / f"{out_prefix}_all.png",
+            xlabel="simulated seconds" if first.factors["budget_seconds"] else "queries",
+            title=f"all arms on {first.factors['benchmark']}/{first.factors['dataset']}",
+        )
     for strategy, curves in by_strategy.items():
         first = next(s for s in summaries if s.factors["strategy"] == strategy)
         xlabel = "simulated seconds" if first.factors["budget_seconds"] else "queries"
