@@ -48,3 +48,27 @@ def test_bad_tables(tmp_path):
         )
         with pytest.raises(ProxyError, match="line 2"):
             import_scores(s, wrong)
+
+
+def test_committed_score_tables_match_the_study(tmp_path):
+    """The exported tables in experiments/score_tables hold the same scores as the MPI study."""
+    import csv
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "experiments"
+    tables = sorted((root / "score_tables").glob("*.csv.gz"))
+    study = root / "mpi_cifar10" / "run" / "scores.csv"
+    if not tables or not study.is_file():
+        pytest.skip("no committed score tables")
+    with open(study, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    with ScoreStore(tmp_path / "s.sqlite") as store:
+        for t in tables:
+            assert import_scores(store, t) > 0
+        for key in store.keys():
+            if key.proxy not in rows[0]:
+                continue
+            got = store.get_many(key, [int(r["index"]) for r in rows])
+            assert len(got) == len(rows), key
+            for r in rows:
+                assert got[int(r["index"])] == pytest.approx(float(r[key.proxy]), rel=1e-12), (key.proxy, r["arch"])
