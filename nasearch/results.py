@@ -73,10 +73,7 @@ class AppendWriter:
         self.path = Path(path)
         self.fields = tuple(fields)
         existing = read_rows(self.path, self.fields) if self.path.exists() else []
-        if self.path.exists():
-            _rewrite(self.path, self.fields, existing)
-        else:
-            _rewrite(self.path, self.fields, [])
+        _rewrite(self.path, self.fields, existing)
         self.rows = existing
         self._fh = open(self.path, "a", newline="", encoding="utf-8")
         self._writer = csv.DictWriter(self._fh, fieldnames=self.fields, lineterminator="\n")

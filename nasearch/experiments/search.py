@@ -133,8 +133,8 @@ def _run_chunk(indices: list[int]) -> list[tuple[dict[str, Any], dict[str, Any]]
 
 
 def _one_run(bench: Benchmark, spec: ArmSpec, i: int) -> tuple[dict[str, Any], dict[str, Any]]:
-    ss = np.random.SeedSequence(spec.seed).spawn(spec.runs)[i]
-    rng = np.random.default_rng(ss)
+    # the i-th child of SeedSequence(seed).spawn(runs), made directly (spawning all runs per run is O(runs))
+    rng = np.random.default_rng(np.random.SeedSequence(spec.seed, spawn_key=(i,)))
     inner = get_strategy(spec.strategy)(rng, fidelities=bench.fidelities, **spec.strategy_params)
     scorer = spec.scorer if spec.proxy != "none" else None
     strategy = PreFilter(inner, scorer, n=spec.n, k=spec.k, cost_fn=scorer.cost if scorer is not None else None)
@@ -176,8 +176,12 @@ def _one_run(bench: Benchmark, spec: ArmSpec, i: int) -> tuple[dict[str, Any], d
 
 
 # ------------------------------------------------------------------------------------------ driver
-def run_arm(spec: ArmSpec, out_dir: Path, *, workers: int = 1, progress: bool = True) -> list[dict[str, str]]:
-    """Run (or finish) every run of one arm into ``out_dir``; return all rows."""
+def run_arm(
+    spec: ArmSpec, out_dir: Path, *, workers: int = 1, progress: bool = True, bench: Benchmark | None = None
+) -> list[dict[str, str]]:
+    """Run (or finish) every run of one arm into ``out_dir``; return all rows.
+
+    ``bench``: the benchmark already loaded in this process (used when running in-process)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     runs_path = out_dir / RUNS_FILE
     writer = AppendWriter(runs_path, ROW_FIELDS)
@@ -194,7 +198,8 @@ def run_arm(spec: ArmSpec, out_dir: Path, *, workers: int = 1, progress: bool = 
     bar = tqdm(total=spec.runs, initial=len(done), desc=f"{spec.strategy}+{spec.proxy} N={spec.n}", disable=not progress, unit="run")
     try:
         if workers <= 1 or len(todo) < 2:
-            bench = make_benchmark(spec.benchmark, spec.benchmark_path or None)
+            if bench is None:
+                bench = make_benchmark(spec.benchmark, spec.benchmark_path or None)
             for i in todo:
                 row, curve = _one_run(bench, spec, i)
                 writer.write(row)
@@ -256,7 +261,7 @@ def search_task(cfg: Config, out_dir: Path) -> str:
     )
     workers = cfg.workers or min(os.cpu_count() or 1, 8)
     t0 = time.perf_counter()
-    rows = run_arm(spec, out_dir, workers=workers, progress=cfg.progress)
+    rows = run_arm(spec, out_dir, workers=workers, progress=cfg.progress, bench=bench)
     log.info("%d runs in %.1f s wall", len(rows), time.perf_counter() - t0)
     summaries = summarize(rows)
     table = markdown_table(summaries)
