@@ -182,10 +182,37 @@ def _float(v: str) -> float:
         return math.nan
 
 
+VANILLA_FACTORS = {"proxy": "none", "k": "1", "charge_time": "False"}
+"""What a vanilla arm's proxy factors read as in a summary, whatever the job was configured with."""
+
+
+def arm_key(row: dict[str, str]) -> tuple[str, ...]:
+    """The arm a row belongs to. A vanilla job (``proxy=none`` or ``n=1``) reads as ``proxy=none``
+    with its N kept: a sweep ``proxy=zico,synflow proxy.n=1,10`` runs the same vanilla search twice
+    (``zico`` and ``synflow`` at N=1) and the collected table shows it once, while
+    ``proxy=none,gradsign proxy.n=10,100`` keeps a vanilla row beside each N, as asked."""
+    if is_vanilla(row):
+        return tuple(VANILLA_FACTORS.get(f, row[f]) for f in FACTORS)
+    return tuple(row[f] for f in FACTORS)
+
+
 def group_arms(rows: Iterable[dict[str, str]]) -> dict[tuple[str, ...], list[dict[str, str]]]:
+    """Rows by arm (:func:`arm_key`). A run index seen twice in one arm (the same vanilla search
+    from two jobs of a sweep) is kept once; a warning is logged if the two disagree on the result."""
     arms: dict[tuple[str, ...], list[dict[str, str]]] = defaultdict(list)
+    seen: dict[tuple[tuple[str, ...], str], dict[str, str]] = {}
     for r in rows:
-        arms[tuple(r[f] for f in FACTORS)].append(r)
+        key = arm_key(r)
+        first = seen.get((key, r["run"]))
+        if first is not None:
+            if any(first[c] != r[c] for c in ("incumbent", *ACC_FIELDS)):
+                log.warning(
+                    "run %s of arm %s appears twice with different results (%s vs %s); keeping the first",
+                    r["run"], "/".join(key), first["incumbent"], r["incumbent"],
+                )
+            continue
+        seen[(key, r["run"])] = r
+        arms[key].append(r)
     return arms
 
 
@@ -392,7 +419,7 @@ def collect(root: Path, out_prefix: str = "collected") -> list[ArmSummary]:
         rows.extend(jr)
         c = read_curves(job)
         if jr and c is not None:
-            curves_by_arm[tuple(jr[0][f] for f in FACTORS)] = c
+            curves_by_arm.setdefault(arm_key(jr[0]), c)
     summaries = summarize(rows)
     write_table(root / f"{out_prefix}.csv", summary_rows(summaries), SUMMARY_FIELDS)
     md = markdown_table(summaries)

@@ -1,0 +1,55 @@
+"""Summaries of collected runs: vanilla arms configured with different proxies are one arm."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from nasearch.results import FACTORS, ROW_FIELDS, markdown_table, summarize
+
+
+def _rows(proxy: str, n: int, acc: np.ndarray, incumbent: str = "|a|") -> list[dict[str, str]]:
+    base = {f: "" for f in ROW_FIELDS}
+    base.update(benchmark="nb201", dataset="cifar10", strategy="rea", k="1", budget_seconds="12000.0",
+                fidelity="12", charge_time="False", seed="0", queries="100", sim_seconds="12000",
+                overhead_seconds="0", wall_seconds="0.01", version="0.1.0")
+    out = []
+    for i, a in enumerate(acc):
+        r = dict(base, proxy=proxy, n=str(n), run=str(i), incumbent=incumbent, test_cifar10=f"{a:.4f}")
+        r["test_cifar100"] = r["test_ImageNet16-120"] = "50.0"
+        out.append(r)
+    return out
+
+
+def test_vanilla_jobs_of_a_proxy_sweep_collapse_into_one_arm(caplog):
+    rng = np.random.default_rng(0)
+    vanilla = 93.5 + rng.normal(0, 0.3, 40)
+    assisted = vanilla + 0.2 + rng.normal(0, 0.05, 40)
+    rows = (
+        _rows("zico", 1, vanilla) + _rows("synflow", 1, vanilla)
+        + _rows("zico", 10, assisted) + _rows("synflow", 10, assisted - 0.1)
+    )
+    summaries = summarize(rows)
+    labels = [s.label for s in summaries]
+    assert labels == ["rea", "rea+synflow (N=10)", "rea+zico (N=10)"]
+    assert summaries[0].runs == 40 and summaries[0].factors["proxy"] == "none"
+    for s in summaries[1:]:
+        assert s.vanilla == "rea" and s.p_value is not None and s.p_value < 1e-6
+    assert markdown_table(summaries).count("\n") == 2 + 3
+    # the same run index with a different result from two vanilla jobs is reported, first one kept
+    bad = _rows("zico", 1, vanilla) + _rows("synflow", 1, vanilla + 1.0, incumbent="|b|")
+    with caplog.at_level(logging.WARNING, logger="nasearch.results"):
+        (only,) = summarize(bad)
+    assert only.runs == 40 and abs(only.mean["cifar10"] - vanilla.mean()) < 1e-3
+    assert "appears twice with different results" in caplog.text
+
+
+def test_proxy_none_rows_keep_their_n():
+    acc = np.linspace(93.0, 94.0, 10)
+    rows = _rows("none", 10, acc) + _rows("none", 100, acc) + _rows("gradsign", 10, acc + 0.1)
+    summaries = summarize(rows)
+    assert sorted((s.factors["proxy"], s.factors["n"]) for s in summaries) == [
+        ("gradsign", "10"), ("none", "10"), ("none", "100")
+    ]
+    assert set(FACTORS) <= set(summaries[0].factors)
