@@ -67,6 +67,31 @@ def _expand(overrides: list[str], multirun: bool) -> list[list[str]]:
     return [list(c) for c in itertools.product(*axes)] if axes else [[]]
 
 
+def _with_preset_sweep(overrides: list[str], combos: list[list[str]]) -> list[list[str]]:
+    """Add the axes of ``hydra.sweeper.params`` (set by an ``experiment=`` preset) that the command
+    line does not override, so a preset's sweep is checked up front like a command-line one."""
+    from hydra import compose
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    try:
+        cfg = compose(config_name="config", overrides=combos[0], return_hydra_config=True)
+        params = dict(cfg.hydra.sweeper.get("params") or {})
+    except (HydraException, OmegaConfBaseException):
+        return combos  # the per-job compose below reports the error with its context
+    if not params:
+        return combos
+    given = {o.lstrip("+~").partition("=")[0] for o in overrides}
+    extra = [f"{k}={v}" for k, v in params.items() if k not in given]
+    if not extra:
+        return combos
+    try:
+        axes = _expand(extra, True)
+    except HydraException as exc:
+        fail(f"cannot parse the preset's sweep hydra.sweeper.params {params}: {str(exc).splitlines()[0]}")
+    return [c + a for c in combos for a in axes]
+
+
 def validate_overrides(overrides: list[str], multirun: bool = False) -> list:
     """Compose and validate the config of every job; fail with one paragraph on the first bad one."""
     from hydra import compose, initialize_config_module
@@ -84,6 +109,8 @@ def validate_overrides(overrides: list[str], multirun: bool = False) -> list:
     out = []
     GlobalHydra.instance().clear()
     with initialize_config_module(config_module=CONFIG_MODULE, version_base=None):
+        if multirun:
+            combos = _with_preset_sweep(overrides, combos)
         for combo in combos:
             for ov in combo:
                 key, _, value = ov.lstrip("+~").partition("=")

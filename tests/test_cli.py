@@ -89,3 +89,22 @@ def test_listings(tmp_path):
     assert proc.returncode == 0
     for name in ("rs", "rea", "reinforce", "bohb"):
         assert name in proc.stdout
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["experiment=gradsign_table5"], {("gradsign", 1), ("gradsign", 10), ("gradsign", 100)}),
+        (["experiment=zico_synflow_table5"], {(p, n) for p in ("zico", "synflow") for n in (1, 10, 100)}),
+        (["experiment=zico_synflow_table5", "proxy=synflow"], {("synflow", 1), ("synflow", 10), ("synflow", 100)}),
+        (["experiment=gradsign_table5", "proxy.n=10,20"], {("gradsign", 10), ("gradsign", 20)}),
+    ],
+)
+def test_preset_sweeps_are_checked_up_front(monkeypatch, data_root, args, expected):
+    """A preset's hydra.sweeper.params is expanded before any job starts (a command line wins)."""
+    from nasearch.cli import validate_overrides
+
+    monkeypatch.setenv("NASEARCH_DATA", str(data_root))
+    jobs = validate_overrides(args, multirun=True)
+    assert {(c.proxy.name, c.proxy.n) for c in jobs} == expected
+    assert all(c.strategy.name == "rea" and c.runs == 500 for c in jobs)
