@@ -167,8 +167,14 @@ class ArmSummary:
     def label(self) -> str:
         f = self.factors
         if is_vanilla(f):
-            return f"{f['strategy']}"
-        return f"{f['strategy']}+{f['proxy']} (N={f['n']}" + (f", k={f['k']})" if f.get("k", "1") != "1" else ")")
+            # a `proxy=none proxy.n=10,100` sweep keeps one vanilla row per N: name them apart
+            return f"{f['strategy']}" + (f" (vanilla, N={f['n']} sweep)" if str(f.get("n", "1")) != "1" else "")
+        extra = [f"N={f['n']}"]
+        if f.get("k", "1") != "1":
+            extra.append(f"k={f['k']}")
+        if str(f.get("charge_time", "False")).lower() == "true":
+            extra.append("proxy time charged")
+        return f"{f['strategy']}+{f['proxy']} ({', '.join(extra)})"
 
 
 def is_vanilla(factors: dict[str, str]) -> bool:

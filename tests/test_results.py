@@ -53,3 +53,12 @@ def test_proxy_none_rows_keep_their_n():
         ("gradsign", "10"), ("none", "10"), ("none", "100")
     ]
     assert set(FACTORS) <= set(summaries[0].factors)
+    assert [s.label for s in summaries] == ["rea (vanilla, N=10 sweep)", "rea (vanilla, N=100 sweep)", "rea+gradsign (N=10)"]
+
+
+def test_charged_arm_is_its_own_arm_and_label():
+    acc = np.linspace(93.0, 94.0, 10)
+    charged = [dict(r, charge_time="True") for r in _rows("gradsign", 10, acc - 0.1)]
+    rows = _rows("gradsign", 1, acc) + _rows("gradsign", 10, acc + 0.1) + charged
+    labels = [s.label for s in summarize(rows)]
+    assert labels == ["rea", "rea+gradsign (N=10)", "rea+gradsign (N=10, proxy time charged)"]
