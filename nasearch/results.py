@@ -248,7 +248,7 @@ def summarize(rows: Iterable[dict[str, str]]) -> list[ArmSummary]:
             )
         )
     # pair every assisted arm with the vanilla arm of the same strategy and setting
-    pair_keys = [f for f in FACTORS if f not in ("proxy", "n", "k")]
+    pair_keys = [f for f in FACTORS if f not in ("proxy", "n", "k", "charge_time")]
     vanillas: dict[tuple[str, ...], tuple[ArmSummary, list[dict[str, str]]]] = {}
     for s, (_key, rs) in zip(out, arms.items()):
         if is_vanilla(s.factors):

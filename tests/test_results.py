@@ -60,5 +60,8 @@ def test_charged_arm_is_its_own_arm_and_label():
     acc = np.linspace(93.0, 94.0, 10)
     charged = [dict(r, charge_time="True") for r in _rows("gradsign", 10, acc - 0.1)]
     rows = _rows("gradsign", 1, acc) + _rows("gradsign", 10, acc + 0.1) + charged
-    labels = [s.label for s in summarize(rows)]
-    assert labels == ["rea", "rea+gradsign (N=10)", "rea+gradsign (N=10, proxy time charged)"]
+    summaries = summarize(rows)
+    assert [s.label for s in summaries] == ["rea", "rea+gradsign (N=10)", "rea+gradsign (N=10, proxy time charged)"]
+    # both assisted arms are tested against the one vanilla arm
+    assert [s.vanilla for s in summaries[1:]] == ["rea", "rea"]
+    assert all(s.p_value is not None for s in summaries[1:])
