@@ -69,19 +69,23 @@ def _expand(overrides: list[str], multirun: bool) -> list[list[str]]:
 
 def _with_preset_sweep(overrides: list[str], combos: list[list[str]]) -> list[list[str]]:
     """Add the axes of ``hydra.sweeper.params`` (set by an ``experiment=`` preset) that the command
-    line does not override, so a preset's sweep is checked up front like a command-line one."""
+    line does not override, so a preset's sweep is checked up front like a command-line one.
+
+    Mirrors Hydra's basic sweeper: the params come from the primary config, composed from the
+    command line's non-sweep overrides only, and a command-line override of the same key wins."""
     from hydra import compose
+    from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
+    parsed = OverridesParser.create().parse_overrides(overrides)
+    primary = [o.input_line for o in parsed if not o.is_sweep_override()]
     try:
-        cfg = compose(config_name="config", overrides=combos[0], return_hydra_config=True)
+        cfg = compose(config_name="config", overrides=primary, return_hydra_config=True)
         params = dict(cfg.hydra.sweeper.get("params") or {})
     except (HydraException, OmegaConfBaseException):
         return combos  # the per-job compose below reports the error with its context
-    if not params:
-        return combos
-    given = {o.lstrip("+~").partition("=")[0] for o in overrides}
+    given = {o.get_key_element() for o in parsed}
     extra = [f"{k}={v}" for k, v in params.items() if k not in given]
     if not extra:
         return combos

@@ -98,6 +98,8 @@ def test_listings(tmp_path):
         (["experiment=zico_synflow_table5"], {(p, n) for p in ("zico", "synflow") for n in (1, 10, 100)}),
         (["experiment=zico_synflow_table5", "proxy=synflow"], {("synflow", 1), ("synflow", 10), ("synflow", 100)}),
         (["experiment=gradsign_table5", "proxy.n=10,20"], {("gradsign", 10), ("gradsign", 20)}),
+        # a swept preset contributes no sweep params (Hydra reads them from the primary config)
+        (["experiment=gradsign_table5,zico_synflow_table5"], {("gradsign", 1), ("zico", 1)}),
     ],
 )
 def test_preset_sweeps_are_checked_up_front(monkeypatch, data_root, args, expected):
