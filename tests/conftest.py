@@ -14,7 +14,9 @@ torch.set_num_threads(1)
 
 def _data_root() -> Path | None:
     root = os.environ.get("NASEARCH_DATA")
-    return Path(root) if root else None
+    # absolute: tests hand it to subprocesses that run in other directories (a relative
+    # NASEARCH_DATA=../shared/data would point elsewhere from there)
+    return Path(root).resolve() if root else None
 
 
 @pytest.fixture(scope="session")
