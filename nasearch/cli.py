@@ -34,7 +34,9 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from nasearch.space.arch import ArchError
     from nasearch.strategies.base import StrategyError
 
-    return (ArchError, BenchmarkError, BudgetError, ConfigError, DataError, ProxyError, StrategyError, FileNotFoundError)
+    # OSError last: a file that cannot be read or written (missing, permission, a file where a folder
+    # should be); its message names the path
+    return (ArchError, BenchmarkError, BudgetError, ConfigError, DataError, ProxyError, StrategyError, OSError)
 
 
 def fail(message: str, code: int = 2) -> None:

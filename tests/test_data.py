@@ -179,6 +179,59 @@ def test_malformed_files(tmp_path: Path):
         load_images("cifar10", folder)
 
 
+class _Payload:
+    """Unpickling this calls ``fn(*args)`` (``__reduce__``): what a malicious data file does."""
+
+    def __init__(self, fn, *args):
+        self.fn, self.args = fn, args
+
+    def __reduce__(self):
+        return self.fn, self.args
+
+
+def write_malicious_batch(path: Path, marker: Path) -> None:
+    """A CIFAR-10 batch whose unpickling would run ``touch marker`` (through ``os.system``)."""
+    import os
+
+    with open(path, "wb") as f:
+        pickle.dump({"data": _Payload(os.system, f"touch {marker}"), "labels": [0]}, f, protocol=2)
+
+
+@pytest.mark.parametrize("fn", ["system", "eval", "getattr"])
+def test_malicious_pickle_runs_nothing(tmp_path: Path, fn: str):
+    import builtins
+    import os
+
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    marker = tmp_path / "pwned"
+    if fn == "system":
+        write_malicious_batch(folder / "data_batch_1", marker)
+        refused = "system"
+    else:
+        payload = (_Payload(builtins.eval, f"open({str(marker)!r}, 'w')") if fn == "eval"
+                   else _Payload(getattr, os, "system"))
+        with open(folder / "data_batch_1", "wb") as f:
+            pickle.dump({"data": payload, "labels": [0]}, f, protocol=2)
+        refused = f"builtins.{fn}"
+    with pytest.raises(DataError) as err:
+        load_images("cifar10", folder)
+    assert not marker.exists()
+    msg = str(err.value)
+    assert str(folder / "data_batch_1") in msg and refused in msg and "nothing in it was run" in msg, msg
+
+
+def test_official_layouts_pass_the_restricted_reader(tmp_path: Path):
+    """What the official files hold (dicts, lists, bytes keys, numpy arrays, numpy scalars) is read."""
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    with open(folder / "data_batch_1", "wb") as f:
+        pickle.dump({b"batch_label": b"training batch 1 of 5", b"labels": [np.int64(3), 1],
+                     b"data": np.zeros((2, 3072), np.uint8), b"filenames": [b"a.png", b"b.png"]}, f, protocol=2)
+    s = load_images("cifar10", folder)
+    assert s.labels.tolist() == [3, 1]
+
+
 # ------------------------------------------------------------------------------------- sampler
 def _small_set(n_per_class: int = 6, classes: int = 10) -> ImageSet:
     labels = torch.arange(classes).repeat_interleave(n_per_class)

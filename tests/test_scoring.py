@@ -282,3 +282,94 @@ def test_build_score_table(tmp_path: Path):
     with pytest.raises(ProxyError, match="sample must be None"):
         build_score_table("_t_free", sample=0, seed=0, batch_size=4, num_batches=1, workers=1,
                           store_path=tmp_path / "s.sqlite", out_csv=tmp_path / "x.csv")
+
+
+# ------------------------------------------------------------------------- threads and workers
+REAL_PROXIES = sorted(n for n in registry.proxy_names() if not n.startswith("_t_"))
+THREAD_CELLS = _connected(20, step=751)
+"""20 fixed connected cells (every 751st index): the acceptance set of issue 13."""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("proxy", REAL_PROXIES)
+def test_same_score_for_any_thread_count_and_workers(proxy: str, cifar10_root: Path):
+    """Every real proxy, 20 cells: 1 vs 2 torch threads in the caller and workers=1 vs 2 give
+    bit-identical scores (the engine pins one intra-op thread per proxy call; without that, ZiCo
+    differs in the last digits between 1 and 2 threads)."""
+    kw = dict(data_root=cifar10_root.parent, batch_size=16, seed=0, progress=False)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = score_cells(THREAD_CELLS, proxy, "cifar10", **kw)
+        torch.set_num_threads(2)
+        two = score_cells(THREAD_CELLS, proxy, "cifar10", **kw)
+        assert torch.get_num_threads() == 2, "the caller's thread setting must be restored"
+    finally:
+        torch.set_num_threads(before)
+    workers = score_cells(THREAD_CELLS, proxy, "cifar10", workers=2, chunk_size=10, **kw)
+    assert np.isfinite(one).any()
+    assert _hex(one) == _hex(two), f"{proxy}: 1 vs 2 torch threads"
+    assert _hex(one) == _hex(workers), f"{proxy}: workers=1 vs workers=2"
+
+
+def test_one_thread_restores_the_callers_setting():
+    from nasearch.proxies.scoring import one_thread
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        with pytest.raises(RuntimeError):
+            with one_thread():
+                assert torch.get_num_threads() == 1
+                raise RuntimeError("inside")
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
+# ------------------------------------------------------------------------------ damaged stores
+def _damage(path: Path) -> None:
+    """Overwrite the middle pages of a SQLite file with garbage (the header stays valid)."""
+    size = path.stat().st_size
+    with open(path, "r+b") as fh:
+        fh.seek(4096)
+        fh.write(b"\xa5" * max(4096, size - 8192))
+
+
+def test_damaged_store_mid_run_keeps_the_scores(tmp_path: Path, monkeypatch):
+    """A store whose pages are damaged between two flushes: the run fails naming the file, and every
+    score it computed is in a fresh store next to it."""
+    path = tmp_path / "s.sqlite"
+    with ScoreStore(path) as store:
+        score_cells(_connected(3), "_t_free", data_free=True, progress=False, store=store)
+    import sqlite3
+
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    cells = _connected(40, step=101)[3:]
+    calls = {"n": 0}
+    original = ScoreStore.put_many
+
+    def put_then_damage(self, key, items):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            self.close()
+            _damage(self.path)
+        return original(self, key, items)
+
+    monkeypatch.setattr(ScoreStore, "put_many", put_then_damage)
+    from nasearch.proxies.store import StoreError
+
+    with ScoreStore(path) as store, pytest.raises(StoreError) as err:
+        score_cells(cells, "_t_free", data_free=True, progress=False, store=store, flush_every=8)
+    msg = str(err.value)
+    assert str(path) in msg and "rescued" in msg, msg
+    monkeypatch.setattr(ScoreStore, "put_many", original)
+    (rescued,) = tmp_path.glob("s.rescued-*.sqlite")
+    assert f"{str(rescued)!r}" in msg
+    key = score_key("_t_free", data_free=True)
+    with ScoreStore(rescued) as fresh:
+        got = fresh.get_many(key, cells)
+    assert len(got) >= 16, "every score computed before the failure is kept"
+    want = score_cells([Arch.from_index(i) for i in sorted(got)], "_t_free", data_free=True, progress=False)
+    assert list(want) == [got[i] for i in sorted(got)]

@@ -63,6 +63,7 @@ import os
 import re
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -282,17 +283,60 @@ def _nats_cells_in_dir(folder: Path, num_archs: int) -> list[int]:
     return sorted(present)
 
 
+def _safe_pickle_load(file_path: Any, ext: str = ".pbz2") -> Any:
+    """nats_bench's ``pickle_load`` (same file lookup, bz2), through :mod:`nasearch.safe_pickle` with
+    the NATS-Bench allow-list (dicts, lists, OrderedDict, numpy scalars and arrays)."""
+    import bz2
+
+    from nasearch import safe_pickle
+
+    path = str(file_path) if os.path.isfile(str(file_path)) else str(file_path) + ext
+    try:
+        with bz2.BZ2File(path, "rb") as fh:
+            return safe_pickle.load(fh, safe_pickle.NATS_BENCH)
+    except safe_pickle.RefusedGlobal as exc:
+        raise BenchmarkError(
+            f"refused to read NATS-Bench file {path!r}: {exc} (an official NATS-Bench file holds only dicts, "
+            "lists, OrderedDicts and numpy numbers; nothing in it was run)"
+        ) from exc
+
+
+@contextmanager
+def _restricted_nats_pickles() -> Iterator[None]:
+    """Make nats_bench read its pickles with :func:`_safe_pickle_load` for the duration of the block.
+
+    nats_bench unpickles with plain ``pickle.load`` (any global, so a crafted file runs code) and offers
+    no hook; its modules bind ``pickle_load`` by name, so each binding is swapped and restored."""
+    import nats_bench
+    import nats_bench.api_size
+    import nats_bench.api_topology
+    import nats_bench.api_utils
+
+    mods = [nats_bench, nats_bench.api_utils, nats_bench.api_topology, nats_bench.api_size]
+    saved = [(m, m.pickle_load) for m in mods if hasattr(m, "pickle_load")]
+    for m, _ in saved:
+        m.pickle_load = _safe_pickle_load
+    try:
+        yield
+    finally:
+        for m, f in saved:
+            m.pickle_load = f
+
+
 def _open_nats(source: Path, fast_mode: bool) -> Any:
     try:
         import nats_bench
     except ImportError as exc:  # pragma: no cover - a declared dependency
         raise BenchmarkError(f"converting {str(source)!r} needs the package nats_bench: {exc}") from exc
     try:
-        return nats_bench.create(str(source), "tss", fast_mode=fast_mode, verbose=False)
+        with _restricted_nats_pickles():
+            return nats_bench.create(str(source), "tss", fast_mode=fast_mode, verbose=False)
+    except BenchmarkError:
+        raise
     except Exception as exc:  # the reader raises ValueError, OSError, EOFError, pickle errors ...
         raise BenchmarkError(
             f"cannot read NATS-Bench topology {'directory' if fast_mode else 'file'} {str(source)!r}: "
-            f"{type(exc).__name__}: {exc}"
+            f"{type(exc).__name__}: {' '.join(str(exc).split())[:600]}"
         ) from exc
 
 
@@ -307,8 +351,11 @@ def _iter_nats(source: Path, progress: bool, params: _ParamCheck) -> Iterator[li
     for idx in tqdm(indices, desc=f"NATS-Bench {source.name}", unit="cell", disable=not progress):
         try:
             if fast:
-                api.reload(str(source), idx)
+                with _restricted_nats_pickles():
+                    api.reload(str(source), idx)
             by_hp = dict(api.arch2infos_dict[idx])
+        except BenchmarkError:
+            raise
         except Exception as exc:
             raise BenchmarkError(
                 f"cannot read cell {idx} of NATS-Bench topology {str(source)!r}: {type(exc).__name__}: {exc}"
@@ -343,13 +390,16 @@ def _iter_nb201(source: Path, progress: bool, params: _ParamCheck) -> Iterator[l
     except ImportError as exc:  # pragma: no cover - declared dependencies
         raise BenchmarkError(f"converting {str(source)!r} needs torch and nas-bench-201: {exc}") from exc
     try:
-        # nas_201_api calls torch.load(path) itself: with torch >= 2.6 that is weights_only, which
-        # refuses arbitrary code; plain numpy scalars are allowed on top of torch's own list.
+        # read here with weights_only=True, explicitly (nas_201_api's own torch.load(path) would depend
+        # on torch's default and TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD): torch's allow-list of tensors and
+        # containers plus plain numpy scalars; anything else is refused and nothing is run.
         with torch.serialization.safe_globals(_numpy_safe_globals()):
-            api = NASBench201API(str(source), verbose=False)
+            data = torch.load(str(source), map_location="cpu", weights_only=True)
+        api = NASBench201API(data, verbose=False)
     except Exception as exc:  # AssertionError on a bad layout, UnpicklingError, RuntimeError, ...
+        why = " ".join(str(exc).split())  # torch's messages span many lines: one paragraph
         raise BenchmarkError(
-            f"cannot read NAS-Bench-201 file {str(source)!r}: {type(exc).__name__}: {exc}; expected the "
+            f"cannot read NAS-Bench-201 file {str(source)!r}: {type(exc).__name__}: {why[:600]}; expected the "
             "official .pth (a dict with meta_archs, arch2infos {index: {'less': ..., 'full': ...}}, "
             "evaluated_indexes)"
         ) from exc

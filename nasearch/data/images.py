@@ -34,12 +34,13 @@ from __future__ import annotations
 
 import logging
 import os
-import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from nasearch import safe_pickle
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +164,14 @@ _CACHE: dict[tuple[str, str, tuple[tuple[str, int, int], ...]], tuple[np.ndarray
 def _read_pickle(file: Path, dataset: str) -> dict:
     try:
         with open(file, "rb") as f:
-            obj = pickle.load(f, encoding="latin1")
+            # restricted: only dicts, lists, str/bytes and numpy arrays; any other global (os.system,
+            # builtins.eval, ...) is refused before it is called (nasearch.safe_pickle)
+            obj = safe_pickle.load(f, safe_pickle.NUMPY_ARRAYS, encoding="latin1")
+    except safe_pickle.RefusedGlobal as exc:
+        raise DataError(
+            f"refused to read {file}: {exc} (an official {dataset} file holds only dicts, lists, "
+            f"strings and numpy arrays; nothing in it was run); expected {_LAYOUT[dataset]}"
+        ) from exc
     except Exception as exc:  # noqa: BLE001 - any unpickling failure means a malformed file
         raise DataError(f"cannot read {file} as a {dataset} pickle ({exc}); expected {_LAYOUT[dataset]}") from exc
     if not isinstance(obj, dict):

@@ -57,6 +57,11 @@ class ProxySpec:
     count the network they are given, so they are registered data-free with a network.)"""
     version: str = "1"
     """Bump when the proxy's code changes its values: the score store keys scores by it."""
+    tolerance: float = 1e-6
+    """Relative difference a score may show on another machine (other CPU kernels: AVX-512, AVX2,
+    SSE4.1) for the same cell, images and seed: the maximum measured in ``experiments/cross_machine``
+    over 50 cells and five kernel settings, times a margin of 2 or more. Tests that compare a score
+    with a committed value use it; on one machine a score is bit-identical (any threads, workers)."""
 
     def sign(self) -> float:
         """+1 if higher scores mean better cells, -1 otherwise (multiply before ranking)."""
@@ -79,6 +84,7 @@ def register_proxy(
     min_batches: int = 1,
     needs_network: bool = True,
     version: str = "1",
+    tolerance: float = 1e-6,
 ) -> Callable[[ProxyFn], ProxyFn]:
     """Decorator: register ``fn`` under ``name``. The function itself is returned unchanged."""
 
@@ -98,6 +104,7 @@ def register_proxy(
             min_batches=min_batches,
             needs_network=needs_network,
             version=version,
+            tolerance=tolerance,
         )
         return fn
 

@@ -36,9 +36,11 @@ are stored; the policy is applied on read. Disconnected cells are not stored.
 
 Parallelism: ``workers > 1`` runs chunks of cells in a ``ProcessPoolExecutor`` with the ``spawn``
 context; each worker sets ``torch.set_num_threads(1)`` and receives the batches once (as numpy
-arrays); the parent collects the results and is the only writer of the store. Results equal those of
-``workers=1`` (with one torch thread in the parent, as the tests use; different thread counts may
-change the last bits of a float). ``workers=1`` leaves the caller's thread setting alone.
+arrays); the parent collects the results and is the only writer of the store. Every proxy call runs
+with one torch intra-op thread (:func:`one_thread`, which restores the caller's setting afterwards), so
+a score is bit-identical whatever the caller's thread count and ``workers`` (``tests/test_scoring.py``
+checks every proxy). Across machines (other CPU kernels) scores move within each proxy's measured
+``ProxySpec.tolerance`` (``experiments/cross_machine``).
 """
 
 from __future__ import annotations
@@ -48,8 +50,9 @@ import logging
 import math
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from contextlib import contextmanager
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -59,7 +62,7 @@ from tqdm.auto import tqdm
 
 from nasearch.data.images import CLASSES, SIZE, load_images, sample_batches
 from nasearch.proxies.registry import ProxyContext, ProxyError, ProxySpec, get_proxy
-from nasearch.proxies.store import ScoreKey, ScoreStore
+from nasearch.proxies.store import ScoreKey, ScoreStore, StoreError
 from nasearch.space.arch import NUM_ARCHS, Arch
 from nasearch.space.networks import INPUT_SIZE, NUM_CLASSES, build_network
 
@@ -119,6 +122,27 @@ def data_free_batches(batch_size: int, num_batches: int, input_size: int, seed: 
 
 
 # ---------------------------------------------------------------------------------------- one cell
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """Run the block with one torch intra-op thread, then restore the caller's setting.
+
+    Why: float32 conv weight gradients are sums over the batch and the spatial positions that torch
+    (oneDNN) splits among its threads; another thread count sums in another order, which changes the
+    last bits of every gradient, and ill-conditioned proxies (ZiCo's std over two batches) turn that
+    into a 0.01-1% change of the score. Pinning makes a score independent of the caller's thread
+    count and of ``workers`` (workers run with one thread too). Cost: see ``make bench``.
+    """
+    n = torch.get_num_threads()
+    if n == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(n)
+
+
 def score_one(
     spec: ProxySpec, arch: Arch, dataset: str, batches: Batches, seed: int, input_size: int
 ) -> tuple[float, float]:
@@ -129,7 +153,8 @@ def score_one(
         net = build_network(arch, dataset, bn=spec.bn, generator=g_net)
         net.train()
         ctx = ProxyContext(num_classes=NUM_CLASSES[dataset], generator=g_ctx, input_size=input_size)
-        value = spec.fn(net, [(x.clone(), y.clone()) for x, y in batches], ctx)
+        with one_thread():  # a score must not depend on the thread count (see one_thread)
+            value = spec.fn(net, [(x.clone(), y.clone()) for x, y in batches], ctx)
         value = float(value.detach().item() if isinstance(value, torch.Tensor) else value)
     except Exception as exc:
         raise ProxyError(
@@ -312,12 +337,24 @@ def _compute(
 ) -> dict[int, float]:
     results: dict[int, float] = {}
     pending: list[tuple[Arch, float, float]] = []
+    done: list[tuple[Arch, float, float]] = []  # every score computed here (rescued if the store breaks)
     last_flush = time.monotonic()
 
     def flush() -> None:
-        nonlocal last_flush
+        nonlocal last_flush, store
         if store is not None and pending:
-            store.put_many(key, pending)
+            try:
+                store.put_many(key, pending)
+            except StoreError as exc:
+                broken, store = store, None
+                pending.clear()
+                kept = broken.rescue(key, done)
+                raise StoreError(
+                    f"{exc}. The {len(done)} scores this run computed were "
+                    + (f"saved to a fresh store {str(kept)!r}; use it (proxy.store=...) or move the damaged file "
+                       "away and rerun" if kept else "not saved anywhere (no writable folder)"),
+                    broken.path,
+                ) from exc
         pending.clear()
         last_flush = time.monotonic()
 
@@ -328,6 +365,7 @@ def _compute(
                 v, s = score_one(spec, a, key.dataset, batches, key.seed, input_size)
                 results[a.index] = v
                 pending.append((a, v, s))
+                done.append((a, v, s))
                 if len(pending) >= flush_every or time.monotonic() - last_flush > 5.0:
                     flush()
                 bar.update(1)
@@ -349,6 +387,7 @@ def _compute(
                             for i, v, s in fut.result():
                                 results[i] = v
                                 pending.append((Arch.from_index(i), v, s))
+                                done.append(pending[-1])
                             flush()
                             bar.update(len(fut.result()))
                 except BaseException:
@@ -421,6 +460,7 @@ __all__ = [
     "cell_generators",
     "data_free_batches",
     "never_preferred",
+    "one_thread",
     "rank_key",
     "score_cells",
     "score_key",

@@ -15,6 +15,11 @@ Concurrency: WAL journal, a busy timeout, and every write is one short ``BEGIN I
 once without losing rows, and a killed writer keeps every transaction it committed. Scores are
 deterministic, so when two runs compute the same cell the first row stays. A store opens its
 connection lazily in the process that uses it, so a ``ScoreStore`` may be passed to other processes.
+
+Errors: a file that is not a SQLite database, a damaged one ("database disk image is malformed"), or
+one that cannot be written raises :class:`StoreError` naming the file. :meth:`ScoreStore.rescue` writes
+scores into a fresh store next to a damaged one, so a scoring run that meets a damaged store keeps
+what it computed (:func:`nasearch.proxies.scoring.score_cells` does this and names the new file).
 """
 
 from __future__ import annotations
@@ -29,9 +34,25 @@ from collections.abc import Iterable, Sequence
 from dataclasses import astuple, dataclass, fields
 from pathlib import Path
 
+from nasearch.proxies.registry import ProxyError
 from nasearch.space.arch import Arch
 
 log = logging.getLogger(__name__)
+
+
+class StoreError(ProxyError):
+    """The score store file cannot be opened, read or written (not SQLite, damaged, read-only)."""
+
+    def __init__(self, message: str, path: Path):
+        super().__init__(message)
+        self.path = path
+
+
+_EXPECTED = "expected a SQLite file written by nasearch's score store, or a path where one can be created"
+
+
+def _store_error(path: Path, action: str, exc: BaseException) -> StoreError:
+    return StoreError(f"cannot {action} score store {str(path)!r} ({exc}); {_EXPECTED}", path)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS scores (
@@ -94,7 +115,10 @@ class ScoreStore:
         self.timeout = float(timeout)
         self._conn: sqlite3.Connection | None = None
         self._pid: int | None = None
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise _store_error(self.path, "create the folder of", exc) from exc
         self._connect()
 
     # ------------------------------------------------------------------ connection
@@ -110,11 +134,8 @@ class ScoreStore:
                             self.path, mode)
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute(_SCHEMA)
-        except sqlite3.DatabaseError as exc:
-            raise sqlite3.DatabaseError(
-                f"cannot open score store {self.path} ({exc}); expected a SQLite file written by "
-                "nasearch.proxies.store.ScoreStore, or a path where one can be created"
-            ) from exc
+        except sqlite3.Error as exc:
+            raise _store_error(self.path, "open", exc) from exc
         self._conn, self._pid = conn, os.getpid()
         return conn
 
@@ -153,11 +174,14 @@ class ScoreStore:
         chunk = 500
         for i in range(0, len(wanted), chunk):
             part = wanted[i : i + chunk]
-            rows = conn.execute(
-                f"SELECT arch_index, value, seconds FROM scores WHERE {_KEY_WHERE} "
-                f"AND arch_index IN ({','.join('?' * len(part))})",
-                (*key._params(), *part),
-            ).fetchall()
+            try:
+                rows = conn.execute(
+                    f"SELECT arch_index, value, seconds FROM scores WHERE {_KEY_WHERE} "
+                    f"AND arch_index IN ({','.join('?' * len(part))})",
+                    (*key._params(), *part),
+                ).fetchall()
+            except sqlite3.Error as exc:
+                raise _store_error(self.path, "read", exc) from exc
             for idx, value, secs in rows:
                 v = math.nan if value is None else float(value)
                 out[int(idx)] = (v, math.nan if secs is None else float(secs)) if with_seconds else v
@@ -165,12 +189,18 @@ class ScoreStore:
 
     def count(self, key: ScoreKey) -> int:
         conn = self._connect()
-        return int(conn.execute(f"SELECT COUNT(*) FROM scores WHERE {_KEY_WHERE}", key._params()).fetchone()[0])
+        try:
+            return int(conn.execute(f"SELECT COUNT(*) FROM scores WHERE {_KEY_WHERE}", key._params()).fetchone()[0])
+        except sqlite3.Error as exc:
+            raise _store_error(self.path, "read", exc) from exc
 
     def keys(self) -> list[ScoreKey]:
         """Every setting with at least one stored score."""
         conn = self._connect()
-        rows = conn.execute(f"SELECT DISTINCT {_KEY_COLS} FROM scores ORDER BY {_KEY_COLS}").fetchall()
+        try:
+            rows = conn.execute(f"SELECT DISTINCT {_KEY_COLS} FROM scores ORDER BY {_KEY_COLS}").fetchall()
+        except sqlite3.Error as exc:
+            raise _store_error(self.path, "read", exc) from exc
         return [
             ScoreKey(proxy=p, version=v, dataset=d, image_dataset=i, batch_size=b, num_batches=n, seed=s)
             for p, v, d, i, b, n, s in rows
@@ -190,21 +220,40 @@ class ScoreStore:
             for a, v, s in items
         ]
         conn = self._connect()
-        conn.execute("BEGIN IMMEDIATE")
         try:
-            before = conn.total_changes
-            conn.executemany(
-                "INSERT OR IGNORE INTO scores (proxy, version, dataset, image_dataset, batch_size, "
-                "num_batches, seed, arch_index, arch, value, seconds, created) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                params,
-            )
-            added = conn.total_changes - before
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                before = conn.total_changes
+                conn.executemany(
+                    "INSERT OR IGNORE INTO scores (proxy, version, dataset, image_dataset, batch_size, "
+                    "num_batches, seed, arch_index, arch, value, seconds, created) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    params,
+                )
+                added = conn.total_changes - before
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise _store_error(self.path, "write to", exc) from exc
         return added
+
+    def rescue(self, key: ScoreKey, items: Sequence[tuple[Arch, float, float]]) -> Path | None:
+        """Write ``items`` to a fresh store next to this one (``<name>.rescued-<time>.sqlite``), or in
+        the current folder when that is not writable; returns its path (None if nothing could be
+        written). For a run whose store turned out damaged: the scores it computed are kept."""
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        for folder in (self.path.parent, Path.cwd()):
+            target = folder / f"{self.path.stem}.rescued-{stamp}-{os.getpid()}.sqlite"
+            try:
+                with ScoreStore(target) as fresh:
+                    fresh.put_many(key, items)
+                return target
+            except (StoreError, OSError) as exc:
+                log.error("could not write the rescued scores to %s: %s", target, exc)
+        return None
 
     def delete(self, key: ScoreKey) -> int:
         """Remove every row of ``key``; returns how many."""
@@ -239,4 +288,4 @@ class ScoreStore:
         return len(rows)
 
 
-__all__ = ["ScoreKey", "ScoreStore"]
+__all__ = ["ScoreKey", "ScoreStore", "StoreError"]

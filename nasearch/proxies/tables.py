@@ -11,6 +11,7 @@ The write is atomic (temp file + rename).
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import gzip
 import io
@@ -48,6 +49,18 @@ def export_scores(store: ScoreStore, path: str | os.PathLike[str], keys: list[Sc
     path = Path(path)
     keys = store.keys() if keys is None else keys
     tmp = path.with_name(path.name + ".tmp" + "".join(path.suffixes[-1:]))
+    try:
+        return _export(store, path, tmp, keys)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise ProxyError(
+            f"cannot write score table {str(path)!r} ({type(exc).__name__}: {exc}); give a path in a folder "
+            "you can write to"
+        ) from exc
+
+
+def _export(store: ScoreStore, path: Path, tmp: Path, keys: list[ScoreKey]) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
     n = 0
     with _open(tmp, "w") as fh:
@@ -72,6 +85,17 @@ def import_scores(store: ScoreStore, path: str | os.PathLike[str]) -> int:
     path = Path(path)
     if not path.is_file():
         raise ProxyError(f"score table {str(path)!r} not found: expected a CSV written by `nasearch scores export`")
+    try:
+        groups = _read_rows(path)
+    except (OSError, EOFError, UnicodeDecodeError, csv.Error) as exc:  # BadGzipFile is an OSError
+        raise ProxyError(
+            f"cannot read score table {str(path)!r} ({type(exc).__name__}: {exc}); expected a CSV (gzipped when "
+            f"the name ends in .gz) written by `nasearch scores export`, columns {', '.join(FIELDS)}"
+        ) from exc
+    return sum(store.put_many(key, items) for key, items in groups.items())
+
+
+def _read_rows(path: Path) -> dict[ScoreKey, list[tuple[Arch, float, float]]]:
     groups: dict[ScoreKey, list[tuple[Arch, float, float]]] = {}
     with _open(path, "r") as fh:
         reader = csv.DictReader(fh)
@@ -89,7 +113,7 @@ def import_scores(store: ScoreStore, path: str | os.PathLike[str]) -> int:
                     raise ValueError(f"index {r['index']} does not belong to {r['arch']} (nasearch index {arch.index})")
                 value = float(r["value"]) if r["value"] else math.nan
                 secs = float(r["seconds"]) if r["seconds"] else math.nan
-            except (ArchError, ValueError, KeyError) as exc:
+            except (ArchError, ValueError, KeyError, TypeError) as exc:  # TypeError: a short row (None)
                 raise ProxyError(f"malformed score table {str(path)!r} line {line}: {exc}") from exc
             groups.setdefault(key, []).append((arch, value, secs))
-    return sum(store.put_many(key, items) for key, items in groups.items())
+    return groups

@@ -50,3 +50,20 @@ def zico(net: torch.nn.Module, batches: list[tuple[torch.Tensor, torch.Tensor]],
         raise ValueError(f"zico needs at least 2 minibatches (variance over batches), got {len(batches)}")
     per_batch = [weight_grads(net, images, labels) for images, labels in batches]
     return finite_or_nan(zico_from_grads(per_batch))
+
+
+@register_proxy(
+    "zico_f64",
+    paper="Li et al., ZiCo: Zero-shot NAS via Inverse Coefficient of Variation on Gradients, ICLR 2023",
+    higher_is_better=True,
+    needs_labels=True,
+    min_batches=2,
+)
+def zico_f64(net: torch.nn.Module, batches: list[tuple[torch.Tensor, torch.Tensor]], ctx: ProxyContext) -> float:
+    """ZiCo with the network, the images and every gradient in float64 (opt-in; see the module
+    docstring): the same definition and the same initial weights (float32 values cast exactly)."""
+    if len(batches) < 2:
+        raise ValueError(f"zico_f64 needs at least 2 minibatches (variance over batches), got {len(batches)}")
+    net = net.double()
+    per_batch = [weight_grads(net, images.double(), labels) for images, labels in batches]
+    return finite_or_nan(zico_from_grads(per_batch))

@@ -1,0 +1,207 @@
+"""How far each proxy's score moves between CPU kernel sets ("another machine", simulated).
+
+For every registered proxy, the 50 cells of :data:`CELLS` (every 20th cell of the committed 1,000-cell
+correlation study, ``sample_cells(1000, seed=0)``, so each one also has a committed score in
+``experiments/mpi_cifar10/run/scores.csv``) are scored on CIFAR-10 networks, batch 64, seed 0, the
+CIFAR-10 training images, once per kernel setting of :data:`SETTINGS`, each in its own subprocess
+with one torch thread (the kernel choice is made when torch starts, so it cannot change in-process).
+
+Usage (resumable: each (proxy, setting) result is one CSV written atomically; a rerun skips them)::
+
+    NASEARCH_DATA=/path/to/data nice -n 10 .venv/bin/python experiments/cross_machine/run.py [--parallel 2]
+    .venv/bin/python experiments/cross_machine/run.py --summary   # table.md + table.csv from raw/
+
+``raw/<proxy>/<setting>.csv``: index, arch, score, seconds. ``table.csv`` / ``table.md``: per proxy and
+setting, max and median relative difference to ``default`` (``|s - s_default| / |s_default|``),
+Spearman rho between the two runs, and the worst cell; plus ``default`` against the committed study.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+RAW = HERE / "raw"
+STUDY = HERE.parent / "mpi_cifar10" / "run" / "scores.csv"
+
+SETTINGS: dict[str, dict[str, str]] = {
+    "default": {},
+    "aten_default": {"ATEN_CPU_CAPABILITY": "default"},
+    "onednn_sse41": {"ONEDNN_MAX_CPU_ISA": "SSE41"},
+    "aten_default+onednn_sse41": {"ATEN_CPU_CAPABILITY": "default", "ONEDNN_MAX_CPU_ISA": "SSE41"},
+    "aten_avx2+onednn_avx2": {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"},
+}
+# the kernel variables a setting leaves unset must not leak in from the caller's environment
+KERNEL_VARS = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA")
+# the proxies the studies use first, so that a partial run has them
+FIRST = ("zico", "zico_f64", "jacob_cov", "gradsign", "synflow")
+
+
+def cells():
+    from nasearch.experiments.mpi import sample_cells
+
+    return sample_cells(1000, seed=0)[::20]
+
+
+CELLS_DOC = "sample_cells(1000, seed=0)[::20]"
+
+
+def _write_atomic(path: Path, rows: list[list[object]], header: list[str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(header)
+        w.writerows(rows)
+    os.replace(tmp, path)
+
+
+def worker(proxy: str, setting: str) -> None:
+    import torch
+
+    torch.set_num_threads(1)
+    from nasearch.proxies.scoring import score_cells
+
+    archs = cells()
+    rows = []
+    for a in archs:
+        t0 = time.perf_counter()
+        (s,) = score_cells([a], proxy, "cifar10", batch_size=64, seed=0, progress=False)
+        rows.append([a.index, a.to_string(), repr(float(s)), f"{time.perf_counter() - t0:.4g}"])
+    _write_atomic(RAW / proxy / f"{setting}.csv", rows, ["index", "arch", "score", "seconds"])
+
+
+def proxies() -> list[str]:
+    from nasearch.proxies import proxy_names
+
+    names = list(proxy_names())
+    return [p for p in FIRST if p in names] + [p for p in names if p not in FIRST]
+
+
+def jobs() -> list[tuple[str, str]]:
+    """(proxy, setting) in the order they run, so that a partial run is most useful: the proxies of the
+    committed score tables and tests (and ZiCo in float64) under ``default`` and the extreme setting
+    (``aten_default+onednn_sse41``) first, then their other settings, then the other proxies alike."""
+    names = proxies()
+    both = "aten_default+onednn_sse41"
+    first = [p for p in FIRST if p in names]
+    rest = [p for p in names if p not in FIRST]
+    others = [s for s in SETTINGS if s not in ("default", both)]
+    order = [(p, s) for p in first for s in ("default", both)]
+    order += [(p, s) for p in first for s in others]
+    order += [(p, s) for p in rest for s in ("default", both)]
+    order += [(p, s) for p in rest for s in others]
+    return order
+
+
+def _cmd(proxy: str, setting: str) -> tuple[list[str], dict[str, str]]:
+    env = {k: v for k, v in os.environ.items() if k not in KERNEL_VARS}
+    env.update(SETTINGS[setting], OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    return [sys.executable, __file__, "--worker", proxy, setting], env
+
+
+def drive(parallel: int = 1) -> None:
+    todo = [j for j in jobs() if not (RAW / j[0] / f"{j[1]}.csv").is_file()]
+    running: list[tuple[subprocess.Popen, str, str, float]] = []
+    while todo or running:
+        while todo and len(running) < parallel:
+            proxy, setting = todo.pop(0)
+            cmd, env = _cmd(proxy, setting)
+            running.append((subprocess.Popen(cmd, env=env), proxy, setting, time.time()))
+        time.sleep(1.0)
+        for job in list(running):
+            proc, proxy, setting, t0 = job
+            if proc.poll() is not None:
+                running.remove(job)
+                if proc.returncode != 0:
+                    raise SystemExit(f"{proxy} {setting} failed with exit code {proc.returncode}")
+                print(f"{proxy} {setting}: {time.time() - t0:.0f} s", flush=True)
+                summary()
+    summary()
+
+
+def _read(path: Path) -> dict[int, float]:
+    with open(path, newline="") as fh:
+        return {int(r["index"]): float(r["score"]) for r in csv.DictReader(fh)}
+
+
+def _compare(base: dict[int, float], other: dict[int, float]) -> tuple[float, float, float, int]:
+    import numpy as np
+    from scipy.stats import spearmanr
+
+    idx = sorted(base)
+    b = np.array([base[i] for i in idx])
+    o = np.array([other[i] for i in idx])
+    fin = np.isfinite(b) & np.isfinite(o)
+    denom = np.where(b[fin] == 0, 1.0, np.abs(b[fin]))
+    rel = np.abs(o[fin] - b[fin]) / denom
+    worst = int(np.array(idx)[fin][int(np.argmax(rel))]) if rel.size else -1
+    rho = float(spearmanr(b[fin], o[fin]).statistic) if fin.sum() > 2 and np.ptp(b[fin]) > 0 else float("nan")
+    return float(rel.max()) if rel.size else float("nan"), float(np.median(rel)) if rel.size else float("nan"), rho, worst
+
+
+def summary() -> None:
+    committed: dict[str, dict[int, float]] = {}
+    if STUDY.is_file():
+        with open(STUDY, newline="") as fh:
+            for r in csv.DictReader(fh):
+                for k, v in r.items():
+                    if k not in ("index", "arch"):
+                        committed.setdefault(k, {})[int(r["index"])] = float(v)
+    header = ["proxy", "setting", "cells", "max_rel_diff", "median_rel_diff", "spearman", "worst_cell",
+              "sec_per_cell"]
+    rows: list[list[object]] = []
+    for proxy in proxies():
+        base_path = RAW / proxy / "default.csv"
+        if not base_path.is_file():
+            continue
+        base = _read(base_path)
+        for setting in list(SETTINGS)[1:]:
+            path = RAW / proxy / f"{setting}.csv"
+            if not path.is_file():
+                continue
+            mx, med, rho, worst = _compare(base, _read(path))
+            rows.append([proxy, setting, len(base), f"{mx:.3g}", f"{med:.3g}", f"{rho:.6f}", worst, ""])
+        if proxy in committed:
+            want = {i: committed[proxy][i] for i in base}
+            mx, med, rho, worst = _compare(base, want)
+            rows.append([proxy, "committed study", len(base), f"{mx:.3g}", f"{med:.3g}", f"{rho:.6f}", worst, ""])
+        with open(base_path, newline="") as fh:
+            secs = [float(r["seconds"]) for r in csv.DictReader(fh)]
+        rows[-1][-1] = f"{sum(secs) / len(secs):.3g}"
+    _write_atomic(HERE / "table.csv", rows, header)
+    lines = [
+        f"Cells: {CELLS_DOC} (50 connected cells), cifar10 networks, batch 64, seed 0, CIFAR-10 train images,",
+        "one torch thread. Relative difference to the `default` kernel run, |s - s_default| / |s_default|.",
+        "",
+        "| proxy | against `default` | max rel. diff | median rel. diff | Spearman rho | worst cell (index) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(f"| {r[0]} | {r[1]} | {r[3]} | {r[4]} | {r[5]} | {r[6]} |")
+    (HERE / "table.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--worker", nargs=2, metavar=("PROXY", "SETTING"))
+    p.add_argument("--summary", action="store_true")
+    p.add_argument("--parallel", type=int, default=1, help="subprocesses at once (each one thread)")
+    a = p.parse_args()
+    if a.worker:
+        worker(*a.worker)
+    elif a.summary:
+        summary()
+    else:
+        drive(a.parallel)
+
+
+if __name__ == "__main__":
+    main()
