@@ -313,6 +313,25 @@ SUBCOMMANDS = {
 }
 
 
+def _check_output_dirs(overrides: list[str]) -> None:
+    """A hydra.run.dir / hydra.sweep.dir given on the command line must be creatable (Hydra itself
+    would fail with a traceback): its nearest existing ancestor must be a writable folder."""
+    import os
+
+    for ov in overrides:
+        key, _, value = ov.partition("=")
+        if key not in ("hydra.run.dir", "hydra.sweep.dir") or not value or "${" in value:
+            continue
+        path = Path(value).absolute()
+        parent = next((p for p in (path, *path.parents) if p.exists()), None)
+        if parent is None:
+            continue
+        if not parent.is_dir():
+            fail(f"cannot create the output folder {value!r} ({key}): {str(parent)!r} is a file, not a folder")
+        if not os.access(parent, os.W_OK | os.X_OK):
+            fail(f"cannot create the output folder {value!r} ({key}): {str(parent)!r} is not writable")
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in SUBCOMMANDS:
@@ -326,6 +345,7 @@ def main(argv: list[str] | None = None) -> None:
     multirun = "-m" in argv or "--multirun" in argv
     overrides = [a for a in argv if not a.startswith("-")]
     validate_overrides(overrides, multirun)
+    _check_output_dirs(overrides)
     sys.argv = [sys.argv[0], *argv]
     _hydra_app()
 

@@ -207,6 +207,8 @@ def _case(tmp: Path, data_root: Path, name: str):
         "output under a file": lambda: (
             ["scores", "export", str(_write(tmp / "f.txt", b"keep me")) + "/out.csv", "--store",
              str(_store_with_rows(tmp / "s.sqlite"))], [str(tmp / "f.txt")]),
+        "run folder under a file": lambda: (
+            ["runs=1", f"hydra.run.dir={_write(tmp / 'f.txt', b'keep me')}/run"], [str(tmp / "f.txt")]),
         "read-only output folder": lambda: (
             ["scores", "export", str(_readonly(tmp / "ro")) + "/out.csv", "--store",
              str(_store_with_rows(tmp / "s.sqlite"))], [str(tmp / "ro")]),
@@ -251,7 +253,7 @@ BAD_INPUT_CASES = [
     "column-less nb201 table", "truncated CIFAR batch", "scores import: not gzip", "scores import: garbage",
     "scores import: wrong columns", "store is not SQLite", "damaged store", "damaged store in a scoring run",
     "collect: missing folder", "collect: empty folder", "convert: garbage .pth", "output under a file",
-    "read-only output folder",
+    "run folder under a file", "read-only output folder",
 ]
 
 
@@ -266,3 +268,23 @@ def test_bad_input_everywhere(tmp_path, data_root, case):
         if p.suffix == ".sqlite" and "damaged" not in case and "SQLite" not in case:
             continue  # a healthy store may gain rows; checked by content below
         assert p.is_file() and p.read_bytes() == content, f"{p} changed or went missing"
+
+
+def test_malicious_cifar_pickle_runs_nothing(tmp_path, data_root, cifar10_root):
+    """issue 13: a data_batch_1 whose unpickling would `touch` a file, in a copied data folder, used by
+    task=mpi: the file is not created, the run fails with one paragraph naming the file and the refused
+    global."""
+    import shutil
+
+    from test_data import write_malicious_batch
+
+    root = tmp_path / "data"
+    shutil.copytree(cifar10_root, root / "cifar-10-batches-py")
+    (root / "nb201").symlink_to(data_root / "nb201")
+    marker = tmp_path / "pwned"
+    write_malicious_batch(root / "cifar-10-batches-py" / "data_batch_1", marker)
+    proc = nasearch("task=mpi", "mpi.cells=3", "mpi.proxies=[jacob_cov]", "workers=1", "progress=false",
+                    f"proxy.store={tmp_path / 's.sqlite'}", f"hydra.run.dir={tmp_path / 'mpi'}",
+                    cwd=tmp_path, data=str(root))
+    assert not marker.exists(), "the pickle ran os.system"
+    assert_clean_failure(proc, str(root / "cifar-10-batches-py" / "data_batch_1"), "system", "refused")
