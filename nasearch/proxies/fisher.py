@@ -18,6 +18,10 @@ Reference code: SamsungLabs/zero-cost-nas ``measures/fisher.py``.
 
 Deviations: none in value; implemented with forward hooks and tensor gradient hooks instead of
 replacing the layers' ``forward`` methods.
+
+Cross-machine tolerance (fisher, ``ProxySpec.tolerance``, relative): provisional (not yet measured:
+see ``experiments/cross_machine``): float32 gradients or activations summed in float32, about 1e-6
+across kernel sets for well-conditioned sums; tolerance 1e-3.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from nasearch.proxies.utils import cross_entropy, finite_or_nan, first_batch, we
     paper="Turner et al., BlockSwap, ICLR 2020 / Theis et al. 2018 (Fisher pruning), as in Abdelfattah et al. 2021",
     higher_is_better=True,
     needs_labels=True,
+    tolerance=1e-3,  # cross-machine, relative (experiments/cross_machine)
 )
 def fisher(net: torch.nn.Module, batches: list[tuple[torch.Tensor, torch.Tensor]], ctx: ProxyContext) -> float:
     images, labels = first_batch(batches)

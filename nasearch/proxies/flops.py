@@ -4,6 +4,9 @@ a baseline in Abdelfattah et al., "Zero-Cost Proxies for Lightweight NAS", ICLR 
 
 The image size is ``ctx.input_size`` (32 for CIFAR, 16 for ImageNet16-120). Needs the network but no
 data. Deviations: none.
+
+Cross-machine tolerance (flops, ``ProxySpec.tolerance``, relative): a count of multiply-adds: exact
+on any machine; tolerance 1e-9.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from nasearch.space.networks import count_flops
     data_free=True,
     bn=True,
     needs_network=True,
+    tolerance=1e-9,  # cross-machine, relative (experiments/cross_machine)
 )
 def flops(net: torch.nn.Module, batches: list[tuple[torch.Tensor, torch.Tensor]], ctx: ProxyContext) -> float:
     return float(count_flops(net, input_size=ctx.input_size))  # type: ignore[arg-type]

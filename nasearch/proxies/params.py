@@ -4,6 +4,9 @@ Abdelfattah et al., "Zero-Cost Proxies for Lightweight NAS", ICLR 2021, and NAS-
 Counts every parameter of the network built for the dataset with BatchNorm (equals NB201's
 ``params_m``; see :func:`nasearch.space.networks.count_parameters`). Needs the network but no data.
 Deviations: none.
+
+Cross-machine tolerance (params, ``ProxySpec.tolerance``, relative): a count of parameters: exact on
+any machine (float64 sum of integers); tolerance 1e-9.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from nasearch.space.networks import count_parameters
     data_free=True,
     bn=True,
     needs_network=True,
+    tolerance=1e-9,  # cross-machine, relative (experiments/cross_machine)
 )
 def params(net: torch.nn.Module, batches: list[tuple[torch.Tensor, torch.Tensor]], ctx: ProxyContext) -> float:
     return count_parameters(net) / 1e6

@@ -23,6 +23,10 @@ feed only ``none`` edges score 0).
 
 Deviations: none (the reference also computes in float64; H, W are taken from the batch's shape,
 falling back on the context's input size).
+
+Cross-machine tolerance (synflow, ``ProxySpec.tolerance``, relative): computed in float64 from the
+float32 initial weights: kernel-set differences are rounding of float64 sums (about 1e-13);
+tolerance 1e-6, provisional until the synflow rows of ``experiments/cross_machine``.
 """
 
 from __future__ import annotations
@@ -52,6 +56,7 @@ def synflow_per_layer(net: torch.nn.Module, input_size: tuple[int, int]) -> list
     higher_is_better=True,
     data_free=True,
     bn=False,
+    tolerance=1e-6,  # cross-machine, relative (experiments/cross_machine)
 )
 def synflow(net: torch.nn.Module, batches: list[tuple[torch.Tensor, torch.Tensor]], ctx: ProxyContext) -> float:
     if batches:

@@ -13,6 +13,30 @@ of their layer's sum, and a layer whose sum is 0 (all its weights left out, e.g.
 Deviations: the reference never zeroes ``.grad`` between batches, so its "gradient of batch b" is the
 running sum of the gradients of batches 1..b; we use each batch's own gradient, as the paper's
 equation states. Statistics in float64 (the reference uses float32 numpy arrays).
+
+Reproducibility. With B = 2 batches, ``E|g| / std(g) = (|g1| + |g2|) / |g1 - g2|`` per weight: a weight
+whose two batch gradients nearly agree contributes a huge term that depends on the last float32 bits
+of ``g1 - g2``. Those bits depend on how the conv weight-gradient sums (over the batch and the
+positions) are split and vectorised: by the number of torch threads (fixed by the scoring engine,
+which runs every proxy call with one intra-op thread, so a score no longer depends on the thread count
+or ``workers``) and by the CPU kernel set (AVX-512 / AVX2 / SSE4.1 in oneDNN and ATen), which no
+setting of ours fixes. The float64 statistics above do not help: the error is already in the float32
+gradients. ``zico_f64`` (registered below, opt-in) computes the network, images and gradients in
+float64 from the same initial weights; it costs about 2.2x ZiCo's time (``make bench``) and its
+values differ from ZiCo's (the float32 noise is gone), so it is a separate proxy with its own score
+key. The default ``zico`` is unchanged on purpose: the committed full-space table
+(``experiments/score_tables``, 2-3.5 CPU hours) and the studies built on it stay valid; tests compare
+ZiCo with committed values within its measured tolerance (below) and a rank check.
+
+Cross-machine tolerance (zico, ``ProxySpec.tolerance``, relative): measured: up to 2.2% (median
+0.4%, Spearman 0.998) over 60 cells between the default kernels and ``ATEN_CPU_CAPABILITY=default
+ONEDNN_MAX_CPU_ISA=SSE41`` (issue 13), 1.2% between the committed study and this machine on issue
+13's example cell; tolerance 5%. The 50-cell table of ``experiments/cross_machine`` refines it (see
+its README).
+
+Cross-machine tolerance (zico_f64, ``ProxySpec.tolerance``, relative): provisional, pending the
+``zico_f64`` rows of ``experiments/cross_machine``: float64 rounding (1e-16) amplified by ZiCo's
+conditioning (about 1e5, the ratio of ZiCo's float32 spread to float32 rounding) stays near 1e-11.
 """
 
 from __future__ import annotations
@@ -44,6 +68,7 @@ def zico_from_grads(per_batch: list[list[torch.Tensor]]) -> float:
     higher_is_better=True,
     needs_labels=True,
     min_batches=2,
+    tolerance=5e-2,  # cross-machine, relative (experiments/cross_machine)
 )
 def zico(net: torch.nn.Module, batches: list[tuple[torch.Tensor, torch.Tensor]], ctx: ProxyContext) -> float:
     if len(batches) < 2:
@@ -58,6 +83,7 @@ def zico(net: torch.nn.Module, batches: list[tuple[torch.Tensor, torch.Tensor]],
     higher_is_better=True,
     needs_labels=True,
     min_batches=2,
+    tolerance=1e-6,  # cross-machine, relative (experiments/cross_machine)
 )
 def zico_f64(net: torch.nn.Module, batches: list[tuple[torch.Tensor, torch.Tensor]], ctx: ProxyContext) -> float:
     """ZiCo with the network, the images and every gradient in float64 (opt-in; see the module
