@@ -9,6 +9,8 @@
    with one thread and with all threads.
 3. Search: 500 runs of REA on nb201 cifar10 (12,000 simulated seconds) with table-lookup proxy
    scores (N = 10), and the cost per run of every strategy, vanilla; reference: random search.
+4. Reproducibility (issue 13): ZiCo with and without the engine's one-thread pinning and the float64
+   variant ``zico_f64``; reference: plain fwd+bwd in ``channels_last`` (the fastest plain layout).
 
 Results are printed as markdown and written to bench/results.md (override with --out).
 """
@@ -181,12 +183,76 @@ def bench_search(runs: int) -> list[str]:
     return lines
 
 
+def time_fwd_bwd_cl(arch: Arch, x: torch.Tensor, y: torch.Tensor) -> float:
+    """The fastest plain fwd+bwd: network and images in ``channels_last`` memory layout."""
+    net = _net(arch).to(memory_format=torch.channels_last)
+    xc = x.contiguous(memory_format=torch.channels_last)
+    t0 = time.perf_counter()
+    loss = torch.nn.functional.cross_entropy(net(xc), y)
+    loss.backward()
+    return time.perf_counter() - t0
+
+
+def bench_repro(cells, batches, threads_all: int) -> list[str]:
+    """Issue 13: the cost of the engine's one-thread pinning and of the float64 ZiCo variant, as ratios
+    to the plain fwd+bwd (channels_last, the fastest plain layout) measured here, per thread count."""
+    from nasearch.proxies import get_proxy
+    from nasearch.proxies.scoring import one_thread
+
+    cells = cells[:8]
+    x, y = batches[0]
+    zico, zico64 = get_proxy("zico"), get_proxy("zico_f64")
+    torch.set_num_threads(1)
+    time_fwd_bwd_cl(cells[0], x, y)
+    ref1 = statistics.median(time_fwd_bwd_cl(a, x, y) for a in cells)
+    torch.set_num_threads(threads_all)
+    time_fwd_bwd_cl(cells[0], x, y)
+    ref_all = statistics.median(time_fwd_bwd_cl(a, x, y) for a in cells)
+
+    def per_cell(spec, threads: int, pinned: bool) -> float:
+        torch.set_num_threads(threads)
+        out = []
+        for a in cells:
+            if pinned:
+                with one_thread():
+                    out.append(time_proxy(spec, a, batches))
+            else:
+                out.append(time_proxy(spec, a, batches))
+        return statistics.median(out)
+
+    rows = [
+        ("plain fwd+bwd, channels_last, 1 thread (reference)", ref1),
+        (f"plain fwd+bwd, channels_last, {threads_all} threads", ref_all),
+        ("zico, 1 thread", per_cell(zico, 1, False)),
+        (f"zico, {threads_all} threads, unpinned (before: thread-dependent values)", per_cell(zico, threads_all, False)),
+        (f"zico, caller at {threads_all} threads, pinned to 1 (now: what score_one does)", per_cell(zico, threads_all, True)),
+        ("zico_f64 (opt-in float64 variant), 1 thread", per_cell(zico64, 1, False)),
+    ]
+    torch.set_num_threads(threads_all)
+    n = 2000
+    t0 = time.perf_counter()
+    for _ in range(n):
+        with one_thread():
+            pass
+    pin_us = (time.perf_counter() - t0) / n * 1e6
+    torch.set_num_threads(1)
+    lines = [
+        f"### Reproducibility costs (issue 13; {len(cells)} cells, batch {BATCH}; ratio to the 1-thread channels_last fwd+bwd)",
+        "",
+        "| measurement | s/cell | ratio |",
+        "|---|---|---|",
+    ]
+    lines += [f"| {name} | {v:.3f} | {v / ref1:.2f} |" for name, v in rows]
+    lines += ["", f"Entering and leaving `one_thread()` from {threads_all} threads: {pin_us:.1f} us per proxy call."]
+    return lines
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", default=str(Path(__file__).with_name("results.md")))
     p.add_argument("--runs", type=int, default=500)
     p.add_argument("--skip-proxies", action="store_true")
-    p.add_argument("--only", choices=("search", "gradsign", "proxies"), default=None, help="run one section")
+    p.add_argument("--only", choices=("search", "gradsign", "proxies", "repro"), default=None, help="run one section")
     a = p.parse_args()
     threads_all = os.cpu_count() or 1
     cells = fixed_cells()
@@ -201,6 +267,8 @@ def main() -> None:
             out += bench_gradsign(cells, batches, t) + [""]
     if not a.skip_proxies and a.only in (None, "proxies"):
         out += bench_proxies(cells, batches, sorted({1, threads_all})) + [""]
+    if not a.skip_proxies and a.only in (None, "repro"):
+        out += bench_repro(cells, batches, threads_all) + [""]
     text = "\n".join(out) + "\n"
     print(text)
     Path(a.out).write_text(text)
