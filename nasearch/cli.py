@@ -242,8 +242,9 @@ def _cmd_query(argv: list[str]) -> None:
         prog="nasearch query", description="Look up a cell in a benchmark (every dataset and fidelity)."
     )
     p.add_argument("arch", help="official arch string |op~0|+|op~0|op~1|+|op~0|op~1|op~2|, or 6 op ids a,b,c,d,e,f")
-    p.add_argument("--benchmark", default="auto", help="nb201, analognas or auto (default)")
-    p.add_argument("--path", default=None, help="table file for nb201 (default $NASEARCH_DATA/nb201/nb201.csv.gz)")
+    p.add_argument("--benchmark", default="auto", help="nb201, analognas or auto (default: nb201)")
+    p.add_argument("--path", default=None, help="table file for nb201 (default $NASEARCH_DATA/nb201/nb201.csv.gz "
+                   "if it exists, else the table embedded in the package)")
     a = p.parse_args(argv)
     from nasearch.benchmarks import make_benchmark
     from nasearch.space import Arch
@@ -251,11 +252,7 @@ def _cmd_query(argv: list[str]) -> None:
     try:
         text = a.arch
         arch = Arch.parse(tuple(int(x) for x in text.split(",")) if "," in text and "|" not in text else text)
-        name = a.benchmark
-        if name == "auto":
-            import os
-
-            name = "nb201" if (a.path or os.environ.get("NASEARCH_DATA")) else "analognas"
+        name = "nb201" if a.benchmark == "auto" else a.benchmark
         bench = make_benchmark(name, a.path, where="from nasearch query --benchmark/--path")
         print(f"{arch}  (nasearch index {arch.index}, ops {arch.ops}, {'connected' if arch.is_connected() else 'no input-output path'})")
         for d in bench.datasets:

@@ -69,7 +69,8 @@ def embedded_table() -> Traversable:
 
 def resolve_table_path(path: str | os.PathLike[str] | None = None, where: str = "") -> Path | Traversable:
     """The NB201 table to read: ``path`` if given (it must exist), else ``$NASEARCH_DATA/nb201/nb201.csv.gz``
-    when that file exists, else the table embedded in the package. The user's own table always wins."""
+    when that file exists, else the table embedded in the package. The user's own table always wins; a
+    ``NASEARCH_DATA`` that is not a folder is an error (a typo would otherwise go unnoticed)."""
     if path:
         return Path(path)
     root = os.environ.get("NASEARCH_DATA")
@@ -77,6 +78,13 @@ def resolve_table_path(path: str | os.PathLike[str] | None = None, where: str = 
         user = Path(root) / TABLE_RELPATH
         if user.is_file():
             return user
+        if not Path(root).is_dir():
+            raise BenchmarkError(
+                f"NASEARCH_DATA={root!r} is not a folder (looked there for the NB201 table {str(user)!r})"
+                + (f" ({where})" if where else "")
+                + ": point NASEARCH_DATA at a folder (a nb201/nb201.csv.gz in it is read instead of the "
+                "table embedded in the package), or unset it to use the embedded table"
+            )
         log.info("no NB201 table at %s ($NASEARCH_DATA); using the one embedded in the package", user)
     table = embedded_table()
     if not table.is_file():
