@@ -95,7 +95,8 @@ class ArchScorer:
             self.keys[idx] = rank_key(spec, vals)
             self.seconds[idx] = np.nan_to_num(secs)
         log.info(
-            "%s scores: %d of %d connected cells already in the store %s" + (" or shipped" if self.shipped else ""),
+            "%s scores: %d of %d connected cells already in the store %s"
+            + (" or the score tables shipped with nasearch" if self.shipped else ""),
             self.proxy,
             len(stored),
             int(connected.sum()),
