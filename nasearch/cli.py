@@ -96,6 +96,31 @@ def _with_preset_sweep(overrides: list[str], combos: list[list[str]]) -> list[li
     return [c + a for c in combos for a in axes]
 
 
+def preset_is_multirun(overrides: list[str]) -> bool:
+    """Whether the command line's ``experiment=`` preset sets ``hydra.mode: MULTIRUN`` (such a preset,
+    e.g. ``experiment=headline``, sweeps without ``-m``; its sweep is then checked like one with -m)."""
+    presets = [o for o in overrides if o.lstrip("+").startswith("experiment=") and "," not in o]
+    if not presets:
+        return False
+    from hydra import compose, initialize_config_module
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    from nasearch.config import register_configs
+
+    register_configs()
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_module(config_module=CONFIG_MODULE, version_base=None):
+            cfg = compose(config_name="config", overrides=presets, return_hydra_config=True)
+            return str(cfg.hydra.get("mode")).upper().endswith("MULTIRUN")
+    except (HydraException, OmegaConfBaseException):
+        return False  # the full check reports the error with its context
+    finally:
+        GlobalHydra.instance().clear()
+
+
 def validate_overrides(overrides: list[str], multirun: bool = False) -> list:
     """Compose and validate the config of every job; fail with one paragraph on the first bad one."""
     from hydra import compose, initialize_config_module
@@ -318,8 +343,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.argv = [sys.argv[0], *argv]
         _hydra_app()
         return
-    multirun = "-m" in argv or "--multirun" in argv
     overrides = [a for a in argv if not a.startswith("-")]
+    multirun = "-m" in argv or "--multirun" in argv or preset_is_multirun(overrides)
     validate_overrides(overrides, multirun)
     sys.argv = [sys.argv[0], *argv]
     _hydra_app()
