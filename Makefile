@@ -3,7 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-# NB201 search on the embedded default unless the caller points NASEARCH_DATA at real files.
+# The headline comparison (conf/experiment/headline.yaml): vanilla REA vs REA + GradSign (N = 10) on
+# nb201/cifar10, 500 paired runs each, from the NB201 table and GradSign scores shipped in the package
+# (NASEARCH_DATA, when set, overrides the table). Extra overrides: make run RUN_ARGS='runs=100'.
 RUN_ARGS ?=
 
 .PHONY: run test bench lint setup clean
@@ -20,7 +22,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(VENV)/bin/nasearch $(RUN_ARGS)
+	$(VENV)/bin/nasearch experiment=headline $(RUN_ARGS)
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check nasearch tests bench

@@ -98,6 +98,31 @@ def _with_preset_sweep(overrides: list[str], combos: list[list[str]]) -> list[li
     return [c + a for c in combos for a in axes]
 
 
+def preset_is_multirun(overrides: list[str]) -> bool:
+    """Whether the command line's ``experiment=`` preset sets ``hydra.mode: MULTIRUN`` (such a preset,
+    e.g. ``experiment=headline``, sweeps without ``-m``; its sweep is then checked like one with -m)."""
+    presets = [o for o in overrides if o.lstrip("+").startswith("experiment=") and "," not in o]
+    if not presets:
+        return False
+    from hydra import compose, initialize_config_module
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    from nasearch.config import register_configs
+
+    register_configs()
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_module(config_module=CONFIG_MODULE, version_base=None):
+            cfg = compose(config_name="config", overrides=presets, return_hydra_config=True)
+            return str(cfg.hydra.get("mode")).upper().endswith("MULTIRUN")
+    except (HydraException, OmegaConfBaseException):
+        return False  # the full check reports the error with its context
+    finally:
+        GlobalHydra.instance().clear()
+
+
 def validate_overrides(overrides: list[str], multirun: bool = False) -> list:
     """Compose and validate the config of every job; fail with one paragraph on the first bad one."""
     from hydra import compose, initialize_config_module
@@ -244,8 +269,9 @@ def _cmd_query(argv: list[str]) -> None:
         prog="nasearch query", description="Look up a cell in a benchmark (every dataset and fidelity)."
     )
     p.add_argument("arch", help="official arch string |op~0|+|op~0|op~1|+|op~0|op~1|op~2|, or 6 op ids a,b,c,d,e,f")
-    p.add_argument("--benchmark", default="auto", help="nb201, analognas or auto (default)")
-    p.add_argument("--path", default=None, help="table file for nb201 (default $NASEARCH_DATA/nb201/nb201.csv.gz)")
+    p.add_argument("--benchmark", default="auto", help="nb201, analognas or auto (default: nb201)")
+    p.add_argument("--path", default=None, help="table file for nb201 (default $NASEARCH_DATA/nb201/nb201.csv.gz "
+                   "if it exists, else the table embedded in the package)")
     a = p.parse_args(argv)
     from nasearch.benchmarks import make_benchmark
     from nasearch.space import Arch
@@ -253,11 +279,7 @@ def _cmd_query(argv: list[str]) -> None:
     try:
         text = a.arch
         arch = Arch.parse(tuple(int(x) for x in text.split(",")) if "," in text and "|" not in text else text)
-        name = a.benchmark
-        if name == "auto":
-            import os
-
-            name = "nb201" if (a.path or os.environ.get("NASEARCH_DATA")) else "analognas"
+        name = "nb201" if a.benchmark == "auto" else a.benchmark
         bench = make_benchmark(name, a.path, where="from nasearch query --benchmark/--path")
         print(f"{arch}  (nasearch index {arch.index}, ops {arch.ops}, {'connected' if arch.is_connected() else 'no input-output path'})")
         for d in bench.datasets:
@@ -342,8 +364,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.argv = [sys.argv[0], *argv]
         _hydra_app()
         return
-    multirun = "-m" in argv or "--multirun" in argv
     overrides = [a for a in argv if not a.startswith("-")]
+    multirun = "-m" in argv or "--multirun" in argv or preset_is_multirun(overrides)
     validate_overrides(overrides, multirun)
     _check_output_dirs(overrides)
     sys.argv = [sys.argv[0], *argv]

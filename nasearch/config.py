@@ -28,19 +28,15 @@ def _bad(key: str, value: Any, accepted: str) -> ConfigError:
 @dataclass
 class BenchmarkConf:
     name: str = "auto"
-    """'nb201' (table file), 'analognas' (embedded), or 'auto': nb201 when a table is found
-    (benchmark.path or $NASEARCH_DATA), else analognas."""
+    """'nb201' (NAS-Bench-201 table), 'analognas' (AnalogNAS-Bench, CIFAR-10 only), or 'auto' (nb201)."""
     path: str | None = None
-    fallback_queries: int = 100
-    """With name=auto falling back to analognas (no training times): the query budget used."""
+    """nb201's table file (default: $NASEARCH_DATA/nb201/nb201.csv.gz if it exists, else the embedded one)."""
 
     def check(self) -> None:
         from nasearch.benchmarks import BENCHMARKS
 
         if self.name not in (*BENCHMARKS, "auto"):
             raise _bad("benchmark.name", self.name, "one of " + ", ".join((*BENCHMARKS, "auto")))
-        if self.fallback_queries < 1:
-            raise _bad("benchmark.fallback_queries", self.fallback_queries, "an integer >= 1")
 
 
 @dataclass
@@ -87,6 +83,9 @@ class ProxyConf:
     """'store': scores from the score store, missing ones computed and stored; 'live': no store."""
     store: str | None = None
     """SQLite score store (default: $NASEARCH_CACHE or ~/.cache/nasearch/scores.sqlite)."""
+    shipped: bool = True
+    """Beneath the store, read the score tables shipped in the package (nasearch.proxies.shipped);
+    false: compute every score the store lacks."""
     charge_time: bool = False
     """Charge the proxy's compute time to the simulated clock (GradSign does not)."""
 

@@ -469,6 +469,8 @@ try:  # Hydra is a core dependency; keep results importable without it for scrip
                 return
             summaries = collect(sweep_dir)
             print(markdown_table(summaries), flush=True)
+            for png in sorted(sweep_dir.glob("collected_*.png")):
+                print(f"anytime plot: {png}", flush=True)
 
 except ImportError:  # pragma: no cover
     pass

@@ -190,9 +190,16 @@ def test_make_benchmark_builds_each(nb201_table: TableBenchmark) -> None:
     assert isinstance(table, TableBenchmark) and table.datasets == nb201_table.datasets
 
 
-def test_make_benchmark_nb201_without_path(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_make_benchmark_nb201_without_path_reads_the_embedded_table(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("NASEARCH_DATA", raising=False)
-    with pytest.raises(BenchmarkError, match="NASEARCH_DATA.*") as err:
+    bench = make_benchmark("nb201", where="from config key benchmark.path")
+    assert isinstance(bench, TableBenchmark) and bench.embedded
+    assert bench.datasets == ("cifar10", "cifar100", "ImageNet16-120")
+
+
+def test_nasearch_data_that_is_not_a_folder_is_an_error(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    monkeypatch.setenv("NASEARCH_DATA", str(tmp_path / "nowhere"))
+    with pytest.raises(BenchmarkError, match="NASEARCH_DATA=.*nowhere.*is not a folder") as err:
         make_benchmark("nb201", where="from config key benchmark.path")
     assert "from config key benchmark.path" in str(err.value)
 

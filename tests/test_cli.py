@@ -50,6 +50,8 @@ def assert_clean_failure(proc: subprocess.CompletedProcess, *fragments: str) -> 
         (["query", BAD_ARCH], [repr(BAD_ARCH), "bad", "nor_conv_3x3"]),
         (["-m", "strategy=rs,nope", "runs=2"], ["'nope'", "strategy"]),
         (["-m", "proxy=params", "proxy.n=1,0", "runs=2"], ["proxy.n", ">= 1"]),
+        # a preset with hydra.mode=MULTIRUN sweeps without -m, and its sweep is checked the same way
+        (["experiment=headline", "proxy.n=1,0", "runs=2"], ["proxy.n", ">= 1"]),
     ],
 )
 def test_bad_input_fails_clearly(tmp_path, args, fragments):
@@ -98,6 +100,7 @@ def test_listings(tmp_path):
         (["experiment=zico_synflow_table5"], {(p, n) for p in ("zico", "synflow") for n in (1, 10, 100)}),
         (["experiment=zico_synflow_table5", "proxy=synflow"], {("synflow", 1), ("synflow", 10), ("synflow", 100)}),
         (["experiment=gradsign_table5", "proxy.n=10,20"], {("gradsign", 10), ("gradsign", 20)}),
+        (["experiment=headline"], {("gradsign", 1), ("gradsign", 10)}),
         # a swept preset contributes no sweep params (Hydra reads them from the primary config)
         (["experiment=gradsign_table5,zico_synflow_table5"], {("gradsign", 1), ("zico", 1)}),
     ],

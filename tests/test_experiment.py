@@ -64,11 +64,14 @@ def test_interrupted_job_resumes(tmp_path, data_root):
     assert stable(rows) == stable(read_rows(full / "runs.csv", ROW_FIELDS))
 
 
-def test_embedded_default_needs_no_data(tmp_path):
+def test_default_needs_no_data_and_searches_the_embedded_nb201(tmp_path):
     out = nasearch("runs=20", "workers=1", "progress=false", f"hydra.run.dir={tmp_path / 'x'}", cwd=tmp_path, data=None)
-    assert "analognas/cifar10" in out.stdout
+    assert "nb201/cifar10" in out.stdout
+    assert "NB201 table: embedded in the package" in out.stderr
     rows = read_rows(tmp_path / "x" / "runs.csv", ROW_FIELDS)
-    assert len(rows) == 20 and all(r["queries"] == "100" for r in rows)
+    # NB201's protocol: 12,000 simulated seconds on cifar10, reported on all three datasets
+    assert len(rows) == 20 and all(float(r["sim_seconds"]) >= 12000 for r in rows)
+    assert all(r["budget_seconds"] == "12000.0" and r["test_ImageNet16-120"] for r in rows)
 
 
 @pytest.mark.slow

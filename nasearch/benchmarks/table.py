@@ -2,9 +2,14 @@
 
 One row per (architecture, dataset) with columns ``index, arch, dataset, valid_acc_12, test_acc_12,
 valid_acc_200, test_acc_200, train_time_12, train_time_200, params_m, flops_m, latency_s`` (see
-``shared/README.md``). ``nasearch convert`` writes this layout from the official NAS-Bench-201 and
+the README's "Data" section). ``nasearch convert`` writes this layout from the official NAS-Bench-201 and
 NATS-Bench files. The table is loaded once into numpy arrays indexed by :attr:`Arch.index`, so a
 query is two array reads.
+
+Which table: ``benchmark.path`` if given, else ``$NASEARCH_DATA/nb201/nb201.csv.gz`` if it exists,
+else the table shipped inside the package (``nasearch/embedded/nb201/nb201.csv.gz``, read with
+``importlib.resources``; NATS-Bench / NAS-Bench-201 figures, both MIT-licensed releases; provenance
+in the README's "Data" section). So ``nb201`` works with no data at all, and a user's own table wins.
 """
 
 from __future__ import annotations
@@ -12,8 +17,12 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import logging
 import os
+import threading
+from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -25,6 +34,9 @@ from nasearch.benchmarks.base import (
     resolve_fidelity,
 )
 from nasearch.space.arch import NUM_ARCHS, Arch, ArchError
+
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
 
 COLUMNS: tuple[str, ...] = (
     "index",
@@ -43,25 +55,72 @@ COLUMNS: tuple[str, ...] = (
 FLOAT_COLUMNS = COLUMNS[3:]
 TABLE_RELPATH = Path("nb201") / "nb201.csv.gz"
 
+log = logging.getLogger(__name__)
 
-def default_table_path(where: str = "") -> Path:
-    """``$NASEARCH_DATA/nb201/nb201.csv.gz``, or a clear error saying how to point nasearch at it."""
+
+EMBEDDED_PACKAGE = "nasearch.embedded"
+"""The package folder of embedded data, laid out like ``$NASEARCH_DATA`` (``nb201/nb201.csv.gz``)."""
+
+
+def embedded_table() -> Traversable:
+    """The NAS-Bench-201 table shipped inside the package (``nasearch/embedded/nb201/nb201.csv.gz``)."""
+    return resources.files(EMBEDDED_PACKAGE).joinpath(*TABLE_RELPATH.parts)
+
+
+def resolve_table_path(path: str | os.PathLike[str] | None = None, where: str = "") -> Path | Traversable:
+    """The NB201 table to read: ``path`` if given (it must exist), else ``$NASEARCH_DATA/nb201/nb201.csv.gz``
+    when that file exists, else the table embedded in the package. The user's own table always wins; a
+    ``NASEARCH_DATA`` that is not a folder is an error (a typo would otherwise go unnoticed)."""
+    if path:
+        return Path(path)
     root = os.environ.get("NASEARCH_DATA")
-    if not root:
+    if root:
+        user = Path(root) / TABLE_RELPATH
+        if user.is_file():
+            return user
+        if not Path(root).is_dir():
+            raise BenchmarkError(
+                f"NASEARCH_DATA={root!r} is not a folder (looked there for the NB201 table {str(user)!r})"
+                + (f" ({where})" if where else "")
+                + ": point NASEARCH_DATA at a folder (a nb201/nb201.csv.gz in it is read instead of the "
+                "table embedded in the package), or unset it to use the embedded table"
+            )
+        log.info("no NB201 table at %s ($NASEARCH_DATA); using the one embedded in the package", user)
+    table = embedded_table()
+    if not table.is_file():
         raise BenchmarkError(
-            "benchmark 'nb201' needs the NB201 table but no path was given"
+            "the NB201 table embedded in the package is missing (" + str(table) + ")"
             + (f" ({where})" if where else "")
-            + ": set NASEARCH_DATA to a folder holding nb201/nb201.csv.gz, or benchmark.path=FILE, "
-            "or use benchmark=analognas (embedded, no data needed); `nasearch convert` builds the "
-            "table from the official NAS-Bench-201 / NATS-Bench files"
+            + ": reinstall nasearch, or set NASEARCH_DATA to a folder holding nb201/nb201.csv.gz, or "
+            "benchmark.path=FILE; `nasearch convert` builds the table from the official NAS-Bench-201 / "
+            "NATS-Bench files"
         )
-    return Path(root) / TABLE_RELPATH
+    return table
 
 
-def _open_text(path: Path) -> io.TextIOBase:
-    if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8")
-    return open(path, encoding="utf-8", newline="")
+def default_table_path(where: str = "") -> Path | Traversable:
+    """The table :class:`TableBenchmark` reads when no path is given (see :func:`resolve_table_path`)."""
+    return resolve_table_path(None, where)
+
+
+def _open_text(path: Path | Traversable) -> io.TextIOBase:
+    if path.name.endswith(".gz"):
+        return io.TextIOWrapper(gzip.GzipFile(fileobj=path.open("rb")), encoding="utf-8")
+    return path.open("r", encoding="utf-8", newline="")
+
+
+_LOADED: dict[tuple, tuple] = {}
+"""Parsed tables of this process by file identity (path, size, mtime), so a multirun's jobs and repeated
+constructions parse a table once. The arrays are shared read-only (``column`` returns copies)."""
+_LOCK = threading.Lock()
+
+
+def _cache_ident(path: Path | Traversable) -> tuple | None:
+    try:
+        st = os.stat(path)  # type: ignore[arg-type]
+    except (TypeError, OSError):
+        return None  # not a file on disk (e.g. a zipped package): parsed on every construction
+    return (str(path), st.st_size, st.st_mtime_ns)
 
 
 class TableBenchmark:
@@ -72,7 +131,9 @@ class TableBenchmark:
     has_train_time = True
 
     def __init__(self, path: str | os.PathLike[str] | None = None, *, where: str = ""):
-        path = Path(path) if path else default_table_path(where)
+        path = resolve_table_path(path, where)
+        self.embedded = not isinstance(path, Path) or path == embedded_table()
+        """Whether this is the table shipped in the package (no user file given or found)."""
         if not path.is_file():
             raise BenchmarkError(
                 f"NB201 table not found at {str(path)!r}"
@@ -82,9 +143,18 @@ class TableBenchmark:
                 + "; set NASEARCH_DATA to the folder holding nb201/nb201.csv.gz or benchmark.path=FILE"
             )
         self.path = path
-        self._load(path)
+        ident = _cache_ident(path)
+        cached = _LOADED.get(ident) if ident is not None else None
+        if cached is None:
+            self._load(path)
+            if ident is not None:
+                with _LOCK:
+                    _LOADED[ident] = (self.datasets, self._data, self._official, self._present)
+        else:
+            self.datasets, self._data, self._official, self._present = cached
+        self._cols = {c: i for i, c in enumerate(FLOAT_COLUMNS)}
 
-    def _load(self, path: Path) -> None:
+    def _load(self, path: Path | Traversable) -> None:
         try:
             with _open_text(path) as fh:
                 reader = csv.reader(fh)
@@ -114,9 +184,10 @@ class TableBenchmark:
         self._official = np.full(NUM_ARCHS, -1, dtype=np.int64)
         self._present = np.zeros((len(datasets), NUM_ARCHS), dtype=bool)
         acc_cols = [i for i, c in enumerate(FLOAT_COLUMNS) if "_acc_" in c]
+        parsed: dict[str, Arch] = {}  # each arch string appears once per dataset: parse it once
         for lineno, r in enumerate(rows, start=2):
             try:
-                arch = Arch.from_string(r[1])
+                arch = parsed.get(r[1]) or parsed.setdefault(r[1], Arch.from_string(r[1]))
                 values = [float(v) if v != "" else np.nan for v in r[3:]]
                 official = int(r[0])
             except (ArchError, ValueError) as exc:
@@ -138,7 +209,6 @@ class TableBenchmark:
             self._data[d, :, arch.index] = values
             self._present[d, arch.index] = True
             self._official[arch.index] = official
-        self._cols = {c: i for i, c in enumerate(FLOAT_COLUMNS)}
 
     # ------------------------------------------------------------------ Benchmark protocol
     def query(self, arch: Arch, dataset: str, fidelity: int | None = None) -> Result:

@@ -91,6 +91,7 @@ def mpi_task(cfg: Config, out_dir: Path) -> str:
     from nasearch.experiments.scorer import default_store_path
     from nasearch.experiments.search import resolve_benchmark
     from nasearch.proxies.scoring import rank_key, score_cells
+    from nasearch.proxies.shipped import layered
     from nasearch.proxies.store import ScoreStore
 
     bench, _path, _budget = resolve_benchmark(cfg)
@@ -116,6 +117,7 @@ def mpi_task(cfg: Config, out_dir: Path) -> str:
                 workers=workers,
                 store=store,
                 progress=cfg.progress,
+                shipped=cfg.proxy.shipped,
             )
             elapsed = time.perf_counter() - t0
             spc = math.nan
@@ -124,7 +126,7 @@ def mpi_task(cfg: Config, out_dir: Path) -> str:
 
                 key = score_key(proxy, dataset, image_dataset=cfg.proxy.image_dataset, batch_size=cfg.proxy.batch_size,
                                 num_batches=cfg.proxy.num_batches, seed=cfg.proxy.seed)
-                got = store.get_many(key, cells, with_seconds=True)
+                got = layered(store, key, cells, with_seconds=True, shipped=cfg.proxy.shipped)
                 secs = [v[1] for v in got.values() if not math.isnan(v[1])]  # type: ignore[index]
                 spc = float(np.mean(secs)) if secs else math.nan
             else:

@@ -51,6 +51,7 @@ class ArchScorer:
         seed: int,
         store_path: str | None,
         data_root: str | None = None,
+        shipped: bool = True,
     ):
         from nasearch.proxies.scoring import score_key
 
@@ -62,6 +63,8 @@ class ArchScorer:
         self.seed = seed
         self.store_path = store_path
         self.data_root = data_root
+        self.shipped = shipped
+        """Read the package's shipped score tables beneath the store (nasearch.proxies.shipped)."""
         self.key = score_key(
             proxy, dataset, image_dataset=image_dataset, batch_size=batch_size, num_batches=num_batches, seed=seed
         )
@@ -79,8 +82,11 @@ class ArchScorer:
         self.keys[~connected] = -math.inf
         if self.store_path is None:
             return
+        from nasearch.proxies.shipped import layered
+
         with ScoreStore(self.store_path) as store:
-            stored = store.get_many(self.key, np.flatnonzero(connected).tolist(), with_seconds=True)
+            stored = layered(store, self.key, np.flatnonzero(connected).tolist(), with_seconds=True,
+                             shipped=self.shipped)
         if stored:
             idx = np.fromiter(stored.keys(), dtype=np.int64)
             vals = np.array([v[0] for v in stored.values()])  # type: ignore[index]
@@ -89,7 +95,8 @@ class ArchScorer:
             self.keys[idx] = rank_key(spec, vals)
             self.seconds[idx] = np.nan_to_num(secs)
         log.info(
-            "%s scores: %d of %d connected cells already in the store %s",
+            "%s scores: %d of %d connected cells already in the store %s"
+            + (" or the score tables shipped with nasearch" if self.shipped else ""),
             self.proxy,
             len(stored),
             int(connected.sum()),
@@ -114,11 +121,14 @@ class ArchScorer:
                 workers=1,
                 store=store,
                 progress=False,
+                shipped=self.shipped,
             )
             idx = [a.index for a in archs]
             self.keys[idx] = rank_key(self.proxy, values)
             if store is not None:
-                got = store.get_many(self.key, archs, with_seconds=True)
+                from nasearch.proxies.shipped import layered
+
+                got = layered(store, self.key, archs, with_seconds=True, shipped=self.shipped)
                 for i, (_v, s) in got.items():  # type: ignore[misc]
                     self.seconds[i] = 0.0 if math.isnan(s) else s
         finally:
@@ -156,4 +166,5 @@ def make_scorer(cfg: Config, bench: object, dataset: str) -> ArchScorer:
         num_batches=p.num_batches,
         seed=p.seed,
         store_path=store,
+        shipped=p.shipped,
     )

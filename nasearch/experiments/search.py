@@ -81,26 +81,15 @@ class ArmSpec:
 
 
 def resolve_benchmark(cfg: Config) -> tuple[Benchmark, str, Budget]:
-    """The benchmark the config asks for (``auto``: nb201 if a table is found, else analognas)."""
-    from nasearch.benchmarks.table import TABLE_RELPATH
-
+    """The benchmark the config asks for (``auto`` is ``nb201``: the user's table from benchmark.path or
+    $NASEARCH_DATA when there is one, else the table embedded in the package); returns the benchmark,
+    the table file a worker process should reopen ("" for the embedded one) and the budget."""
     name = cfg.benchmark.name
     path = cfg.benchmark.path
     seconds = cfg.budget.seconds
     queries = cfg.budget.queries
     if name == "auto":
-        root = os.environ.get("NASEARCH_DATA")
-        found = path or (str(Path(root) / TABLE_RELPATH) if root and (Path(root) / TABLE_RELPATH).is_file() else None)
-        if found:
-            name, path = "nb201", found
-        else:
-            name = "analognas"
-            log.info(
-                "benchmark=auto: no NB201 table (set NASEARCH_DATA or benchmark.path), so using the embedded "
-                "analognas benchmark (CIFAR-10, no training times) with a budget of %d queries",
-                cfg.benchmark.fallback_queries,
-            )
-            seconds, queries = None, cfg.benchmark.fallback_queries
+        name = "nb201"
     bench = make_benchmark(name, path, where="config key benchmark.name / benchmark.path")
     if cfg.dataset.name not in bench.datasets:
         raise BenchmarkError(
@@ -113,6 +102,9 @@ def resolve_benchmark(cfg: Config) -> tuple[Benchmark, str, Budget]:
                 "charged: it supports query-count budgets only; set budget.seconds=null budget.queries=N"
             )
         seconds = None
+    if bench.name == "nb201":
+        log.info("NB201 table: %s", "embedded in the package" if getattr(bench, "embedded", False) else bench.path)  # type: ignore[attr-defined]
+        path = "" if getattr(bench, "embedded", False) else str(bench.path)  # type: ignore[attr-defined]
     return bench, path or "", Budget(seconds=seconds, queries=queries)
 
 

@@ -61,6 +61,7 @@ import torch
 from tqdm.auto import tqdm
 
 from nasearch.data.images import CLASSES, SIZE, load_images, sample_batches
+from nasearch.proxies import shipped as shipped_scores
 from nasearch.proxies.registry import ProxyContext, ProxyError, ProxySpec, get_proxy
 from nasearch.proxies.store import ScoreKey, ScoreStore, StoreError
 from nasearch.space.arch import NUM_ARCHS, Arch
@@ -264,6 +265,7 @@ def score_cells(
     data_free: bool = False,
     flush_every: int = 8,
     chunk_size: int | None = None,
+    shipped: bool = True,
 ) -> np.ndarray:
     """Scores (float64, one per entry of ``archs``, in order) of ``proxy`` on ``dataset``'s networks.
 
@@ -272,6 +274,8 @@ def score_cells(
     ``image_dataset='none'`` or ``data_free=True`` uses seeded Gaussian batches instead.
     ``num_batches`` defaults to the proxy's ``min_batches``. Disconnected cells and non-finite scores
     get :func:`never_preferred`. See the module docstring for seeding, caching and parallelism.
+    With a ``store``, cells it lacks are looked up in the package's shipped score tables before any
+    is computed (:mod:`nasearch.proxies.shipped`; ``shipped=False`` skips them).
     """
     spec = get_proxy(proxy, where="score_cells(proxy=...)")
     key = score_key(proxy, dataset, image_dataset=image_dataset, batch_size=batch_size,
@@ -291,6 +295,8 @@ def score_cells(
         )
     if store is not None and connected:
         raw.update(store.get_many(key, list(connected.values())))  # type: ignore[arg-type]
+        if shipped:  # read-only tables shipped in the package, beneath the user's store
+            raw.update(shipped_scores.get_many(key, [i for i in connected if i not in raw]))  # type: ignore[arg-type]
     todo = [a for i, a in sorted(connected.items()) if i not in raw]
     log.info("%s on %s: %d cells, %d disconnected, %d cached, %d to compute (%s)", spec.name, dataset,
              len(cells), n_disconnected, len(connected) - len(todo), len(todo), key.describe())
@@ -423,7 +429,8 @@ def build_score_table(
     CSV columns: ``index`` (nasearch index), ``arch``, ``connected``, ``score`` (never-preferred policy
     applied), ``seconds`` (compute time, empty for disconnected cells), then the run's settings
     (``proxy, version, dataset, image_dataset, batch_size, num_batches, seed``) on every row. Rows are
-    in index order. Rerunning with the same store resumes. Returns ``out_csv`` as a Path.
+    in index order. Rerunning with the same store resumes. Returns ``out_csv`` as a Path. The shipped
+score tables are not read: a table is always computed (it is how they were made).
     """
     if sample is None:
         indices = np.arange(NUM_ARCHS)
@@ -437,7 +444,7 @@ def build_score_table(
     with ScoreStore(store_path) as store:
         scores = score_cells(archs, proxy, dataset, image_dataset=image_dataset, data_root=data_root,
                              batch_size=batch_size, num_batches=num_batches, seed=seed, workers=workers,
-                             store=store, progress=progress, data_free=data_free)
+                             store=store, progress=progress, data_free=data_free, shipped=False)
         stored = store.get_many(key, archs, with_seconds=True)
     out = Path(out_csv)
     out.parent.mkdir(parents=True, exist_ok=True)
