@@ -13,6 +13,20 @@ from nasearch.benchmarks.base import DATASETS, Benchmark, BenchmarkError, Result
 
 BENCHMARKS: tuple[str, ...] = ("nb201", "analognas")
 
+BENCHMARK_SPACES: dict[str, str] = {"nb201": "nb201", "analognas": "nb201", "auto": "nb201"}
+"""The search space each benchmark answers for (``bench.space.name``), known without loading it."""
+
+
+def benchmark_space(name: str, where: str = ""):
+    """The :class:`~nasearch.space.base.SearchSpace` of the benchmark called ``name``."""
+    from nasearch.space import get_space
+
+    if name not in BENCHMARK_SPACES:
+        raise BenchmarkError(
+            f"unknown benchmark {name!r}" + (f" ({where})" if where else "") + f"; accepted: {', '.join(BENCHMARKS)}"
+        )
+    return get_space(BENCHMARK_SPACES[name])
+
 
 def make_benchmark(name: str, path: str | None = None, *, where: str = "") -> Benchmark:
     """Build the benchmark called ``name``; ``path`` is the table file (``nb201`` only).
@@ -35,4 +49,4 @@ def make_benchmark(name: str, path: str | None = None, *, where: str = "") -> Be
     )
 
 
-__all__ = ["BENCHMARKS", "DATASETS", "Benchmark", "BenchmarkError", "Result", "make_benchmark"]
+__all__ = ["BENCHMARKS", "BENCHMARK_SPACES", "DATASETS", "benchmark_space", "Benchmark", "BenchmarkError", "Result", "make_benchmark"]

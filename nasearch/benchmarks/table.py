@@ -25,6 +25,7 @@ from nasearch.benchmarks.base import (
     resolve_fidelity,
 )
 from nasearch.space.arch import NUM_ARCHS, Arch, ArchError
+from nasearch.space.base import get_space
 
 COLUMNS: tuple[str, ...] = (
     "index",
@@ -72,6 +73,7 @@ class TableBenchmark:
     has_train_time = True
 
     def __init__(self, path: str | os.PathLike[str] | None = None, *, where: str = ""):
+        self.space = get_space("nb201")
         path = Path(path) if path else default_table_path(where)
         if not path.is_file():
             raise BenchmarkError(
@@ -145,6 +147,8 @@ class TableBenchmark:
         check_dataset(self, dataset)
         f = resolve_fidelity(self, fidelity)
         d = self.datasets.index(dataset)
+        if not isinstance(arch, Arch):
+            arch = self.space.parse(arch, where=f"query of benchmark {self.name!r}")
         i = arch.index
         if not self._present[d, i]:
             raise BenchmarkError(f"cell {arch} has no {dataset} row in table {str(self.path)!r}")
