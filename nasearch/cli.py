@@ -268,10 +268,13 @@ def _cmd_query(argv: list[str]) -> None:
         else:
             try:
                 arch = space.parse(text, where="from nasearch query ARCH")
-            except ArchError:
+            except ArchError as exc:
                 if not text.strip().isdigit():
                     raise
-                arch = space.parse(int(text), where="from nasearch query ARCH (an index)")
+                try:
+                    arch = space.parse(int(text), where="from nasearch query ARCH")
+                except ArchError as exc2:
+                    raise ArchError(f"{exc}; nor is it an index of the space: {exc2}") from exc2
         bench = make_benchmark(name, a.path, where=where)
         print(
             f"{space.to_string(arch)}  ({space.name} index {arch.index}, choices {space.to_choices(arch)}, "

@@ -229,7 +229,7 @@ class _Fixed(Strategy):
     name = "fixed-for-tests"
 
     def __init__(self, proposals: list[Arch], *, single: bool = False):
-        super().__init__(np.random.default_rng(0))
+        super().__init__(np.random.default_rng(0), space="nb201")
         self.proposals, self.single, self.told = proposals, single, []
 
     def ask(self, n: int = 1) -> list[Arch]:
