@@ -534,7 +534,7 @@ class TransNAS101MacroSpace(_TNBSpace):
         return out
 
     def mutate(self, arch: TNBMacroArch, rng: np.random.Generator) -> TNBMacroArch:
-        """One of :meth:`neighbours`, drawn uniformly (every skeleton has at least 6)."""
+        """One of :meth:`neighbours`, drawn uniformly (every skeleton has 9 to 20 of them)."""
         options = self.neighbours(arch)
         return options[int(rng.integers(len(options)))]
 
