@@ -93,18 +93,21 @@ def test_choices_encoding_and_config_space():
     assert SPACE.positions == (3,) * 8
     for a in archs:
         assert SPACE.from_choices(SPACE.to_choices(a)) == a
-    assert SPACE.from_choices((0, 1, 2, 3, 0, 0, 0, 0)) is None
-    assert SPACE.from_choices((0, 1)) is None
+    for bad in ((0, 1, 2, 3, 0, 0, 0, 0), (0, 1)):  # out of range, wrong length
+        with pytest.raises(ArchError, match="nasbench_macro"):
+            SPACE.from_choices(bad)
     x = SPACE.encode(archs)
     assert x.shape == (30, 24) and x.dtype == np.float32
     assert (x.sum(axis=1) == 8).all()
     assert (x.reshape(30, 8, 3).argmax(axis=2) == np.asarray([a.blocks for a in archs])).all()
     assert SPACE.encode([]).shape == (0, 24)
     cs = SPACE.config_space(seed=0)
+    assert len(list(cs.values())) == 8
     for cfg in cs.sample_configuration(20):
         a = SPACE.from_config(cfg)
         assert isinstance(a, MacroArch)
         assert SPACE.from_config({f"layer{i}": BLOCKS[c] for i, c in enumerate(a.blocks)}) == a
+        assert SPACE.from_config(SPACE.to_config(a, cs)) == a == SPACE.from_config(SPACE.to_config(a))
     with pytest.raises(ArchError, match="layer7"):
         SPACE.from_config({f"layer{i}": "identity" for i in range(7)})
     with pytest.raises(ArchError, match="MB6_K5"):
@@ -144,11 +147,12 @@ def test_bad_arch_values_raise_one_clear_error(value, match):
 
 
 def test_unknown_task_is_an_arch_error():
-    with pytest.raises(ArchError, match="cifar10"):
+    with pytest.raises(ArchError, match="unknown task 'cifar100' for space 'nasbench_macro'"):
         SPACE.build_network(SPACE.from_index(0), "cifar100")
     with pytest.raises(ArchError, match="cifar10"):
         SPACE.num_classes("ImageNet16-120")
     assert SPACE.num_classes("cifar10") == 10 and SPACE.input_size("cifar10") == 32
+    assert SPACE.network_tasks == SPACE.tasks == ("cifar10",)
 
 
 # ---------------------------------------------------------------------- networks

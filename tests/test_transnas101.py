@@ -98,9 +98,13 @@ def test_micro_moves_encoding_config():
     x = MICRO.encode(seq)
     assert x.shape == (40, 24) and (x.sum(axis=1) == 6).all()
     assert (x.reshape(40, 6, 4).argmax(axis=2) == np.asarray([a.ops for a in seq])).all()
-    assert MICRO.from_choices((0, 1, 2, 3, 4, 0)) is None and MICRO.from_choices((0, 1)) is None
-    for cfg in MICRO.config_space(seed=1).sample_configuration(10):
-        assert isinstance(MICRO.from_config(cfg), TNBMicroArch)
+    for bad in ((0, 1, 2, 3, 4, 0), (0, 1)):  # out of range, wrong length
+        with pytest.raises(ArchError, match="transnas101_micro"):
+            MICRO.from_choices(bad)
+    cs = MICRO.config_space(seed=1)
+    for cfg in cs.sample_configuration(10):
+        b = MICRO.from_config(cfg)
+        assert isinstance(b, TNBMicroArch) and MICRO.from_config(MICRO.to_config(b, cs)) == b
     a = MICRO.parse("64-41414-3_13_113")
     assert MICRO.from_config(dict(zip(MICRO.edge_names(), a.op_names()))) == a
 
@@ -138,7 +142,9 @@ def test_macro_from_choices_rejects_non_skeletons():
     assert MACRO.from_choices((4, 4, 4, 4, 0, 0)) is None  # 4 doublings
     assert MACRO.from_choices((2, 0, 3, 3, 3, 0)) is None  # absent module in the middle
     assert MACRO.from_choices((2, 3, 0, 0, 0, 0)) is None  # fewer than 4 modules
-    assert MACRO.from_choices((2, 2, 4, 3)) is None  # not 6 positions
+    for bad in ((2, 2, 4, 3), (2, 2, 4, 3, 0, 5)):  # not 6 positions, code out of range
+        with pytest.raises(ArchError, match="transnas101_macro"):
+            MACRO.from_choices(bad)
     assert MACRO.from_choices((2, 2, 4, 3, 0, 0)) == MACRO.parse("64-2243-basic")
 
 
@@ -165,7 +171,9 @@ def test_macro_moves_encoding_config():
     a = MACRO.parse("64-111114-basic")
     assert MACRO.from_config({f"module{p}": str(c) for p, c in enumerate(a.choices())}) == a
     b = MACRO.parse("64-2243-basic")
-    assert MACRO.from_config({"module0": "2", "module1": "2", "module2": "4", "module3": "3", "module4": "0"}) == b
+    conf = {"module0": "2", "module1": "2", "module2": "4", "module3": "3", "module4": "0", "module5": "0"}
+    assert MACRO.from_config(conf) == b == MACRO.from_config(MACRO.to_config(b, cs))
+    assert MACRO.from_config({**conf, "module4": "0", "module5": "1"}) is None  # a gap
     with pytest.raises(ArchError, match="module0"):
         MACRO.from_config({"module1": "2"})
     assert not any(MACRO.is_trivial(a) for a in seq)
@@ -209,12 +217,13 @@ def test_tasks_and_heads():
         assert space.num_classes("jigsaw") == 1000
         assert space.input_size("class_object") == 256 and space.input_size("jigsaw") == 255
         assert space.input_size("normal") == 256
+        assert space.network_tasks == NETWORK_TASKS == ("class_scene", "class_object", "jigsaw")
         for task in ("room_layout", "segmentsemantic", "normal", "autoencoder"):
             with pytest.raises(ArchError, match="tasks with networks: class_scene, class_object, jigsaw"):
                 space.build_network(space.from_index(0), task)
             with pytest.raises(ArchError, match="no network"):
                 space.num_classes(task)
-        with pytest.raises(ArchError, match="accepted: class_scene, class_object, room_layout"):
+        with pytest.raises(ArchError, match="unknown task 'cifar10'.*accepted: class_scene, class_object, room_layout"):
             space.build_network(space.from_index(0), "cifar10")
 
 

@@ -41,7 +41,7 @@ import numpy as np
 
 from nasearch.benchmarks.base import BenchmarkError, Result, check_dataset, resolve_fidelity
 from nasearch.space.arch import ArchError
-from nasearch.space.nasbench_macro import NUM_ARCHS, MacroArch, NASBenchMacroSpace
+from nasearch.space.nasbench_macro import NUM_ARCHS, MacroArch, NASBenchMacroSpace, shared_instance
 
 NAME = "nasbench_macro"
 RELPATH = Path("nasbench_macro") / "nas-bench-macro_cifar10.json"
@@ -97,7 +97,7 @@ class NASBenchMacroBenchmark:
                 f"valid_seed={valid_seed!r}{_where(where)} is invalid: expected None (select by the mean "
                 f"of the three test accuracies) or a training seed 0, 1 or 2"
             )
-        self.space = NASBenchMacroSpace()
+        self.space = shared_instance(NASBenchMacroSpace, NAME)
         self.valid_seed = valid_seed
         self.path = Path(path) if path else default_path(where)
         self._where = where

@@ -48,6 +48,7 @@ import numpy as np
 
 from nasearch.benchmarks.base import BenchmarkError, Result, check_dataset, resolve_fidelity
 from nasearch.space.arch import ArchError
+from nasearch.space.nasbench_macro import shared_instance
 from nasearch.space.transnas101 import TASKS, TransNAS101MacroSpace, TransNAS101MicroSpace
 
 RELPATH = Path("transnas101") / "tnb101_final_valid.csv.gz"
@@ -175,7 +176,7 @@ class TransNAS101Benchmark:
             raise BenchmarkError(
                 f"TransNAS-Bench-101 space {space!r}{_where(where)} is unknown; accepted: {', '.join(SPACES)}"
             )
-        self.space = SPACES[space]()
+        self.space = shared_instance(SPACES[space], SPACES[space].name)
         self.name = self.space.name
         self.path = Path(path) if path else default_path(self.name, where)
         if not self.path.is_file():

@@ -45,6 +45,11 @@ from torch import nn
 
 from nasearch.space.arch import ArchError
 
+try:  # the space interface's error for unknown task names (a subclass of ArchError)
+    from nasearch.space.base import SpaceError
+except ImportError:  # before nasearch/space/base.py exists
+    SpaceError = ArchError  # type: ignore[misc,assignment]
+
 NAME = "nasbench_macro"
 BLOCKS: tuple[str, ...] = ("identity", "MB3_K3", "MB6_K5")
 """Block names; a block code is a position in this tuple."""
@@ -88,7 +93,7 @@ class MacroArch:
                 for c in b
             )
         ):
-            raise ArchError(f"invalid NAS-Bench-Macro block tuple {b!r}: expected {_EXPECTED_FORM}")
+            raise ArchError(f"block tuple {b!r} is not an architecture of space {NAME!r}: expected {_EXPECTED_FORM}")
         object.__setattr__(self, "blocks", tuple(int(c) for c in b))
 
     @property
@@ -129,8 +134,8 @@ class MacroArch:
 def _from_index(i: Any, where: str = "") -> MacroArch:
     if isinstance(i, bool) or not isinstance(i, (int, np.integer)) or not 0 <= i < NUM_ARCHS:
         raise ArchError(
-            f"NAS-Bench-Macro index {i!r}{_where(where)} out of range: expected an integer in "
-            f"0..{NUM_ARCHS - 1}"
+            f"index {i!r}{_where(where)} is out of range for space {NAME!r} (NAS-Bench-Macro): expected "
+            f"an integer in 0..{NUM_ARCHS - 1}"
         )
     i = int(i)
     codes = []
@@ -148,7 +153,7 @@ def _from_string(text: str, where: str = "") -> MacroArch:
             hint = " (this looks like a NAS-Bench-201 cell string, from another space)"
         elif s.startswith("64-"):
             hint = " (this looks like a TransNAS-Bench-101 arch string, from another space)"
-        raise ArchError(f"{text!r}{_where(where)} is not {_EXPECTED_FORM}{hint}")
+        raise ArchError(f"{text!r}{_where(where)} is not an architecture of space {NAME!r}: expected {_EXPECTED_FORM}{hint}")
     return MacroArch(tuple(int(ch) for ch in s))
 
 
@@ -158,6 +163,8 @@ class NASBenchMacroSpace:
     name = NAME
     num_archs = NUM_ARCHS
     tasks = TASKS
+    network_tasks = TASKS
+    """Tasks ``build_network`` builds a network for (all of them here)."""
     positions: tuple[int, ...] = (NUM_BLOCKS,) * NUM_LAYERS
     Arch = MacroArch
 
@@ -175,8 +182,8 @@ class NASBenchMacroSpace:
                 return MacroArch(tuple(value))
             except ArchError:
                 raise ArchError(
-                    f"NAS-Bench-Macro block tuple {value!r}{_where(where)} is invalid: expected "
-                    f"{_EXPECTED_FORM}"
+                    f"block tuple {value!r}{_where(where)} is not an architecture of space {NAME!r}: "
+                    f"expected {_EXPECTED_FORM}"
                 ) from None
         raise ArchError(
             f"{value!r} ({type(value).__name__}){_where(where)} is not an architecture of space "
@@ -224,10 +231,14 @@ class NASBenchMacroSpace:
         return arch.blocks
 
     def from_choices(self, choices: Sequence[int]) -> MacroArch | None:
+        """Every in-range vector of 8 codes is a key (None is never returned); a vector of another
+        length or with codes outside 0..2 is an ArchError."""
         try:
             return MacroArch(tuple(int(c) for c in choices))
-        except (ArchError, TypeError, ValueError):
-            return None
+        except (TypeError, ValueError) as exc:
+            raise ArchError(
+                f"choice vector {choices!r} is not one of space {NAME!r}: expected {_EXPECTED_FORM}"
+            ) from exc
 
     def encode(self, archs: Sequence[MacroArch]) -> np.ndarray:
         """One-hot, shape (n, 24): layer-major, ``[layer * 3 + code] = 1``."""
@@ -239,31 +250,39 @@ class NASBenchMacroSpace:
             out[rows, cols] = 1.0
         return out
 
-    def config_space(self, seed: int):
+    def config_names(self) -> tuple[str, ...]:
+        return tuple(f"layer{i}" for i in range(NUM_LAYERS))
+
+    def config_values(self, position: int) -> tuple[str, ...]:
+        return BLOCKS
+
+    def config_space(self, seed: int | None = None):
         """8 categorical hyperparameters ``layer0`` .. ``layer7`` over the block names."""
         import ConfigSpace as CS
 
         space = CS.ConfigurationSpace(seed=seed)
-        space.add([CS.CategoricalHyperparameter(f"layer{i}", list(BLOCKS)) for i in range(NUM_LAYERS)])
+        space.add([CS.CategoricalHyperparameter(n, list(BLOCKS)) for n in self.config_names()])
         return space
 
+    def to_config(self, arch: MacroArch, config_space: Any = None) -> Any:
+        """``arch`` as a ``Configuration`` of ``config_space`` (a plain dict without one)."""
+        values = {n: BLOCKS[c] for n, c in zip(self.config_names(), arch.blocks)}
+        if config_space is None:
+            return values
+        import ConfigSpace as CS
+
+        return CS.Configuration(config_space, values=values)
+
     def from_config(self, config: Mapping[str, Any]) -> MacroArch | None:
-        """Inverse of :meth:`config_space` (a ``Configuration`` or a plain mapping); every complete
+        """Inverse of :meth:`to_config` (a ``Configuration`` or a plain mapping); every complete
         configuration is a key, so None is never returned; a malformed one is an ArchError."""
         codes = []
-        for i in range(NUM_LAYERS):
-            key = f"layer{i}"
-            try:
-                value = config[key]
-            except KeyError:
-                raise ArchError(
-                    f"NAS-Bench-Macro configuration {dict(config)!r} has no {key!r}: expected "
-                    f"layer0..layer7, each one of {', '.join(BLOCKS)}"
-                ) from None
+        for key in self.config_names():
+            value = config.get(key) if hasattr(config, "get") else config[key]
             if value not in BLOCKS:
                 raise ArchError(
-                    f"NAS-Bench-Macro configuration value {key}={value!r} is not a block: accepted "
-                    f"{', '.join(BLOCKS)}"
+                    f"configuration {dict(config)!r} is not one of space {NAME!r}: {key} must be one of "
+                    f"{', '.join(BLOCKS)} (got {value!r})"
                 )
             codes.append(BLOCKS.index(value))
         return MacroArch(tuple(codes))
@@ -275,9 +294,7 @@ class NASBenchMacroSpace:
     # ------------------------------------------------------------------ networks
     def _check_task(self, task: str) -> None:
         if task not in TASKS:
-            raise ArchError(
-                f"task {task!r} is not a task of space {NAME!r}; accepted: {', '.join(TASKS)}"
-            )
+            raise SpaceError(f"unknown task {task!r} for space {NAME!r}; accepted: {', '.join(TASKS)}")
 
     def num_classes(self, task: str) -> int:
         self._check_task(task)
@@ -304,6 +321,19 @@ class NASBenchMacroSpace:
 
     def __repr__(self) -> str:
         return "NASBenchMacroSpace()"
+
+
+def shared_instance(cls: type, name: str) -> Any:
+    """The space registry's shared instance of the space called ``name`` once the space interface
+    (``nasearch.space.base.get_space``) exists and the space is registered; a new ``cls()`` before."""
+    try:
+        from nasearch.space.base import get_space
+    except ImportError:
+        return cls()
+    try:
+        return get_space(name)
+    except ArchError:  # not registered (yet)
+        return cls()
 
 
 # ---------------------------------------------------------------------- networks

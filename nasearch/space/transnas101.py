@@ -66,7 +66,7 @@ import torch
 from torch import nn
 
 from nasearch.space.arch import ArchError
-from nasearch.space.nasbench_macro import _with_generator
+from nasearch.space.nasbench_macro import SpaceError, _with_generator
 
 MICRO_NAME = "transnas101_micro"
 MACRO_NAME = "transnas101_macro"
@@ -148,7 +148,7 @@ class TNBMicroArch:
     def __post_init__(self) -> None:
         ops = self.ops
         if not isinstance(ops, tuple) or len(ops) != NUM_EDGES or not all(_is_code(o, 0, NUM_OPS - 1) for o in ops):
-            raise ArchError(f"invalid TransNAS-Bench-101 micro op tuple {ops!r}: expected {_MICRO_FORM}")
+            raise ArchError(f"op tuple {ops!r} is not an architecture of space {MICRO_NAME!r}: expected {_MICRO_FORM}")
         object.__setattr__(self, "ops", tuple(int(o) for o in ops))
 
     @property
@@ -181,7 +181,7 @@ class TNBMicroArch:
 def _micro_from_index(i: Any, where: str = "") -> TNBMicroArch:
     if not _is_code(i, 0, NUM_MICRO - 1):
         raise ArchError(
-            f"TransNAS-Bench-101 micro index {i!r}{_where(where)} out of range: expected an integer in "
+            f"index {i!r}{_where(where)} is out of range for space {MICRO_NAME!r}: expected an integer in "
             f"0..{NUM_MICRO - 1}"
         )
     i = int(i)
@@ -200,7 +200,10 @@ def _micro_from_string(text: str, where: str = "") -> TNBMicroArch:
         groups = parts[2].split("_")
         ok = [len(g) for g in groups] == [1, 2, 3] and all(ch in "0123" for g in groups for ch in g)
     if not ok:
-        raise ArchError(f"{text!r}{_where(where)} is not {_MICRO_FORM}{_other_space_hint(s)}")
+        raise ArchError(
+            f"{text!r}{_where(where)} is not an architecture of space {MICRO_NAME!r}: expected {_MICRO_FORM}"
+            f"{_other_space_hint(s)}"
+        )
     return TNBMicroArch(tuple(int(ch) for ch in parts[2].replace("_", "")))
 
 
@@ -243,8 +246,8 @@ class TNBMacroArch:
         m = self.modules
         if not isinstance(m, tuple) or not all(_is_code(c, 1, 4) for c in m) or not _skeleton_ok(m):
             raise ArchError(
-                f"invalid TransNAS-Bench-101 macro skeleton {m!r}: not one of the 3,256 skeletons of "
-                f"the benchmark; expected {_MACRO_FORM}"
+                f"module tuple {m!r} is not an architecture of space {MACRO_NAME!r}: not one of the 3,256 "
+                f"skeletons of the benchmark; expected {_MACRO_FORM}"
             )
         object.__setattr__(self, "modules", tuple(int(c) for c in m))
 
@@ -267,7 +270,7 @@ class TNBMacroArch:
 def _macro_from_index(i: Any, where: str = "") -> TNBMacroArch:
     if not _is_code(i, 0, NUM_MACRO - 1):
         raise ArchError(
-            f"TransNAS-Bench-101 macro index {i!r}{_where(where)} out of range: expected an integer in "
+            f"index {i!r}{_where(where)} is out of range for space {MACRO_NAME!r}: expected an integer in "
             f"0..{NUM_MACRO - 1}"
         )
     return TNBMacroArch(_skeletons()[0][int(i)])
@@ -283,12 +286,15 @@ def _macro_from_string(text: str, where: str = "") -> TNBMacroArch:
         or not parts[1]
         or any(ch not in "1234" for ch in parts[1])
     ):
-        raise ArchError(f"{text!r}{_where(where)} is not {_MACRO_FORM}{_other_space_hint(s)}")
+        raise ArchError(
+            f"{text!r}{_where(where)} is not an architecture of space {MACRO_NAME!r}: expected {_MACRO_FORM}"
+            f"{_other_space_hint(s)}"
+        )
     codes = tuple(int(ch) for ch in parts[1])
     if not _skeleton_ok(codes):
         raise ArchError(
-            f"{text!r}{_where(where)} is not one of the 3,256 skeletons of TransNAS-Bench-101's macro "
-            f"space: expected {_MACRO_FORM}"
+            f"{text!r}{_where(where)} is not an architecture of space {MACRO_NAME!r}: not one of the 3,256 "
+            f"skeletons of TransNAS-Bench-101's macro space; expected {_MACRO_FORM}"
         )
     return TNBMacroArch(codes)
 
@@ -312,17 +318,55 @@ def _macro_from_choices(values: Sequence[Any]) -> TNBMacroArch | None:
 # ====================================================================== spaces
 
 
+def _config_space(space: Any, seed: int | None):
+    import ConfigSpace as CS
+
+    cs = CS.ConfigurationSpace(seed=seed)
+    cs.add(
+        [
+            CS.CategoricalHyperparameter(name, list(space.config_values(p)))
+            for p, name in enumerate(space.config_names())
+        ]
+    )
+    return cs
+
+
+def _to_config(space: Any, arch: Any, config_space: Any) -> Any:
+    values = {
+        name: space.config_values(p)[v] for p, (name, v) in enumerate(zip(space.config_names(), space.to_choices(arch)))
+    }
+    if config_space is None:
+        return values
+    import ConfigSpace as CS
+
+    return CS.Configuration(config_space, values=values)
+
+
+def _from_config(space: Any, config: Mapping[str, Any]) -> Any:
+    choices = []
+    for p, name in enumerate(space.config_names()):
+        values = space.config_values(p)
+        value = config.get(name) if hasattr(config, "get") else config[name]
+        if str(value) not in values:
+            raise ArchError(
+                f"configuration {dict(config)!r} is not one of space {space.name!r}: {name} must be one of "
+                f"{', '.join(values)} (got {value!r})"
+            )
+        choices.append(values.index(str(value)))
+    return space.from_choices(tuple(choices))
+
+
 class _TNBSpace:
     """What the two spaces share: tasks, heads, networks."""
 
     name: str
     tasks = TASKS
+    network_tasks = NETWORK_TASKS
+    """Tasks ``build_network`` builds a network for; the others are searchable through the benchmark."""
 
     def _check_task(self, task: str, *, network: bool) -> None:
         if task not in TASKS:
-            raise ArchError(
-                f"task {task!r} is not a task of space {self.name!r}; accepted: {', '.join(TASKS)}"
-            )
+            raise SpaceError(f"unknown task {task!r} for space {self.name!r}; accepted: {', '.join(TASKS)}")
         if network and task not in NETWORK_TASKS:
             raise ArchError(
                 f"space {self.name!r} has no network for task {task!r}: its head (a regression or "
@@ -378,8 +422,8 @@ class TransNAS101MicroSpace(_TNBSpace):
                 return TNBMicroArch(tuple(value))
             except ArchError:
                 raise ArchError(
-                    f"TransNAS-Bench-101 micro op tuple {value!r}{_where(where)} is invalid: expected "
-                    f"{_MICRO_FORM}"
+                    f"op tuple {value!r}{_where(where)} is not an architecture of space {self.name!r}: "
+                    f"expected {_MICRO_FORM}"
                 ) from None
         raise ArchError(
             f"{value!r} ({type(value).__name__}){_where(where)} is not an architecture of space "
@@ -425,10 +469,14 @@ class TransNAS101MicroSpace(_TNBSpace):
         return arch.ops
 
     def from_choices(self, choices: Sequence[int]) -> TNBMicroArch | None:
+        """Every in-range vector of 6 op codes is a cell (None is never returned); another length or
+        a code outside 0..3 is an ArchError."""
         try:
             return TNBMicroArch(tuple(int(c) for c in choices))
-        except (ArchError, TypeError, ValueError):
-            return None
+        except (TypeError, ValueError) as exc:
+            raise ArchError(
+                f"choice vector {choices!r} is not one of space {self.name!r}: expected {_MICRO_FORM}"
+            ) from exc
 
     def encode(self, archs: Sequence[TNBMicroArch]) -> np.ndarray:
         """One-hot, shape (n, 24): edge-major, ``[edge * 4 + op] = 1``."""
@@ -443,31 +491,23 @@ class TransNAS101MicroSpace(_TNBSpace):
     def edge_names() -> tuple[str, ...]:
         return tuple(f"{dst}<-{src}" for src, dst in EDGES)
 
-    def config_space(self, seed: int):
-        """6 categorical hyperparameters, one per edge (``'j<-i'``, edge order), over the op names."""
-        import ConfigSpace as CS
+    def config_names(self) -> tuple[str, ...]:
+        """One hyperparameter per edge, ``'j<-i'``, in edge order (NB201's names)."""
+        return self.edge_names()
 
-        space = CS.ConfigurationSpace(seed=seed)
-        space.add([CS.CategoricalHyperparameter(name, list(OPS)) for name in self.edge_names()])
-        return space
+    def config_values(self, position: int) -> tuple[str, ...]:
+        return OPS
+
+    def config_space(self, seed: int | None = None):
+        """6 categorical hyperparameters, one per edge, over the op names."""
+        return _config_space(self, seed)
+
+    def to_config(self, arch: TNBMicroArch, config_space: Any = None) -> Any:
+        return _to_config(self, arch, config_space)
 
     def from_config(self, config: Mapping[str, Any]) -> TNBMicroArch | None:
-        ops = []
-        for name in self.edge_names():
-            try:
-                value = config[name]
-            except KeyError:
-                raise ArchError(
-                    f"TransNAS-Bench-101 micro configuration {dict(config)!r} has no {name!r}: expected "
-                    f"{', '.join(self.edge_names())}, each one of {', '.join(OPS)}"
-                ) from None
-            if value not in OPS:
-                raise ArchError(
-                    f"TransNAS-Bench-101 micro configuration value {name}={value!r} is not an op: "
-                    f"accepted {', '.join(OPS)}"
-                )
-            ops.append(OPS.index(value))
-        return TNBMicroArch(tuple(ops))
+        """Inverse of :meth:`to_config`; every complete configuration is a cell."""
+        return _from_config(self, config)
 
     def is_trivial(self, arch: TNBMicroArch) -> bool:
         """No path from the cell's input to its output: the network's output ignores its input."""
@@ -495,8 +535,8 @@ class TransNAS101MacroSpace(_TNBSpace):
             arch = _macro_from_choices(value)
             if arch is None:
                 raise ArchError(
-                    f"TransNAS-Bench-101 macro vector {value!r}{_where(where)} is not a skeleton of the "
-                    f"benchmark: expected {_MACRO_FORM}"
+                    f"vector {value!r}{_where(where)} is not an architecture of space {self.name!r} (not a "
+                    f"skeleton of the benchmark): expected {_MACRO_FORM}"
                 )
             return arch
         raise ArchError(
@@ -542,11 +582,20 @@ class TransNAS101MacroSpace(_TNBSpace):
         return arch.choices()
 
     def from_choices(self, choices: Sequence[int]) -> TNBMacroArch | None:
-        """None unless ``choices`` is 6 positions (0 = absent, trailing only) of a skeleton."""
-        if len(choices) != MAX_MODULES:
-            return None
-        arch = _macro_from_choices(choices)
-        if arch is None or arch.choices() != tuple(int(c) for c in choices):
+        """The skeleton of 6 positions (codes 0..4, 0 = absent); None for in-range vectors that are not
+        one (an absent module before a present one, fewer than 4 modules, or outside the counting
+        rule); another length or a code outside 0..4 is an ArchError."""
+        try:
+            codes = tuple(int(c) for c in choices)
+        except (TypeError, ValueError):
+            codes = ()
+        if len(codes) != MAX_MODULES or not all(0 <= c < len(MODULES) for c in codes):
+            raise ArchError(
+                f"choice vector {choices!r} is not one of space {self.name!r}: expected 6 positions with "
+                f"codes 0..4 (0 = absent)"
+            )
+        arch = _macro_from_choices(codes)
+        if arch is None or arch.choices() != codes:
             return None
         return arch
 
@@ -560,41 +609,23 @@ class TransNAS101MacroSpace(_TNBSpace):
             out[rows, (np.arange(MAX_MODULES) * k + codes).ravel()] = 1.0
         return out
 
-    def config_space(self, seed: int):
-        """6 categorical hyperparameters ``module0`` .. ``module5`` over the codes '1'..'4' (and
-        '0' = absent for ``module4``/``module5``; ``module5`` is active only when ``module4`` is
-        present). ConfigSpace cannot state the counting rule (1..4 halvings, 1..3 doublings), so
-        :meth:`from_config` returns None for configurations outside the benchmark's skeletons."""
-        import ConfigSpace as CS
+    def config_names(self) -> tuple[str, ...]:
+        return tuple(f"module{p}" for p in range(MAX_MODULES))
 
-        space = CS.ConfigurationSpace(seed=seed)
-        hps = [
-            CS.CategoricalHyperparameter(f"module{p}", [str(c) for c in range(0 if p >= MIN_MODULES else 1, 5)])
-            for p in range(MAX_MODULES)
-        ]
-        space.add(hps)
-        space.add(CS.NotEqualsCondition(hps[5], hps[4], "0"))
-        return space
+    def config_values(self, position: int) -> tuple[str, ...]:
+        return tuple(str(c) for c in range(len(MODULES)))
+
+    def config_space(self, seed: int | None = None):
+        """6 categorical hyperparameters ``module0`` .. ``module5`` over the codes '0' (absent) ..
+        '4'. ConfigSpace cannot state which vectors are skeletons (trailing absences, the counting
+        rule), so :meth:`from_config` returns None for the others (about 4 in 5 of uniform draws)."""
+        return _config_space(self, seed)
+
+    def to_config(self, arch: TNBMacroArch, config_space: Any = None) -> Any:
+        return _to_config(self, arch, config_space)
 
     def from_config(self, config: Mapping[str, Any]) -> TNBMacroArch | None:
-        codes = []
-        for p in range(MAX_MODULES):
-            key = f"module{p}"
-            value = config.get(key) if hasattr(config, "get") else config[key]
-            if value is None:
-                if p < MIN_MODULES:
-                    raise ArchError(
-                        f"TransNAS-Bench-101 macro configuration {dict(config)!r} has no {key!r}: "
-                        f"expected module0..module3 (codes '1'..'4') and module4, module5 ('0' = absent)"
-                    )
-                value = "0"
-            if str(value) not in ("0", "1", "2", "3", "4"):
-                raise ArchError(
-                    f"TransNAS-Bench-101 macro configuration value {key}={value!r} is not a module code: "
-                    f"accepted '0' (absent, module4/module5 only) and '1'..'4'"
-                )
-            codes.append(int(value))
-        return self.from_choices(codes)
+        return _from_config(self, config)
 
     def is_trivial(self, arch: TNBMacroArch) -> bool:
         """Never: every module passes its input on."""
