@@ -206,10 +206,10 @@ def score_key(
     """The validated cache key of a run (the same validation and defaults as :func:`score_cells`)."""
     spec = get_proxy(proxy, where="score_cells(proxy=...)")
     space = get_space(space, where="score_cells(space=...)")
-    if dataset not in space.tasks:
+    if dataset not in space.networks_for():
         raise ProxyError(
-            f"unknown dataset {dataset!r} (score_cells(dataset=...)) for space {space.name!r}; accepted: "
-            f"{', '.join(space.tasks)}"
+            f"unknown dataset {dataset!r} (score_cells(dataset=...)) for space {space.name!r}: proxies "
+            f"score the networks of {', '.join(space.networks_for())}"
         )
     if image_dataset is None:
         image_dataset = dataset

@@ -52,6 +52,14 @@ class SearchSpace(ABC):
     """Size of the enumeration; ``arch.index`` runs over ``0..num_archs-1``."""
     tasks: tuple[str, ...] = ()
     """Network variants (datasets or tasks); each has its own head width and input size."""
+    network_tasks: tuple[str, ...] = ()
+    """Tasks ``build_network`` builds a network for (empty: every task). TransNAS-Bench-101 searches
+    all 7 of its tasks but builds networks for the classification tasks and jigsaw only; for the
+    others ``build_network`` / ``num_classes`` raise :class:`ArchError` saying so."""
+
+    def networks_for(self) -> tuple[str, ...]:
+        """The tasks with a network: ``network_tasks`` or, when empty, ``tasks``."""
+        return self.network_tasks or self.tasks
     positions: tuple[int, ...] = ()
     """Fixed-length categorical encoding: the number of choices at each position."""
 

@@ -44,6 +44,7 @@ import torch
 from torch import nn
 
 from nasearch.space.arch import ArchError
+from nasearch.space.base import SearchSpace, register_space
 
 try:  # the space interface's error for unknown task names (a subclass of ArchError)
     from nasearch.space.base import SpaceError
@@ -157,7 +158,8 @@ def _from_string(text: str, where: str = "") -> MacroArch:
     return MacroArch(tuple(int(ch) for ch in s))
 
 
-class NASBenchMacroSpace:
+@register_space
+class NASBenchMacroSpace(SearchSpace):
     """The NAS-Bench-Macro search space (see the module docstring)."""
 
     name = NAME

@@ -66,6 +66,7 @@ import torch
 from torch import nn
 
 from nasearch.space.arch import ArchError
+from nasearch.space.base import SearchSpace, register_space
 from nasearch.space.nasbench_macro import SpaceError, _with_generator
 
 MICRO_NAME = "transnas101_micro"
@@ -356,7 +357,7 @@ def _from_config(space: Any, config: Mapping[str, Any]) -> Any:
     return space.from_choices(tuple(choices))
 
 
-class _TNBSpace:
+class _TNBSpace(SearchSpace):
     """What the two spaces share: tasks, heads, networks."""
 
     name: str
@@ -401,6 +402,7 @@ class _TNBSpace:
         return f"{type(self).__name__}()"
 
 
+@register_space
 class TransNAS101MicroSpace(_TNBSpace):
     """TransNAS-Bench-101's cell-level space (see the module docstring)."""
 
@@ -514,6 +516,7 @@ class TransNAS101MicroSpace(_TNBSpace):
         return not arch.is_connected()
 
 
+@register_space
 class TransNAS101MacroSpace(_TNBSpace):
     """TransNAS-Bench-101's macro-level space (see the module docstring)."""
 
