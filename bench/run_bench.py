@@ -148,7 +148,7 @@ def bench_search(runs: int) -> list[str]:
     budget = Budget(seconds=12000)
     # a full score table looked up by index: the flops proxy's values are the table's FLOPs column
     table = bench.column("cifar10", "flops_m")
-    table[[not Arch.from_index(i).is_connected() for i in range(len(table))]] = -np.inf
+    table[[bench.space.is_trivial(a) for a in bench.space.all_archs()]] = -np.inf
 
     def scorer(archs):
         return table[[a.index for a in archs]]
@@ -158,7 +158,7 @@ def bench_search(runs: int) -> list[str]:
         t0 = time.perf_counter()
         for ss in np.random.SeedSequence(0).spawn(n_runs):
             rng = np.random.default_rng(ss)
-            inner = get_strategy(strategy_name)(rng, fidelities=bench.fidelities)
+            inner = get_strategy(strategy_name)(rng, space=bench.space, fidelities=bench.fidelities)
             st = PreFilter(inner, scorer if n > 1 else None, n=n)
             accs.append(run_search(bench, st, "cifar10", budget).final["cifar10"])
         return time.perf_counter() - t0, float(np.mean(accs)), float(np.std(accs, ddof=1))

@@ -31,7 +31,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from nasearch.data import DataError
     from nasearch.proxies.registry import ProxyError
     from nasearch.search import BudgetError
-    from nasearch.space.arch import ArchError
+    from nasearch.space.base import ArchError
     from nasearch.strategies.base import StrategyError
 
     # OSError last: a file that cannot be read or written (missing, permission, a file where a folder
@@ -265,23 +265,47 @@ def _cmd_collect(argv: list[str]) -> None:
 
 
 def _cmd_query(argv: list[str]) -> None:
+    from nasearch.benchmarks import BENCHMARKS
+
     p = argparse.ArgumentParser(
-        prog="nasearch query", description="Look up a cell in a benchmark (every dataset and fidelity)."
+        prog="nasearch query", description="Look up an arch in a benchmark (every dataset and fidelity)."
     )
-    p.add_argument("arch", help="official arch string |op~0|+|op~0|op~1|+|op~0|op~1|op~2|, or 6 op ids a,b,c,d,e,f")
-    p.add_argument("--benchmark", default="auto", help="nb201, analognas or auto (default: nb201)")
+    p.add_argument("arch", help="the benchmark's own arch string (nb201: |op~0|+|op~0|op~1|+|op~0|op~1|op~2|), "
+                   "an index of the space, or its choice vector as comma-separated integers (nb201: 6 op ids)")
+    p.add_argument("--benchmark", default="auto", help=f"{', '.join(BENCHMARKS)} or auto (default)")
     p.add_argument("--path", default=None, help="table file for nb201 (default $NASEARCH_DATA/nb201/nb201.csv.gz "
                    "if it exists, else the table embedded in the package)")
     a = p.parse_args(argv)
-    from nasearch.benchmarks import make_benchmark
-    from nasearch.space import Arch
+    from nasearch.benchmarks import benchmark_space, make_benchmark
 
     try:
         text = a.arch
-        arch = Arch.parse(tuple(int(x) for x in text.split(",")) if "," in text and "|" not in text else text)
-        name = "nb201" if a.benchmark == "auto" else a.benchmark
-        bench = make_benchmark(name, a.path, where="from nasearch query --benchmark/--path")
-        print(f"{arch}  (nasearch index {arch.index}, ops {arch.ops}, {'connected' if arch.is_connected() else 'no input-output path'})")
+        name = a.benchmark
+        if name == "auto":
+            name = "nb201"  # the NB201 table is embedded in the package
+        where = "from nasearch query --benchmark/--path"
+        space = benchmark_space(name, where=where)
+        from nasearch.space import ArchError
+
+        if "," in text and "|" not in text:
+            arch = space.from_choices(tuple(int(x) for x in text.split(",")))
+            if arch is None:
+                raise ValueError(f"choice vector {text} is not an arch of space {space.name!r}")
+        else:
+            try:
+                arch = space.parse(text, where="from nasearch query ARCH")
+            except ArchError as exc:
+                if not text.strip().isdigit():
+                    raise
+                try:
+                    arch = space.parse(int(text), where="from nasearch query ARCH")
+                except ArchError as exc2:
+                    raise ArchError(f"{exc}; nor is it an index of the space: {exc2}") from exc2
+        bench = make_benchmark(name, a.path, where=where)
+        print(
+            f"{space.to_string(arch)}  ({space.name} index {arch.index}, choices {space.to_choices(arch)}, "
+            f"{'trivial: output independent of input' if space.is_trivial(arch) else 'non-trivial'})"
+        )
         for d in bench.datasets:
             for f in bench.fidelities:
                 r = bench.query(arch, d, f)

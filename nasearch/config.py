@@ -42,14 +42,21 @@ class BenchmarkConf:
 @dataclass
 class DatasetConf:
     name: str = "cifar10"
+    """The dataset (NB201) or task (other spaces) searched on: one of the benchmark space's tasks."""
     time_budget: float = 12000.0
     """Default simulated search budget in seconds for this dataset (NB201 / NATS-Bench)."""
 
-    def check(self) -> None:
-        from nasearch.benchmarks import DATASETS
+    def check(self, space: Any = None) -> None:
+        """``space``: the benchmark's search space (its tasks are the accepted names)."""
+        if space is None:
+            from nasearch.benchmarks import DATASETS
 
-        if self.name not in DATASETS:
-            raise _bad("dataset.name", self.name, "one of " + ", ".join(DATASETS))
+            accepted: tuple[str, ...] = DATASETS
+        else:
+            accepted = space.tasks
+        if self.name not in accepted:
+            where = "" if space is None else f" (benchmark space {space.name!r})"
+            raise _bad("dataset.name", self.name, "one of " + ", ".join(accepted) + where)
 
 
 @dataclass
@@ -145,7 +152,7 @@ class ScoreConf:
 
     def check(self) -> None:
         if self.sample is not None and self.sample < 1:
-            raise _bad("score.sample", self.sample, "an integer >= 1, or null for all 15,625 cells")
+            raise _bad("score.sample", self.sample, "an integer >= 1, or null for every cell of the space")
 
 
 @dataclass
@@ -167,6 +174,12 @@ class Config:
     """Epochs of search queries (default: the benchmark's lowest: NB201's 12-epoch protocol)."""
     progress: bool = True
 
+    def space(self) -> Any:
+        """The search space of the configured benchmark (``bench.space``, known without loading it)."""
+        from nasearch.benchmarks import benchmark_space
+
+        return benchmark_space(self.benchmark.name, where="config key benchmark.name")
+
     def check(self) -> None:
         if self.task not in TASKS:
             raise _bad("task", self.task, "one of " + ", ".join(TASKS))
@@ -182,8 +195,9 @@ def validate(cfg: DictConfig) -> Config:
     """Instantiate the schema (running every ``__post_init__`` check) from a composed config."""
     obj = OmegaConf.to_object(cfg)
     assert isinstance(obj, Config)
-    for part in (obj, obj.benchmark, obj.dataset, obj.strategy, obj.proxy, obj.budget, obj.score):
+    for part in (obj, obj.benchmark, obj.strategy, obj.proxy, obj.budget, obj.score):
         part.check()
+    obj.dataset.check(obj.space())
     if obj.task == "mpi":
         obj.mpi.check()
     return obj

@@ -19,8 +19,7 @@ import math
 from dataclasses import dataclass, field
 
 from nasearch.benchmarks.base import Benchmark, BenchmarkError, check_dataset, resolve_fidelity
-from nasearch.space.arch import Arch
-from nasearch.strategies.base import Strategy
+from nasearch.strategies.base import Arch, Strategy
 
 
 class BudgetError(ValueError):
@@ -87,6 +86,12 @@ def run_search(
     protocol). ``charge_overhead``: add the strategy's own compute time (proxy scoring) to the clock.
     """
     check_dataset(benchmark, dataset)
+    space = getattr(benchmark, "space", None)
+    if space is not None and strategy.space is not space:
+        raise BenchmarkError(
+            f"strategy {type(strategy).__name__} searches space {strategy.space.name!r} but benchmark "
+            f"{benchmark.name!r} answers for space {space.name!r}; build the strategy with space=benchmark.space"
+        )
     search_fidelity = resolve_fidelity(benchmark, fidelity if fidelity is not None else benchmark.fidelities[0])
     if budget.seconds is not None and not benchmark.has_train_time:
         raise BudgetError(

@@ -48,6 +48,9 @@ def assert_clean_failure(proc: subprocess.CompletedProcess, *fragments: str) -> 
         (["proxy.n=abc"], ["proxy.n", "abc"]),
         (["benchmark=nb201", "benchmark.path=/nonexistent/nb201.csv.gz"], ["/nonexistent/nb201.csv.gz", "NASEARCH_DATA"]),
         (["query", BAD_ARCH], [repr(BAD_ARCH), "bad", "nor_conv_3x3"]),
+        # an arch string of another space (a NAS-Bench-Macro key): value, nb201's forms, where from
+        (["query", "01201220"], ["'01201220'", "nb201", "|op~0|+|op~0|op~1|", "nasearch query ARCH", "0..15624"]),
+        (["query", "64-41414-3_33_333"], ["'64-41414-3_33_333'", "nb201", "|op~0|+|op~0|op~1|", "nasearch query ARCH"]),
         (["-m", "strategy=rs,nope", "runs=2"], ["'nope'", "strategy"]),
         (["-m", "proxy=params", "proxy.n=1,0", "runs=2"], ["proxy.n", ">= 1"]),
         # a preset with hydra.mode=MULTIRUN sweeps without -m, and its sweep is checked the same way

@@ -90,3 +90,46 @@ def test_concurrent_writers_lose_no_rows(tmp_path: Path):
     assert store.count(KEY) == 500
     got = store.get_many(KEY, range(500))
     assert got == {i: float(i) for i in range(500)}
+
+
+def test_the_space_is_part_of_the_key_and_old_stores_stay_valid(tmp_path: Path):
+    """NB201 keys read and write exactly the rows of a store written before spaces existed (plain
+    dataset column); another space's key is folded into the dataset column (``SPACE:TASK``) and never
+    meets NB201's rows, although both use the same arch indices."""
+    import sqlite3
+
+    path = tmp_path / "old.sqlite"
+    # a store as nasearch wrote it before search spaces: same schema, dataset column = the task
+    conn = sqlite3.connect(path)
+    conn.execute(
+        "CREATE TABLE scores (proxy TEXT NOT NULL, version TEXT NOT NULL, dataset TEXT NOT NULL, "
+        "image_dataset TEXT NOT NULL, batch_size INTEGER NOT NULL, num_batches INTEGER NOT NULL, "
+        "seed INTEGER NOT NULL, arch_index INTEGER NOT NULL, arch TEXT NOT NULL, value REAL, seconds REAL, "
+        "created REAL, PRIMARY KEY (proxy, version, dataset, image_dataset, batch_size, num_batches, seed, "
+        "arch_index))"
+    )
+    conn.execute("INSERT INTO scores VALUES ('p', '1', 'cifar10', 'cifar10', 8, 1, 0, 5, ?, 2.5, 0.1, 0)",
+                 (Arch.from_index(5).to_string(),))
+    conn.commit()
+    conn.close()
+    store = ScoreStore(path)
+    assert KEY.space == "nb201" and KEY.dataset_field == "cifar10"
+    assert store.get_many(KEY, [5]) == {5: 2.5}
+    assert store.keys() == [KEY]
+    other = ScoreKey(proxy="p", dataset="cifar10", image_dataset="cifar10", batch_size=8, num_batches=1, seed=0,
+                     space="nasbench_macro")
+    assert other.dataset_field == "nasbench_macro:cifar10"
+    assert store.get_many(other, [5]) == {}
+
+    class MacroArch:  # any space's arch: .index and str() (the benchmark string)
+        index = 5
+
+        def __str__(self) -> str:
+            return "00000000"
+
+    assert store.put_many(other, [(MacroArch(), 7.0, 0.2)]) == 1
+    assert store.get_many(other, [5]) == {5: 7.0} and store.get_many(KEY, [5]) == {5: 2.5}
+    assert set(store.keys()) == {KEY, other}
+    assert ScoreKey.split_dataset_field("nasbench_macro:cifar10") == ("nasbench_macro", "cifar10")
+    assert ScoreKey.split_dataset_field("ImageNet16-120") == ("nb201", "ImageNet16-120")
+    store.close()

@@ -67,7 +67,7 @@ def neg_op_sum(archs: list[Arch]) -> np.ndarray:
 
 
 def make(name: str, pf: str, seed: int, fidelities: tuple[int, ...], *, n: int = 4) -> Strategy:
-    inner = get_strategy(name)(np.random.default_rng(seed), fidelities=fidelities)
+    inner = get_strategy(name)(np.random.default_rng(seed), space="nb201", fidelities=fidelities)
     return PreFilter(inner, neg_op_sum, n=n) if pf == "prefilter" else inner
 
 
@@ -229,7 +229,7 @@ class _Fixed(Strategy):
     name = "fixed-for-tests"
 
     def __init__(self, proposals: list[Arch], *, single: bool = False):
-        super().__init__(np.random.default_rng(0))
+        super().__init__(np.random.default_rng(0), space="nb201")
         self.proposals, self.single, self.told = proposals, single, []
 
     def ask(self, n: int = 1) -> list[Arch]:
@@ -321,7 +321,7 @@ def _res(acc: float) -> Result:
 
 
 def test_rea_initialises_randomly_then_mutates_the_tournament_winner():
-    rea = get_strategy("rea")(np.random.default_rng(0), population_size=5, sample_size=5)
+    rea = get_strategy("rea")(np.random.default_rng(0), space="nb201", population_size=5, sample_size=5)
     first = [rea.ask(1)[0] for _ in range(20)]  # nothing told yet: still initialising
     assert len(set(first)) > 15
     for i, a in enumerate(first[:5]):
@@ -340,7 +340,7 @@ def test_rea_initialises_randomly_then_mutates_the_tournament_winner():
 
 
 def test_rea_ages_out_the_oldest_not_the_worst():
-    rea = get_strategy("rea")(np.random.default_rng(0), population_size=3, sample_size=2)
+    rea = get_strategy("rea")(np.random.default_rng(0), space="nb201", population_size=3, sample_size=2)
     cells = [Arch.from_index(i) for i in (10, 20, 30, 40, 50)]
     for a, acc in zip(cells, (90.0, 10.0, 20.0, 30.0, 5.0)):
         rea.tell(a, _res(acc), 12)
@@ -349,12 +349,12 @@ def test_rea_ages_out_the_oldest_not_the_worst():
 
 
 def test_rea_defaults_are_nb201s():
-    rea = get_strategy("rea")(np.random.default_rng(0))
+    rea = get_strategy("rea")(np.random.default_rng(0), space="nb201")
     assert (rea.population_size, rea.sample_size) == (10, 3)
     with pytest.raises(StrategyError, match="population_size=0 is invalid"):
-        get_strategy("rea")(np.random.default_rng(0), population_size=0)
+        get_strategy("rea")(np.random.default_rng(0), space="nb201", population_size=0)
     with pytest.raises(StrategyError, match="sample_size=-1 is invalid"):
-        get_strategy("rea")(np.random.default_rng(0), sample_size=-1)
+        get_strategy("rea")(np.random.default_rng(0), space="nb201", sample_size=-1)
 
 
 def test_rea_beats_random_search_on_nb201_cifar10(nb201_table):
@@ -377,7 +377,7 @@ def test_500_rea_runs_are_fast(nb201_table):
 
 # ---------------------------------------------------------------------- REINFORCE
 def test_reinforce_concentrates_on_a_rewarded_op():
-    rl = get_strategy("reinforce")(np.random.default_rng(0), lr=0.05)
+    rl = get_strategy("reinforce")(np.random.default_rng(0), space="nb201", lr=0.05)
     assert np.allclose(rl.probs(), 1 / NUM_OPS)
     for _ in range(300):
         (a,) = rl.ask(1)
@@ -391,7 +391,7 @@ def test_reinforce_concentrates_on_a_rewarded_op():
 
 def test_reinforce_update_matches_a_torch_reference():
     torch = pytest.importorskip("torch")
-    rl = get_strategy("reinforce")(np.random.default_rng(0), lr=0.01)
+    rl = get_strategy("reinforce")(np.random.default_rng(0), space="nb201", lr=0.01)
     theta = torch.zeros(NUM_EDGES, NUM_OPS, dtype=torch.float64, requires_grad=True)
     opt = torch.optim.Adam([theta], lr=0.01)
     num = den = 0.0
@@ -410,7 +410,7 @@ def test_reinforce_update_matches_a_torch_reference():
 
 
 def test_reinforce_samples_follow_the_policy():
-    rl = get_strategy("reinforce")(np.random.default_rng(0))
+    rl = get_strategy("reinforce")(np.random.default_rng(0), space="nb201")
     rl.logits[:] = np.log(np.array([0.1, 0.2, 0.3, 0.15, 0.25]))
     rl._cdf = None
     ops = np.array([a.ops for a in rl.ask(20000)])
@@ -421,21 +421,21 @@ def test_reinforce_samples_follow_the_policy():
 
 # ---------------------------------------------------------------------- BOHB
 def test_bohb_brackets_on_nb201():
-    bohb = get_strategy("bohb")(np.random.default_rng(0), fidelities=(12, 200))
+    bohb = get_strategy("bohb")(np.random.default_rng(0), space="nb201", fidelities=(12, 200))
     assert bohb.eta == pytest.approx(200 / 12)
     assert [(b.fids, b.sizes) for b in bohb.bracket_plan] == [([12, 200], [17, 1]), ([200], [2])]
-    bohb3 = get_strategy("bohb")(np.random.default_rng(0), fidelities=(12, 200), eta=3)
+    bohb3 = get_strategy("bohb")(np.random.default_rng(0), space="nb201", fidelities=(12, 200), eta=3)
     assert [(b.fids, b.sizes) for b in bohb3.bracket_plan] == [([12, 200], [3, 1]), ([200], [2])]
     sh = get_strategy("bohb")(
-        np.random.default_rng(0), fidelities=(1, 3, 9, 27), eta=3, brackets="successive_halving"
+        np.random.default_rng(0), space="nb201", fidelities=(1, 3, 9, 27), eta=3, brackets="successive_halving"
     )
     assert [(b.fids, b.sizes) for b in sh.bracket_plan] == [([1, 3, 9, 27], [27, 9, 3, 1])]
-    one = get_strategy("bohb")(np.random.default_rng(0), fidelities=(50,))
+    one = get_strategy("bohb")(np.random.default_rng(0), space="nb201", fidelities=(50,))
     assert [(b.fids, b.sizes) for b in one.bracket_plan] == [([50], [1])]
 
 
 def test_bohb_promotes_the_best_of_a_rung_to_200_epochs(nb201_table):
-    bohb = get_strategy("bohb")(np.random.default_rng(0), fidelities=nb201_table.fidelities, eta=3)
+    bohb = get_strategy("bohb")(np.random.default_rng(0), space="nb201", fidelities=nb201_table.fidelities, eta=3)
     traj = _run(nb201_table, bohb, 40000)
     f, archs, accs = traj.fidelities, traj.archs, traj.valid_accs
     assert f[:6] == [12, 12, 12, 200, 200, 200]  # bracket 1 (3 -> 1), then bracket 0 (2 at 200)
@@ -444,7 +444,7 @@ def test_bohb_promotes_the_best_of_a_rung_to_200_epochs(nb201_table):
 
 
 def test_bohb_promotion_is_a_forced_choice_and_is_reasked_until_told():
-    bohb = get_strategy("bohb")(np.random.default_rng(0), fidelities=(12, 200), eta=3)
+    bohb = get_strategy("bohb")(np.random.default_rng(0), space="nb201", fidelities=(12, 200), eta=3)
     cells = bohb.ask(3)
     assert len(cells) == 3 and all(bohb.fidelity_for(c) == 12 for c in cells)
     for c, acc in zip(cells, (50.0, 70.0, 60.0)):
@@ -459,7 +459,7 @@ def test_bohb_promotion_is_a_forced_choice_and_is_reasked_until_told():
 
 
 def test_bohb_kde_prefers_good_regions():
-    bohb = get_strategy("bohb")(np.random.default_rng(0), fidelities=(50,), random_fraction=0.0)
+    bohb = get_strategy("bohb")(np.random.default_rng(0), space="nb201", fidelities=(50,), random_fraction=0.0)
     data_rng = np.random.default_rng(1)
     for _ in range(60):
         a = Arch(tuple(int(o) for o in data_rng.integers(0, NUM_OPS, NUM_EDGES)))
@@ -475,7 +475,7 @@ def test_bohb_kde_prefers_good_regions():
 
 
 def test_bohb_model_uses_the_highest_fidelity_with_enough_points():
-    bohb = get_strategy("bohb")(np.random.default_rng(0), fidelities=(12, 200))
+    bohb = get_strategy("bohb")(np.random.default_rng(0), space="nb201", fidelities=(12, 200))
     rng = np.random.default_rng(2)
     for i in range(30):
         bohb.tell(Arch.from_index(int(rng.integers(NUM_ARCHS))), _res(float(i)), 12)
@@ -500,15 +500,17 @@ def test_bohb_rejects_bad_settings():
         ({"min_bandwidth": 0}, "min_bandwidth=0 is invalid"),
     ]:
         with pytest.raises(StrategyError, match=msg):
-            mk(rng, fidelities=(12, 200), **kw)
+            mk(rng, space="nb201", fidelities=(12, 200), **kw)
 
 
 def test_bohb_config_space_round_trips():
     pytest.importorskip("ConfigSpace")
-    from nasearch.strategies.bohb import arch_to_config, config_space, config_to_arch
+    from nasearch.space import get_space
 
-    space = config_space(seed=0)
+    nb201 = get_space("nb201")
+    space = nb201.config_space(seed=0)
     assert len(list(space.values())) == NUM_EDGES
+    assert [h.name for h in space.values()] == ["1<-0", "2<-0", "2<-1", "3<-0", "3<-1", "3<-2"]
     for a in (Arch((0, 1, 2, 3, 4, 0)), Arch.from_index(12345)):
-        assert config_to_arch(arch_to_config(a, space)) == a
-    assert isinstance(config_to_arch(space.sample_configuration()), Arch)
+        assert nb201.from_config(nb201.to_config(a, space)) == a
+    assert isinstance(nb201.from_config(space.sample_configuration()), Arch)

@@ -49,6 +49,7 @@ import numpy as np
 
 from nasearch.benchmarks.base import BenchmarkError, Result, check_dataset, resolve_fidelity
 from nasearch.space.arch import NUM_ARCHS, NUM_EDGES, OPS, Arch
+from nasearch.space.base import get_space
 
 PACKAGE = "analognasbench"
 DISTRIBUTION = "analog-nasbench"
@@ -186,11 +187,14 @@ class AnalogNASBenchmark:
                 + "; leave benchmark.path unset, or use benchmark=nb201 for a table file"
             )
         self._acc = load_accuracies()
+        self.space = get_space("nb201")
 
     # ------------------------------------------------------------------ Benchmark protocol
     def query(self, arch: Arch, dataset: str, fidelity: int | None = None) -> Result:
         check_dataset(self, dataset)
         resolve_fidelity(self, fidelity)
+        if not isinstance(arch, Arch):
+            arch = self.space.parse(arch, where=f"query of benchmark {self.name!r}")
         acc = float(self._acc[arch.index])
         return Result(valid_acc=acc, test_acc=acc, train_seconds=None)
 

@@ -8,11 +8,14 @@ queries. Every backend shares this interface and one contract test suite (tests/
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from nasearch.space.arch import Arch
+from nasearch.space.base import SearchSpace
+
+Arch = Any
+"""An arch of the benchmark's space (``bench.space``)."""
 
 DATASETS: tuple[str, ...] = ("cifar10", "cifar100", "ImageNet16-120")
 
@@ -33,6 +36,8 @@ class Result:
 @runtime_checkable
 class Benchmark(Protocol):
     name: str
+    space: SearchSpace
+    """The search space whose archs ``query`` takes (``column`` is indexed by ``arch.index``)."""
     datasets: tuple[str, ...]
     fidelities: tuple[int, ...]
     """Training epochs with recorded results, ascending; the last is the final fidelity."""

@@ -34,6 +34,7 @@ from nasearch.benchmarks.base import (
     resolve_fidelity,
 )
 from nasearch.space.arch import NUM_ARCHS, Arch, ArchError
+from nasearch.space.base import get_space
 
 if TYPE_CHECKING:
     from importlib.resources.abc import Traversable
@@ -131,6 +132,7 @@ class TableBenchmark:
     has_train_time = True
 
     def __init__(self, path: str | os.PathLike[str] | None = None, *, where: str = ""):
+        self.space = get_space("nb201")
         path = resolve_table_path(path, where)
         self.embedded = not isinstance(path, Path) or path == embedded_table()
         """Whether this is the table shipped in the package (no user file given or found)."""
@@ -215,6 +217,8 @@ class TableBenchmark:
         check_dataset(self, dataset)
         f = resolve_fidelity(self, fidelity)
         d = self.datasets.index(dataset)
+        if not isinstance(arch, Arch):
+            arch = self.space.parse(arch, where=f"query of benchmark {self.name!r}")
         i = arch.index
         if not self._present[d, i]:
             raise BenchmarkError(f"cell {arch} has no {dataset} row in table {str(self.path)!r}")

@@ -25,7 +25,7 @@ import numpy as np
 
 from nasearch.config import Config
 from nasearch.results import write_table, write_text
-from nasearch.space.arch import NUM_ARCHS, Arch
+from nasearch.space.base import SearchSpace, get_space
 
 log = logging.getLogger(__name__)
 
@@ -42,10 +42,15 @@ MPI_FIELDS = (
 )
 
 
-def sample_cells(k: int, seed: int, include_disconnected: bool = False) -> list[Arch]:
-    pool = [Arch.from_index(i) for i in range(NUM_ARCHS)]
+def sample_cells(
+    k: int, seed: int, include_disconnected: bool = False, space: SearchSpace | str = "nb201"
+) -> list:
+    """``k`` archs of ``space`` drawn without replacement (trivial ones excluded unless
+    ``include_disconnected``), in index order."""
+    space = get_space(space)
+    pool = list(space.all_archs())
     if not include_disconnected:
-        pool = [a for a in pool if a.is_connected()]
+        pool = [a for a in pool if not space.is_trivial(a)]
     if k > len(pool):
         from nasearch.config import ConfigError
 
@@ -95,8 +100,9 @@ def mpi_task(cfg: Config, out_dir: Path) -> str:
     from nasearch.proxies.store import ScoreStore
 
     bench, _path, _budget = resolve_benchmark(cfg)
+    space = bench.space
     dataset = cfg.dataset.name
-    cells = sample_cells(cfg.mpi.cells, cfg.seed, cfg.mpi.include_disconnected)
+    cells = sample_cells(cfg.mpi.cells, cfg.seed, cfg.mpi.include_disconnected, space)
     idx = np.array([a.index for a in cells])
     store_path = None if cfg.proxy.source == "live" else (cfg.proxy.store or str(default_store_path()))
     workers = cfg.workers or min(os.cpu_count() or 1, 8)
@@ -118,6 +124,7 @@ def mpi_task(cfg: Config, out_dir: Path) -> str:
                 store=store,
                 progress=cfg.progress,
                 shipped=cfg.proxy.shipped,
+                space=space,
             )
             elapsed = time.perf_counter() - t0
             spc = math.nan
@@ -125,7 +132,7 @@ def mpi_task(cfg: Config, out_dir: Path) -> str:
                 from nasearch.proxies.scoring import score_key
 
                 key = score_key(proxy, dataset, image_dataset=cfg.proxy.image_dataset, batch_size=cfg.proxy.batch_size,
-                                num_batches=cfg.proxy.num_batches, seed=cfg.proxy.seed)
+                                num_batches=cfg.proxy.num_batches, seed=cfg.proxy.seed, space=space)
                 got = layered(store, key, cells, with_seconds=True, shipped=cfg.proxy.shipped)
                 secs = [v[1] for v in got.values() if not math.isnan(v[1])]  # type: ignore[index]
                 spc = float(np.mean(secs)) if secs else math.nan
@@ -161,7 +168,7 @@ def mpi_task(cfg: Config, out_dir: Path) -> str:
     write_table(out_dir / "mpi.csv", rows, MPI_FIELDS)
     score_rows = []
     for j, a in enumerate(cells):
-        r = {"index": a.index, "arch": a.to_string()}
+        r = {"index": a.index, "arch": space.to_string(a)}
         for p, s in per_cell.items():
             r[p] = repr(float(s[j]))
         score_rows.append(r)

@@ -15,6 +15,7 @@ from nasearch.config import Config, ConfigError
 
 
 def score_task(cfg: Config, out_dir: Path) -> str:
+    from nasearch.benchmarks import benchmark_space
     from nasearch.experiments.scorer import default_store_path
     from nasearch.proxies.scoring import build_score_table
 
@@ -34,6 +35,7 @@ def score_task(cfg: Config, out_dir: Path) -> str:
         out_csv=out,
         image_dataset=cfg.proxy.image_dataset,
         progress=cfg.progress,
+        space=benchmark_space(cfg.benchmark.name, where="config key benchmark.name"),
     )
     n = sum(1 for _ in open(out)) - 1
     return f"{n} {cfg.proxy.name} scores written to {out} (store {store})\n"

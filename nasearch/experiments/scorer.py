@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from nasearch.config import Config
-from nasearch.space.arch import NUM_ARCHS, Arch
+from nasearch.space.base import SearchSpace, get_space
 
 log = logging.getLogger(__name__)
 
@@ -52,9 +52,11 @@ class ArchScorer:
         store_path: str | None,
         data_root: str | None = None,
         shipped: bool = True,
+        space: SearchSpace | str = "nb201",
     ):
         from nasearch.proxies.scoring import score_key
 
+        self.space = get_space(space, where="ArchScorer(space=...)")
         self.proxy = proxy
         self.dataset = dataset
         self.image_dataset = image_dataset
@@ -66,10 +68,11 @@ class ArchScorer:
         self.shipped = shipped
         """Read the package's shipped score tables beneath the store (nasearch.proxies.shipped)."""
         self.key = score_key(
-            proxy, dataset, image_dataset=image_dataset, batch_size=batch_size, num_batches=num_batches, seed=seed
+            proxy, dataset, image_dataset=image_dataset, batch_size=batch_size, num_batches=num_batches, seed=seed,
+            space=self.space,
         )
-        self.keys = np.full(NUM_ARCHS, np.nan)
-        self.seconds = np.zeros(NUM_ARCHS)
+        self.keys = np.full(self.space.num_archs, np.nan)
+        self.seconds = np.zeros(self.space.num_archs)
         self._load()
 
     def _load(self) -> None:
@@ -78,7 +81,8 @@ class ArchScorer:
         from nasearch.proxies.store import ScoreStore
 
         spec = get_proxy(self.proxy)
-        connected = np.array([Arch.from_index(i).is_connected() for i in range(NUM_ARCHS)])
+        space = self.space
+        connected = np.array([not space.is_trivial(a) for a in space.all_archs()])
         self.keys[~connected] = -math.inf
         if self.store_path is None:
             return
@@ -103,7 +107,7 @@ class ArchScorer:
             self.store_path,
         )
 
-    def _compute(self, archs: list[Arch]) -> None:
+    def _compute(self, archs: list) -> None:
         from nasearch.proxies.scoring import rank_key, score_cells
         from nasearch.proxies.store import ScoreStore
 
@@ -122,6 +126,7 @@ class ArchScorer:
                 store=store,
                 progress=False,
                 shipped=self.shipped,
+                space=self.space,
             )
             idx = [a.index for a in archs]
             self.keys[idx] = rank_key(self.proxy, values)
@@ -135,14 +140,14 @@ class ArchScorer:
             if store is not None:
                 store.close()
 
-    def __call__(self, archs: list[Arch]) -> np.ndarray:
+    def __call__(self, archs: list) -> np.ndarray:
         idx = [a.index for a in archs]
         missing = [a for a, i in zip(archs, idx) if np.isnan(self.keys[i])]
         if missing:
             self._compute(list(dict.fromkeys(missing)))
         return self.keys[idx]
 
-    def cost(self, archs: list[Arch]) -> float:
+    def cost(self, archs: list) -> float:
         return float(sum(self.seconds[a.index] for a in archs))
 
     def coverage(self) -> int:
@@ -167,4 +172,5 @@ def make_scorer(cfg: Config, bench: object, dataset: str) -> ArchScorer:
         seed=p.seed,
         store_path=store,
         shipped=p.shipped,
+        space=bench.space,  # type: ignore[attr-defined]
     )

@@ -93,7 +93,8 @@ def resolve_benchmark(cfg: Config) -> tuple[Benchmark, str, Budget]:
     bench = make_benchmark(name, path, where="config key benchmark.name / benchmark.path")
     if cfg.dataset.name not in bench.datasets:
         raise BenchmarkError(
-            f"dataset.name={cfg.dataset.name!r} is not in benchmark {bench.name!r}; accepted: {', '.join(bench.datasets)}"
+            f"dataset.name={cfg.dataset.name!r} is not in benchmark {bench.name!r} (space {bench.space.name!r}); "
+            f"accepted: {', '.join(bench.datasets)}"
         )
     if seconds is not None and not bench.has_train_time:
         if queries is None:
@@ -127,7 +128,7 @@ def _run_chunk(indices: list[int]) -> list[tuple[dict[str, Any], dict[str, Any]]
 def _one_run(bench: Benchmark, spec: ArmSpec, i: int) -> tuple[dict[str, Any], dict[str, Any]]:
     # the i-th child of SeedSequence(seed).spawn(runs), made directly (spawning all runs per run is O(runs))
     rng = np.random.default_rng(np.random.SeedSequence(spec.seed, spawn_key=(i,)))
-    inner = get_strategy(spec.strategy)(rng, fidelities=bench.fidelities, **spec.strategy_params)
+    inner = get_strategy(spec.strategy)(rng, space=bench.space, fidelities=bench.fidelities, **spec.strategy_params)
     scorer = spec.scorer if spec.proxy != "none" else None
     strategy = PreFilter(inner, scorer, n=spec.n, k=spec.k, cost_fn=scorer.cost if scorer is not None else None)
     t0 = time.perf_counter()
@@ -225,7 +226,7 @@ def search_task(cfg: Config, out_dir: Path) -> str:
     bench, path, budget = resolve_benchmark(cfg)
     strategy_cls = get_strategy(cfg.strategy.name)
     try:
-        strategy_cls(np.random.default_rng(0), fidelities=bench.fidelities, **cfg.strategy.params)
+        strategy_cls(np.random.default_rng(0), space=bench.space, fidelities=bench.fidelities, **cfg.strategy.params)
     except TypeError as exc:
         raise BenchmarkError(
             f"strategy.params={dict(cfg.strategy.params)!r} do not fit strategy {cfg.strategy.name!r}: {exc}"

@@ -3,7 +3,13 @@
 :func:`score_cells` is the one entry point (the pre-filter, the correlation study and the score tables
 all call it). For each cell it
 
-1. builds the cell's network with ``build_network(arch, dataset, bn=spec.bn, generator=g)`` where
+Cells are archs of one search space (``space=``, a :class:`~nasearch.space.base.SearchSpace` or its
+registry name; default ``'nb201'``): parsed by ``space.parse``, networks built by
+``space.build_network``, trivial cells found by ``space.is_trivial``, data-free batches drawn at
+``space.input_size(dataset)``, and the space is part of the cache key. ``dataset`` is the task whose
+network is built (one of ``space.tasks``).
+
+1. builds the cell's network with ``space.build_network(arch, dataset, bn=spec.bn, generator=g)`` where
    ``g`` is a ``torch.Generator`` seeded from ``SeedSequence(seed, spawn_key=(arch.index,))`` (first
    child); the proxy's :class:`ProxyContext` gets a generator from the second child. A cell's score
    therefore depends only on (proxy, dataset, batches, seed, cell): not on the order of the cells,
@@ -64,16 +70,24 @@ from nasearch.data.images import CLASSES, SIZE, load_images, sample_batches
 from nasearch.proxies import shipped as shipped_scores
 from nasearch.proxies.registry import ProxyContext, ProxyError, ProxySpec, get_proxy
 from nasearch.proxies.store import ScoreKey, ScoreStore, StoreError
-from nasearch.space.arch import NUM_ARCHS, Arch
-from nasearch.space.networks import INPUT_SIZE, NUM_CLASSES, build_network
+from nasearch.space.base import SearchSpace, get_space
+
+Arch = object
+"""An arch of the scored space."""
 
 log = logging.getLogger(__name__)
 
 NO_IMAGES = "none"
 """``image_dataset`` value meaning data-free (seeded Gaussian) batches; also its value in cache keys."""
 
-_DATA_FREE_STREAM = NUM_ARCHS + 1
-"""SeedSequence spawn key of the data-free batches (beyond every cell index, so streams never meet)."""
+_DATA_FREE_STREAM = 15625 + 1
+"""SeedSequence spawn key of NB201's data-free batches (beyond every cell index, so streams never
+meet); another space uses ``space.num_archs + 1`` (:func:`data_free_stream`)."""
+
+
+def data_free_stream(space: SearchSpace | str = "nb201") -> int:
+    """Spawn key of the data-free batches of ``space``: one past its last arch index."""
+    return get_space(space).num_archs + 1
 
 Batches = list[tuple[torch.Tensor, torch.Tensor]]
 
@@ -110,9 +124,12 @@ def cell_generators(seed: int, arch: Arch) -> tuple[torch.Generator, torch.Gener
     return _generator(net_ss), _generator(ctx_ss)
 
 
-def data_free_batches(batch_size: int, num_batches: int, input_size: int, seed: int) -> Batches:
-    """Standard-normal images (N x 3 x size x size) with all-zero labels, drawn from ``seed``."""
-    g = _generator(np.random.SeedSequence(int(seed), spawn_key=(_DATA_FREE_STREAM,)))
+def data_free_batches(
+    batch_size: int, num_batches: int, input_size: int, seed: int, *, stream: int = _DATA_FREE_STREAM
+) -> Batches:
+    """Standard-normal images (N x 3 x size x size) with all-zero labels, drawn from ``seed``
+    (``stream``: :func:`data_free_stream` of the space; NB201's by default)."""
+    g = _generator(np.random.SeedSequence(int(seed), spawn_key=(int(stream),)))
     return [
         (
             torch.randn(batch_size, 3, input_size, input_size, generator=g),
@@ -145,21 +162,24 @@ def one_thread() -> Iterator[None]:
 
 
 def score_one(
-    spec: ProxySpec, arch: Arch, dataset: str, batches: Batches, seed: int, input_size: int
+    spec: ProxySpec, arch: Arch, dataset: str, batches: Batches, seed: int, input_size: int,
+    space: SearchSpace | str = "nb201",
 ) -> tuple[float, float]:
-    """Score one (connected) cell: ``(raw value, seconds)``. Failures name the proxy and the cell."""
+    """Score one (non-trivial) cell: ``(raw value, seconds)``. Failures name the proxy and the cell."""
+    space = get_space(space)
     t0 = time.perf_counter()
     g_net, g_ctx = cell_generators(seed, arch)
     try:
-        net = build_network(arch, dataset, bn=spec.bn, generator=g_net)
+        net = space.build_network(arch, dataset, bn=spec.bn, generator=g_net)
         net.train()
-        ctx = ProxyContext(num_classes=NUM_CLASSES[dataset], generator=g_ctx, input_size=input_size)
+        ctx = ProxyContext(num_classes=space.num_classes(dataset), generator=g_ctx, input_size=input_size)
         with one_thread():  # a score must not depend on the thread count (see one_thread)
             value = spec.fn(net, [(x.clone(), y.clone()) for x, y in batches], ctx)
         value = float(value.detach().item() if isinstance(value, torch.Tensor) else value)
     except Exception as exc:
         raise ProxyError(
-            f"proxy {spec.name!r} failed on cell {arch.index} {arch} (dataset {dataset}, seed {seed}): "
+            f"proxy {spec.name!r} failed on cell {arch.index} {arch} "  # type: ignore[attr-defined]
+            f"({'' if space.name == 'nb201' else f'space {space.name}, '}dataset {dataset}, seed {seed}): "
             f"{type(exc).__name__}: {exc}"
         ) from exc
     return value, time.perf_counter() - t0
@@ -170,9 +190,10 @@ _W: dict = {}
 
 
 def _init_worker(spec: ProxySpec, dataset: str, arrays: list[tuple[np.ndarray, np.ndarray]], seed: int,
-                 input_size: int) -> None:
+                 input_size: int, space: str = "nb201") -> None:
     torch.set_num_threads(1)
     _W.update(
+        space=get_space(space),
         spec=spec,
         dataset=dataset,
         batches=[(torch.from_numpy(x), torch.from_numpy(y)) for x, y in arrays],
@@ -184,8 +205,8 @@ def _init_worker(spec: ProxySpec, dataset: str, arrays: list[tuple[np.ndarray, n
 def _run_chunk(indices: list[int]) -> list[tuple[int, float, float]]:
     out = []
     for i in indices:
-        v, s = score_one(_W["spec"], Arch.from_index(i), _W["dataset"], _W["batches"], _W["seed"],
-                         _W["input_size"])
+        v, s = score_one(_W["spec"], _W["space"].from_index(i), _W["dataset"], _W["batches"], _W["seed"],
+                         _W["input_size"], _W["space"])
         out.append((i, v, s))
     return out
 
@@ -206,11 +227,16 @@ def score_key(
     num_batches: int | None = None,
     seed: int = 0,
     data_free: bool = False,
+    space: SearchSpace | str = "nb201",
 ) -> ScoreKey:
     """The validated cache key of a run (the same validation and defaults as :func:`score_cells`)."""
     spec = get_proxy(proxy, where="score_cells(proxy=...)")
-    if dataset not in NUM_CLASSES:
-        raise ProxyError(f"unknown dataset {dataset!r} (score_cells(dataset=...)); accepted: {', '.join(NUM_CLASSES)}")
+    space = get_space(space, where="score_cells(space=...)")
+    if dataset not in space.networks_for():
+        raise ProxyError(
+            f"unknown dataset {dataset!r} (score_cells(dataset=...)) for space {space.name!r}: proxies "
+            f"score the networks of {', '.join(space.networks_for())}"
+        )
     if image_dataset is None:
         image_dataset = dataset
     if image_dataset == NO_IMAGES:
@@ -233,10 +259,11 @@ def score_key(
             f"proxy {spec.name!r} needs labels and cannot run data-free (data_free=True or "
             f"image_dataset={NO_IMAGES!r}); give it an image dataset: {', '.join(CLASSES)}"
         )
-    if uses_images and spec.needs_labels and CLASSES[image_dataset] > NUM_CLASSES[dataset]:
+    if uses_images and spec.needs_labels and CLASSES[image_dataset] > space.num_classes(dataset):
         raise ProxyError(
             f"proxy {spec.name!r} needs labels, but {image_dataset} images have {CLASSES[image_dataset]} "
-            f"classes and a {dataset} network only {NUM_CLASSES[dataset]} outputs; use image_dataset={dataset!r}"
+            f"classes and a {dataset} network only {space.num_classes(dataset)} outputs; use "
+            + (f"image_dataset={dataset!r}" if dataset in CLASSES else "images with fewer classes")
         )
     return ScoreKey(
         proxy=spec.name,
@@ -246,6 +273,7 @@ def score_key(
         num_batches=num_batches,
         seed=seed,
         version=str(getattr(spec, "version", "1")),
+        space=space.name,
     )
 
 
@@ -266,6 +294,7 @@ def score_cells(
     flush_every: int = 8,
     chunk_size: int | None = None,
     shipped: bool = True,
+    space: SearchSpace | str = "nb201",
 ) -> np.ndarray:
     """Scores (float64, one per entry of ``archs``, in order) of ``proxy`` on ``dataset``'s networks.
 
@@ -278,16 +307,17 @@ def score_cells(
     is computed (:mod:`nasearch.proxies.shipped`; ``shipped=False`` skips them).
     """
     spec = get_proxy(proxy, where="score_cells(proxy=...)")
+    space = get_space(space, where="score_cells(space=...)")
     key = score_key(proxy, dataset, image_dataset=image_dataset, batch_size=batch_size,
-                    num_batches=num_batches, seed=seed, data_free=data_free)
+                    num_batches=num_batches, seed=seed, data_free=data_free, space=space)
     workers = _positive_int(workers, "workers")
     flush_every = _positive_int(flush_every, "flush_every")
-    cells = [Arch.parse(a) for a in archs]
+    cells = [space.parse(a, where="score_cells(archs=...)") for a in archs]
     sentinel = never_preferred(spec)
     raw: dict[int, float] = {}
 
-    connected = {a.index: a for a in cells if a.is_connected()}
-    n_disconnected = sum(1 for a in cells if not a.is_connected())
+    connected = {a.index: a for a in cells if not space.is_trivial(a)}
+    n_disconnected = len(cells) - sum(1 for a in cells if a.index in connected)
     if n_disconnected:
         log.warning(
             "%d of %d cells are disconnected (no path from input to output): not scored, given %s (%s)",
@@ -303,13 +333,15 @@ def score_cells(
 
     if todo:
         if key.image_dataset == NO_IMAGES:
-            size = INPUT_SIZE[dataset]
-            batches = data_free_batches(key.batch_size, key.num_batches, size, key.seed)
+            size = space.input_size(dataset)
+            batches = data_free_batches(key.batch_size, key.num_batches, size, key.seed,
+                                        stream=data_free_stream(space))
         else:
             images = load_images(key.image_dataset, data_root, "train")
             size = SIZE[key.image_dataset]
             batches = sample_batches(images, key.batch_size, key.num_batches, key.seed)
-        computed = _compute(spec, key, todo, batches, size, workers, store, progress, flush_every, chunk_size)
+        computed = _compute(spec, key, todo, batches, size, workers, store, progress, flush_every, chunk_size,
+                            space)
         raw.update(computed)
 
     out = np.empty(len(cells), dtype=np.float64)
@@ -340,6 +372,7 @@ def _compute(
     progress: bool,
     flush_every: int,
     chunk_size: int | None,
+    space: SearchSpace,
 ) -> dict[int, float]:
     results: dict[int, float] = {}
     pending: list[tuple[Arch, float, float]] = []
@@ -368,7 +401,7 @@ def _compute(
     try:
         if workers == 1 or len(todo) == 1:
             for a in todo:
-                v, s = score_one(spec, a, key.dataset, batches, key.seed, input_size)
+                v, s = score_one(spec, a, key.dataset, batches, key.seed, input_size, space)
                 results[a.index] = v
                 pending.append((a, v, s))
                 done.append((a, v, s))
@@ -383,16 +416,16 @@ def _compute(
                 max_workers=min(workers, len(chunks)),
                 mp_context=get_context("spawn"),
                 initializer=_init_worker,
-                initargs=(spec, key.dataset, arrays, key.seed, input_size),
+                initargs=(spec, key.dataset, arrays, key.seed, input_size, space.name),
             ) as ex:
                 futures: set[Future] = {ex.submit(_run_chunk, c) for c in chunks}
                 try:
                     while futures:
-                        done, futures = wait(futures, return_when=FIRST_COMPLETED)
-                        for fut in done:
+                        finished, futures = wait(futures, return_when=FIRST_COMPLETED)
+                        for fut in finished:
                             for i, v, s in fut.result():
                                 results[i] = v
-                                pending.append((Arch.from_index(i), v, s))
+                                pending.append((space.from_index(i), v, s))
                                 done.append(pending[-1])
                             flush()
                             bar.update(len(fut.result()))
@@ -422,6 +455,7 @@ def build_score_table(
     data_root: str | os.PathLike[str] | None = None,
     data_free: bool = False,
     progress: bool = True,
+    space: SearchSpace | str = "nb201",
 ) -> Path:
     """Score the whole space (``sample=None``) or ``sample`` cells drawn without replacement with
     ``np.random.default_rng(seed)`` into the store at ``store_path``, and write ``out_csv``.
@@ -432,30 +466,34 @@ def build_score_table(
     in index order. Rerunning with the same store resumes. Returns ``out_csv`` as a Path. The shipped
 score tables are not read: a table is always computed (it is how they were made).
     """
+    space = get_space(space, where="build_score_table(space=...)")
+    n_archs = space.num_archs
     if sample is None:
-        indices = np.arange(NUM_ARCHS)
+        indices = np.arange(n_archs)
     else:
-        if isinstance(sample, bool) or not isinstance(sample, (int, np.integer)) or not 1 <= sample <= NUM_ARCHS:
-            raise ProxyError(f"sample must be None (all cells) or an integer in 1..{NUM_ARCHS}, got {sample!r}")
-        indices = np.sort(np.random.default_rng(int(seed)).choice(NUM_ARCHS, size=int(sample), replace=False))
-    archs = [Arch.from_index(int(i)) for i in indices]
+        if isinstance(sample, bool) or not isinstance(sample, (int, np.integer)) or not 1 <= sample <= n_archs:
+            raise ProxyError(
+                f"sample must be None (all cells) or an integer in 1..{n_archs} (space {space.name}), got {sample!r}"
+            )
+        indices = np.sort(np.random.default_rng(int(seed)).choice(n_archs, size=int(sample), replace=False))
+    archs = [space.from_index(int(i)) for i in indices]
     key = score_key(proxy, dataset, image_dataset=image_dataset, batch_size=batch_size,
-                    num_batches=num_batches, seed=seed, data_free=data_free)
+                    num_batches=num_batches, seed=seed, data_free=data_free, space=space)
     with ScoreStore(store_path) as store:
         scores = score_cells(archs, proxy, dataset, image_dataset=image_dataset, data_root=data_root,
                              batch_size=batch_size, num_batches=num_batches, seed=seed, workers=workers,
-                             store=store, progress=progress, data_free=data_free, shipped=False)
+                             store=store, progress=progress, data_free=data_free, shipped=False, space=space)
         stored = store.get_many(key, archs, with_seconds=True)
     out = Path(out_csv)
     out.parent.mkdir(parents=True, exist_ok=True)
-    settings = [key.proxy, key.version, key.dataset, key.image_dataset, key.batch_size, key.num_batches, key.seed]
+    settings = [key.proxy, key.version, key.dataset_field, key.image_dataset, key.batch_size, key.num_batches, key.seed]
     with open(out, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["index", "arch", "connected", "score", "seconds", "proxy", "version", "dataset",
                     "image_dataset", "batch_size", "num_batches", "seed"])
         for a, s in zip(archs, scores):
             secs = stored.get(a.index)
-            w.writerow([a.index, a.to_string(), int(a.is_connected()), repr(float(s)),
+            w.writerow([a.index, space.to_string(a), int(not space.is_trivial(a)), repr(float(s)),
                         "" if secs is None else f"{secs[1]:.6g}", *settings])  # type: ignore[index]
     log.info("wrote %d %s scores to %s (store %s)", len(archs), proxy, out, store_path)
     return out
@@ -466,6 +504,7 @@ __all__ = [
     "build_score_table",
     "cell_generators",
     "data_free_batches",
+    "data_free_stream",
     "never_preferred",
     "one_thread",
     "rank_key",

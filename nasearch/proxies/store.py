@@ -1,10 +1,17 @@
 """On-disk score cache: one SQLite file holding proxy scores of cells, keyed by every setting that
 changes a score.
 
-A row is one cell scored under one :class:`ScoreKey` (proxy, proxy code version, dataset whose
-network was built, image dataset the batches came from, batch size, number of batches, seed) plus
-the cell's nasearch index (and its NB201 string, for people reading the table), the raw value the
-proxy returned and the seconds it took.
+A row is one cell scored under one :class:`ScoreKey` (proxy, proxy code version, search space,
+dataset whose network was built, image dataset the batches came from, batch size, number of
+batches, seed) plus the arch's index in its space (and its benchmark string, for people reading the
+table), the raw value the proxy returned and the seconds it took.
+
+Search spaces in the key: the space is folded into the ``dataset`` column, which holds the task
+alone for NB201 (``cifar10``: exactly what stores written before spaces existed hold, so they stay
+valid as they are, in both directions) and ``SPACE:TASK`` for every other space
+(``nasbench_macro:cifar10``). The table's schema and primary key are unchanged, so no migration is
+needed; :class:`ScoreKey` carries ``space`` as its own field (default ``'nb201'``) and only this
+module and the portable tables (:mod:`nasearch.proxies.tables`, same ``dataset`` column) fold it.
 
 Values are stored as the proxy returned them: ``+inf`` / ``-inf`` round-trip through SQLite's REAL,
 NaN is stored as NULL and read back as NaN. The never-preferred policy of
@@ -33,9 +40,9 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import astuple, dataclass, fields
 from pathlib import Path
+from typing import Any
 
 from nasearch.proxies.registry import ProxyError
-from nasearch.space.arch import Arch
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +80,8 @@ CREATE TABLE IF NOT EXISTS scores (
 """
 _KEY_COLS = "proxy, version, dataset, image_dataset, batch_size, num_batches, seed"
 _KEY_WHERE = " AND ".join(f"{c.strip()} = ?" for c in _KEY_COLS.split(","))
+DEFAULT_SPACE = "nb201"
+"""The space of keys whose dataset column holds no ``SPACE:`` prefix (every store written before)."""
 
 
 @dataclass(frozen=True, order=True)
@@ -87,12 +96,25 @@ class ScoreKey:
     num_batches: int
     seed: int
     version: str = "1"
+    space: str = DEFAULT_SPACE
+    """Registry name of the search space whose networks were scored."""
+
+    @property
+    def dataset_field(self) -> str:
+        """The stored ``dataset`` column: the task for NB201, ``SPACE:TASK`` for other spaces."""
+        return self.dataset if self.space == DEFAULT_SPACE else f"{self.space}:{self.dataset}"
+
+    @staticmethod
+    def split_dataset_field(value: str) -> tuple[str, str]:
+        """``(space, dataset)`` of a stored ``dataset`` column (inverse of :attr:`dataset_field`)."""
+        space, sep, dataset = value.partition(":")
+        return (space, dataset) if sep else (DEFAULT_SPACE, value)
 
     def _params(self) -> tuple:
         return (
             self.proxy,
             self.version,
-            self.dataset,
+            self.dataset_field,
             self.image_dataset,
             int(self.batch_size),
             int(self.num_batches),
@@ -103,8 +125,9 @@ class ScoreKey:
         return ", ".join(f"{f.name}={v!r}" for f, v in zip(fields(self), astuple(self)))
 
 
-def _arch_index(a: Arch | int) -> int:
-    return a.index if isinstance(a, Arch) else int(a)
+def _arch_index(a: Any) -> int:
+    """The index of an arch of any space (``arch.index``), or an index given as an int."""
+    return int(a) if isinstance(a, int) or not hasattr(a, "index") else int(a.index)
 
 
 class ScoreStore:
@@ -162,9 +185,9 @@ class ScoreStore:
 
     # ------------------------------------------------------------------ reading
     def get_many(
-        self, key: ScoreKey, archs: Iterable[Arch | int], with_seconds: bool = False
+        self, key: ScoreKey, archs: Iterable[Any], with_seconds: bool = False
     ) -> dict[int, float] | dict[int, tuple[float, float]]:
-        """Stored values of those ``archs`` (Arch or nasearch index) that are in the store, by index.
+        """Stored values of those ``archs`` (archs of ``key.space`` or indices) in the store, by index.
 
         With ``with_seconds`` the values are ``(value, seconds)`` pairs. NULL (a NaN score) reads NaN.
         """
@@ -201,14 +224,17 @@ class ScoreStore:
             rows = conn.execute(f"SELECT DISTINCT {_KEY_COLS} FROM scores ORDER BY {_KEY_COLS}").fetchall()
         except sqlite3.Error as exc:
             raise _store_error(self.path, "read", exc) from exc
-        return [
-            ScoreKey(proxy=p, version=v, dataset=d, image_dataset=i, batch_size=b, num_batches=n, seed=s)
-            for p, v, d, i, b, n, s in rows
-        ]
+        out = []
+        for p, v, d, i, b, n, s in rows:
+            space, dataset = ScoreKey.split_dataset_field(d)
+            out.append(ScoreKey(proxy=p, version=v, dataset=dataset, image_dataset=i, batch_size=b,
+                                num_batches=n, seed=s, space=space))
+        return out
 
     # ------------------------------------------------------------------ writing
-    def put_many(self, key: ScoreKey, items: Sequence[tuple[Arch, float, float]]) -> int:
-        """Store ``(arch, value, seconds)`` rows in one transaction; rows already stored are kept.
+    def put_many(self, key: ScoreKey, items: Sequence[tuple[Any, float, float]]) -> int:
+        """Store ``(arch, value, seconds)`` rows (archs of ``key.space``; ``str(arch)`` is its
+        benchmark string) in one transaction; rows already stored are kept.
 
         Returns the number of new rows.
         """
@@ -216,7 +242,7 @@ class ScoreStore:
             return 0
         now = time.time()
         params = [
-            (*key._params(), a.index, a.to_string(), None if math.isnan(v) else float(v), float(s), now)
+            (*key._params(), a.index, str(a), None if math.isnan(v) else float(v), float(s), now)
             for a, v, s in items
         ]
         conn = self._connect()
@@ -240,7 +266,7 @@ class ScoreStore:
             raise _store_error(self.path, "write to", exc) from exc
         return added
 
-    def rescue(self, key: ScoreKey, items: Sequence[tuple[Arch, float, float]]) -> Path | None:
+    def rescue(self, key: ScoreKey, items: Sequence[tuple[Any, float, float]]) -> Path | None:
         """Write ``items`` to a fresh store next to this one (``<name>.rescued-<time>.sqlite``), or in
         the current folder when that is not writable; returns its path (None if nothing could be
         written). For a run whose store turned out damaged: the scores it computed are kept."""

@@ -7,6 +7,11 @@ seconds``. Values are raw (as the proxy returned them; NaN is empty). ``import_s
 file into a store (rows already there are kept), so a score table computed in pieces, on several
 machines or across sessions, adds up; ``nasearch task=score`` then computes only what is missing.
 The write is atomic (temp file + rename).
+
+Search spaces: the ``dataset`` column holds the task alone for NB201 (as every table written before
+spaces existed, e.g. ``experiments/score_tables/``) and ``SPACE:TASK`` for other spaces, as in the
+store (:attr:`~nasearch.proxies.store.ScoreKey.dataset_field`); ``index`` and ``arch`` are the
+arch's index and benchmark string in that space, parsed by the space on import.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from pathlib import Path
 
 from nasearch.proxies.registry import ProxyError
 from nasearch.proxies.store import ScoreKey, ScoreStore
-from nasearch.space.arch import Arch, ArchError
+from nasearch.space.base import ArchError, get_space
 
 FIELDS = (
     "proxy",
@@ -67,12 +72,14 @@ def _export(store: ScoreStore, path: Path, tmp: Path, keys: list[ScoreKey]) -> i
         w = csv.writer(fh, lineterminator="\n")
         w.writerow(FIELDS)
         for key in keys:
-            stored = store.get_many(key, range(15625), with_seconds=True)
+            space = get_space(key.space, where=f"score store {store.path}")
+            stored = store.get_many(key, range(space.num_archs), with_seconds=True)
             for idx in sorted(stored):
                 value, secs = stored[idx]  # type: ignore[misc]
                 w.writerow(
-                    [key.proxy, key.version, key.dataset, key.image_dataset, key.batch_size, key.num_batches,
-                     key.seed, idx, Arch.from_index(idx).to_string(), "" if math.isnan(value) else repr(value),
+                    [key.proxy, key.version, key.dataset_field, key.image_dataset, key.batch_size,
+                     key.num_batches, key.seed, idx, space.to_string(space.from_index(idx)),
+                     "" if math.isnan(value) else repr(value),
                      "" if math.isnan(secs) else repr(secs)]
                 )
                 n += 1
@@ -95,8 +102,8 @@ def import_scores(store: ScoreStore, path: str | os.PathLike[str]) -> int:
     return sum(store.put_many(key, items) for key, items in groups.items())
 
 
-def _read_rows(path: Path) -> dict[ScoreKey, list[tuple[Arch, float, float]]]:
-    groups: dict[ScoreKey, list[tuple[Arch, float, float]]] = {}
+def _read_rows(path: Path) -> dict[ScoreKey, list[tuple[object, float, float]]]:
+    groups: dict[ScoreKey, list[tuple[object, float, float]]] = {}
     with _open(path, "r") as fh:
         reader = csv.DictReader(fh)
         if tuple(reader.fieldnames or ()) != FIELDS:
@@ -105,12 +112,16 @@ def _read_rows(path: Path) -> dict[ScoreKey, list[tuple[Arch, float, float]]]:
             )
         for line, r in enumerate(reader, start=2):
             try:
-                key = ScoreKey(proxy=r["proxy"], version=r["version"], dataset=r["dataset"],
+                space_name, dataset = ScoreKey.split_dataset_field(r["dataset"])
+                where = f"score table {str(path)!r} line {line}"
+                space = get_space(space_name, where=where + ", column dataset")
+                space.check_task(dataset, where=where + ", column dataset")
+                key = ScoreKey(proxy=r["proxy"], version=r["version"], dataset=dataset,
                                image_dataset=r["image_dataset"], batch_size=int(r["batch_size"]),
-                               num_batches=int(r["num_batches"]), seed=int(r["seed"]))
-                arch = Arch.from_string(r["arch"])
+                               num_batches=int(r["num_batches"]), seed=int(r["seed"]), space=space.name)
+                arch = space.parse(r["arch"], where=where + ", column arch")
                 if arch.index != int(r["index"]):
-                    raise ValueError(f"index {r['index']} does not belong to {r['arch']} (nasearch index {arch.index})")
+                    raise ValueError(f"index {r['index']} does not belong to {r['arch']} ({space.name} index {arch.index})")
                 value = float(r["value"]) if r["value"] else math.nan
                 secs = float(r["seconds"]) if r["seconds"] else math.nan
             except (ArchError, ValueError, KeyError, TypeError) as exc:  # TypeError: a short row (None)

@@ -1,4 +1,8 @@
-"""NAS-Bench-201 cell space: Arch values, enumeration, sampling, mutation, encoding, networks."""
+"""Search spaces: the :class:`SearchSpace` interface and registry (``base.py``), one module per space.
+
+``get_space("nb201")`` is NAS-Bench-201's cell space; the NB201 names below (``Arch``, ``OPS``,
+``sample``, ...) stay importable from here for backward compatibility.
+"""
 
 from nasearch.space.arch import (
     EDGES,
@@ -7,14 +11,15 @@ from nasearch.space.arch import (
     NUM_OPS,
     OPS,
     Arch,
-    ArchError,
     all_archs,
     encode,
     mutate,
     sample,
 )
+from nasearch.space.base import ArchError, SearchSpace, SpaceError, get_space, register_space, space_names
 
 __all__ = [
     "EDGES", "NUM_ARCHS", "NUM_EDGES", "NUM_OPS", "OPS", "Arch", "ArchError",
-    "all_archs", "encode", "mutate", "sample",
+    "SearchSpace", "SpaceError", "all_archs", "encode", "get_space", "mutate", "register_space", "sample",
+    "space_names",
 ]

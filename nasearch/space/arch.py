@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from nasearch.space.base import ArchError
+
 OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 """Operation names; an op id is a position in this tuple."""
 
@@ -32,10 +34,6 @@ NUM_ARCHS = NUM_OPS**NUM_EDGES
 NONE, SKIP, CONV1, CONV3, POOL = range(NUM_OPS)
 
 _EXPECTED_FORM = "|op~0|+|op~0|op~1|+|op~0|op~1|op~2| with op in " + ", ".join(OPS)
-
-
-class ArchError(ValueError):
-    """A malformed architecture (string, tuple or index)."""
 
 
 @dataclass(frozen=True, slots=True, order=True)

@@ -15,18 +15,24 @@ Contract (tests/test_strategies.py runs it over every registered strategy):
 * ``fidelity_for(arch)`` is the training length (epochs) the strategy wants ``arch`` evaluated at;
   ``None`` leaves it to the runner (the search fidelity of the experiment).
 * Reproducible: all randomness comes from the ``np.random.Generator`` given at construction.
+* Space-generic: a strategy gets its search space at construction (``space=``, a
+  :class:`~nasearch.space.base.SearchSpace` or its registry name) and proposes archs of that space
+  only through its interface (``sample``, ``mutate``, ``positions``, ``from_choices``, ...).
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
 from nasearch.benchmarks.base import Result
-from nasearch.space.arch import Arch
+from nasearch.space.base import SearchSpace, get_space
+
+Arch = Any
+"""An arch of the strategy's space (each space owns its arch type)."""
 
 
 class StrategyError(ValueError):
@@ -37,10 +43,14 @@ class Strategy(ABC):
     name: ClassVar[str] = ""
     paper: ClassVar[str] = ""
 
-    def __init__(self, rng: np.random.Generator, *, fidelities: tuple[int, ...] = ()):
-        """``fidelities``: the benchmark's recorded training lengths, ascending (multi-fidelity
+    def __init__(
+        self, rng: np.random.Generator, *, space: SearchSpace | str, fidelities: tuple[int, ...] = ()
+    ):
+        """``space``: the search space (instance or registry name) the strategy proposes archs of.
+        ``fidelities``: the benchmark's recorded training lengths, ascending (multi-fidelity
         strategies use them; others ignore them). Subclasses add their own keyword settings."""
         self.rng = rng
+        self.space = get_space(space, where="strategy space=")
         self.fidelities = tuple(fidelities)
 
     @abstractmethod

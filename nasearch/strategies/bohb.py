@@ -2,26 +2,34 @@
 kernel density model, as NAS-Bench-201's BOHB baseline (Dong & Yang, ICLR 2020; xautodl
 ``exps/NATS-algos/bohb.py`` driving ``hpbandster``).
 
-**Model** (hpbandster's ``BOHB`` config generator, rewritten in numpy). A cell is a vector of 6
-categorical values (the ops on the edges; :func:`config_space` gives the same space as a ConfigSpace
-``ConfigurationSpace``). The model is fitted on the results told at the *highest fidelity that has
+**Model** (hpbandster's ``BOHB`` config generator, rewritten in numpy). An arch is its choice
+vector in the space's fixed-length encoding (``space.to_choices``: ``d = len(space.positions)``
+categorical values, position ``p`` with ``K_p = space.positions[p]`` levels; NB201: the ops on the 6
+edges, ``K_p = 5``); ``space.config_space(seed)`` gives the same space as a ConfigSpace
+``ConfigurationSpace``. The model is fitted on the results told at the *highest fidelity that has
 enough of them*. With ``N`` results there, sorted by loss ``100 - valid_acc``:
 
     n_good = max(min_points_in_model, floor(top_n_percent * N / 100))
     n_bad  = max(min_points_in_model, floor((100 - top_n_percent) * N / 100))
     l(x)   = KDE of the n_good best cells,   g(x) = KDE of the next n_bad cells
 
-and a fidelity is usable only when both sets hold more than ``d = 6`` cells (hpbandster's rule). Each
-KDE is a product of Aitchison-Aitken kernels, ``k(x, x_i) = 1 - h_d`` if ``x_d == x_i,d`` else
-``h_d / (5 - 1)``, averaged over its cells, with statsmodels' ``normal_reference`` bandwidth
-``h_d = 1.06 * std(x_.,d) * n**(-1/(4+d))`` computed on the category codes, then clipped to
-``[min_bandwidth, 4/5]``.
+and a fidelity is usable only when both sets hold more than ``d`` cells (hpbandster's rule). Each
+KDE is a product of Aitchison-Aitken kernels, ``k(x, x_i) = 1 - h_p`` if ``x_p == x_i,p`` else
+``h_p / (K_p - 1)``, averaged over its cells, with statsmodels' ``normal_reference`` bandwidth
+``h_p = 1.06 * std(x_.,p) * n**(-1/(4+d))`` computed on the category codes, then clipped to
+``[min_bandwidth, (K_p - 1)/K_p]`` (NB201: 4/5).
 
 **Proposal** (hpbandster ``get_config``): with no usable model, or with probability
-``random_fraction``, a uniform cell. Otherwise ``num_samples`` candidates, each a random cell of the
-good set whose every value is kept with probability ``1 - h_d`` and else redrawn uniformly from the 5
-ops; the candidate maximising ``max(l, 1e-32) / max(g, 1e-32)`` (the TPE expected-improvement
-criterion) is proposed (ties: the first).
+``random_fraction``, a uniform choice vector. Otherwise ``num_samples`` candidates, each a random cell
+of the good set whose every value is kept with probability ``1 - h_p`` and else redrawn uniformly
+from the ``K_p`` levels; the candidate maximising ``max(l, 1e-32) / max(g, 1e-32)`` (the TPE
+expected-improvement criterion) is proposed (ties: the first).
+
+Invalid vectors: on a space where some in-range vectors are not archs (``space.from_choices``
+returns None; TransNAS-Bench-101 macro), a model candidate that is not an arch is never chosen
+(if none of the ``num_samples`` is, the proposal is a uniform arch, ``space.sample``), and a
+uniform vector that is not an arch is replaced by ``space.sample`` (uniform over the enumeration).
+On NB201 every vector is a cell (``num_archs == prod(positions)``): no check runs, no draw changes.
 
 **Brackets** (Hyperband over the benchmark's recorded fidelities ``F_0 < ... < F_m``; NB201's table
 has 12 and 200 epochs). ``s_max = m``; bracket ``s`` starts ``n_0 = ceil((s_max+1)/(s+1) * eta**s)``
@@ -70,7 +78,7 @@ schedule* (``min_budget=1, max_budget=12, eta=3``); nasearch's benchmark records
 so the brackets span those. hpbandster's synchronous iterations become the rung state machine above
 (one evaluation at a time, as NB201's single worker). Aitchison-Aitken uses the 5 ops of the space as
 its number of levels (statsmodels counts the levels seen in the data, which breaks when a KDE has
-seen one op only) and the bandwidth is capped at 4/5 (the uniform kernel; statsmodels' normal
+seen one op only) and the bandwidth is capped at (K-1)/K = 4/5 (the uniform kernel; statsmodels' normal
 reference rule on category codes can exceed 1 and make the kernel negative).
 """
 
@@ -83,58 +91,26 @@ from typing import Any
 import numpy as np
 
 from nasearch.benchmarks.base import Result
-from nasearch.space.arch import EDGES, NUM_EDGES, NUM_OPS, OPS, Arch
-from nasearch.strategies.base import Strategy, StrategyError, register_strategy
+from nasearch.space.base import SearchSpace
+from nasearch.strategies.base import Arch, Strategy, StrategyError, register_strategy
 
-_D = NUM_EDGES
-_MAX_BW = (NUM_OPS - 1) / NUM_OPS
 _ASSIGNED_CAP = 4096  # fidelity assignments remembered for asked-but-untold cells
 
 
-def edge_names() -> tuple[str, ...]:
-    """NB201's names of the 6 edges, ``'j<-i'`` (the hyperparameter names xautodl gives BOHB)."""
-    return tuple(f"{dst}<-{src}" for src, dst in EDGES)
-
-
-def config_space(seed: int | None = None):
-    """The NB201 cell space as a ConfigSpace ``ConfigurationSpace``: 6 categorical hyperparameters
-    (one per edge, in official edge order) over the 5 op names. For interoperability; the model
-    below works on op-id vectors directly."""
-    import ConfigSpace as CS
-
-    space = CS.ConfigurationSpace(seed=seed)
-    space.add([CS.CategoricalHyperparameter(name, list(OPS)) for name in edge_names()])
-    return space
-
-
-def arch_to_config(arch: Arch, space: Any = None) -> Any:
-    """``arch`` as a ConfigSpace ``Configuration`` of :func:`config_space` (a dict without a space)."""
-    values = {name: OPS[o] for name, o in zip(edge_names(), arch.ops)}
-    if space is None:
-        return values
-    import ConfigSpace as CS
-
-    return CS.Configuration(space, values=values)
-
-
-def config_to_arch(config) -> Arch:
-    """Inverse of :func:`arch_to_config` (accepts a ``Configuration`` or a plain mapping)."""
-    return Arch(tuple(OPS.index(config[name]) for name in edge_names()))
-
-
 class _KDE:
-    """Product of Aitchison-Aitken kernels over 6 categorical dims with NUM_OPS levels each."""
+    """Product of Aitchison-Aitken kernels over d categorical dims with ``levels`` levels each
+    (``levels`` an int when every position has the same number, else an array of d)."""
 
-    def __init__(self, data: np.ndarray, min_bandwidth: float):
+    def __init__(self, data: np.ndarray, min_bandwidth: float, levels: Any, max_bw: Any):
         self.data = data
-        n = len(data)
-        bw = 1.06 * data.std(axis=0) * n ** (-1.0 / (4 + _D))  # statsmodels' normal_reference
-        self.bw = np.clip(bw, min_bandwidth, _MAX_BW)
+        n, d = data.shape
+        bw = 1.06 * data.std(axis=0) * n ** (-1.0 / (4 + d))  # statsmodels' normal_reference
+        self.bw = np.clip(bw, min_bandwidth, max_bw)
         self._same = 1.0 - self.bw
-        self._diff = self.bw / (NUM_OPS - 1)
+        self._diff = self.bw / (levels - 1)
 
     def pdf(self, x: np.ndarray) -> np.ndarray:
-        """Densities of the rows of ``x`` (M, 6) -> (M,)."""
+        """Densities of the rows of ``x`` (M, d) -> (M,)."""
         eq = x[:, None, :] == self.data[None, :, :]
         return np.where(eq, self._same, self._diff).prod(axis=2).mean(axis=1)
 
@@ -158,6 +134,7 @@ class BOHB(Strategy):
         self,
         rng: np.random.Generator,
         *,
+        space: SearchSpace | str,
         fidelities: tuple[int, ...] = (),
         eta: float | None = None,
         brackets: str = "hyperband",
@@ -168,7 +145,18 @@ class BOHB(Strategy):
         bandwidth_factor: float = 3,
         min_bandwidth: float = 1e-3,
     ):
-        super().__init__(rng, fidelities=fidelities)
+        super().__init__(rng, space=space, fidelities=fidelities)
+        positions = self.space.positions
+        self._d = d = len(positions)
+        if len(set(positions)) == 1:  # every position alike (NB201): scalar levels, NB201's exact draws
+            self._levels: Any = int(positions[0])
+            self._max_bw: Any = (self._levels - 1) / self._levels
+        else:
+            self._levels = np.asarray(positions, dtype=np.int64)
+            self._max_bw = (self._levels - 1) / self._levels
+        max_bw_min = float(np.min(self._max_bw))
+        # every in-range vector is an arch when the enumeration is the full product of the choices
+        self._dense = self.space.num_archs == math.prod(positions)
         if eta is None:
             f = self.fidelities
             eta = (f[-1] / f[0]) ** (1 / (len(f) - 1)) if len(f) > 1 and f[0] > 0 else 3.0
@@ -181,11 +169,11 @@ class BOHB(Strategy):
                 f"bohb brackets={brackets!r} is invalid: accepted: hyperband, successive_halving"
             )
         if min_points_in_model is None:
-            min_points_in_model = _D + 1
-        if not isinstance(min_points_in_model, int) or min_points_in_model < _D + 1:
+            min_points_in_model = d + 1
+        if not isinstance(min_points_in_model, int) or min_points_in_model < d + 1:
             raise StrategyError(
                 f"bohb min_points_in_model={min_points_in_model!r} is invalid: expected None or an "
-                f"integer >= {_D + 1} (the number of dimensions + 1)"
+                f"integer >= {d + 1} (the number of dimensions + 1)"
             )
         if not isinstance(top_n_percent, (int, np.integer)) or not 1 <= top_n_percent <= 99:
             raise StrategyError(
@@ -201,9 +189,9 @@ class BOHB(Strategy):
             raise StrategyError(
                 f"bohb bandwidth_factor={bandwidth_factor!r} is invalid: expected a positive number"
             )
-        if not (isinstance(min_bandwidth, (int, float)) and 0 < min_bandwidth <= _MAX_BW):
+        if not (isinstance(min_bandwidth, (int, float)) and 0 < min_bandwidth <= max_bw_min):
             raise StrategyError(
-                f"bohb min_bandwidth={min_bandwidth!r} is invalid: expected a number in (0, {_MAX_BW}]"
+                f"bohb min_bandwidth={min_bandwidth!r} is invalid: expected a number in (0, {max_bw_min}]"
             )
         self.eta = float(eta)
         self.brackets = brackets
@@ -298,33 +286,42 @@ class BOHB(Strategy):
             order = np.argsort(losses, kind="stable")
             X = np.asarray(self._X[f], dtype=np.int64)
             good, bad = X[order[:n_good]], X[order[n_good : n_good + n_bad]]
-            if len(good) <= _D or len(bad) <= _D:
+            if len(good) <= self._d or len(bad) <= self._d:
                 continue
-            self._model = (_KDE(good, self.min_bandwidth), _KDE(bad, self.min_bandwidth))
+            args = (self.min_bandwidth, self._levels, self._max_bw)
+            self._model = (_KDE(good, *args), _KDE(bad, *args))
             self._model_fidelity = f
             return
 
     def _propose(self, n: int) -> list[Arch]:
         rng = self.rng
+        d, levels = self._d, self._levels
+        from_choices = self.space.from_choices
         if self._dirty:
             self._fit()
         if self._model is None:
-            ops = rng.integers(0, NUM_OPS, size=(n, _D))
-            return [Arch(tuple(row)) for row in ops.tolist()]
+            ops = rng.integers(0, levels, size=(n, d))
+            return [self._valid_or_sample(from_choices(tuple(row))) for row in ops.tolist()]
         good, bad = self._model
         coins = rng.random(n) < self.random_fraction
         m = self.num_samples
         base = good.data[rng.integers(0, len(good.data), size=(n, m))]  # (n, m, d)
-        keep = rng.random((n, m, _D)) < good._same
-        redraw = rng.integers(0, NUM_OPS, size=(n, m, _D))
-        cand = np.where(keep, base, redraw).reshape(n * m, _D)
+        keep = rng.random((n, m, d)) < good._same
+        redraw = rng.integers(0, levels, size=(n, m, d))
+        cand = np.where(keep, base, redraw).reshape(n * m, d)
         ratio = np.maximum(good.pdf(cand), 1e-32) / np.maximum(bad.pdf(cand), 1e-32)
+        if not self._dense:  # candidates that are not archs are never chosen
+            valid = np.array([from_choices(tuple(row)) is not None for row in cand.tolist()])
+            ratio = np.where(valid, ratio, -1.0)
         best = ratio.reshape(n, m).argmax(axis=1)
-        picks = cand.reshape(n, m, _D)[np.arange(n), best]
+        picks = cand.reshape(n, m, d)[np.arange(n), best]
         n_random = int(coins.sum())
         if n_random:
-            picks[coins] = rng.integers(0, NUM_OPS, size=(n_random, _D))
-        return [Arch(tuple(row)) for row in picks.tolist()]
+            picks[coins] = rng.integers(0, levels, size=(n_random, d))
+        return [self._valid_or_sample(from_choices(tuple(row))) for row in picks.tolist()]
+
+    def _valid_or_sample(self, arch: Arch | None) -> Arch:
+        return arch if arch is not None else self.space.sample(self.rng)
 
     def model_fidelity(self) -> int | None:
         """The fidelity the current model was fitted on (None: no model yet)."""
@@ -338,7 +335,8 @@ class BOHB(Strategy):
             self._fit()
         if self._model is None:
             return np.ones(len(archs))
-        x = np.asarray([a.ops for a in archs], dtype=np.int64).reshape(-1, _D)
+        to_choices = self.space.to_choices
+        x = np.asarray([to_choices(a) for a in archs], dtype=np.int64).reshape(-1, self._d)
         good, bad = self._model
         return np.maximum(good.pdf(x), 1e-32) / np.maximum(bad.pdf(x), 1e-32)
 
@@ -365,7 +363,7 @@ class BOHB(Strategy):
         if not math.isfinite(acc):
             acc = 0.0  # a failed evaluation is the worst possible result
         key = fidelity if self.fidelities else None
-        self._X.setdefault(key, []).append(arch.ops)
+        self._X.setdefault(key, []).append(self.space.to_choices(arch))
         self._loss.setdefault(key, []).append(100.0 - acc)
         self._dirty = True
 

@@ -1,14 +1,14 @@
 """Regularized (aging) evolution, REA (Real, Aggarwal, Huang & Le, AAAI 2019), as NAS-Bench-201's
 R-EA baseline (Dong & Yang, ICLR 2020; xautodl ``exps/NATS-algos/regularized_ea.py``).
 
-Algorithm 1 of the paper, on the NB201 cell space:
+Algorithm 1 of the paper, on any search space (``space.sample`` / ``space.mutate``):
 
 1. *Initialisation.* While the population holds fewer than ``P`` evaluated cells, propose cells
-   drawn uniformly from all 15,625 (:func:`nasearch.space.arch.sample`).
+   drawn uniformly from the space (``space.sample``; NB201: all 15,625).
 2. *Cycle.* Draw ``S`` members of the population uniformly *with replacement*; the parent is the one
    with the best fitness (validation accuracy as told; ties: the first drawn). Propose the child
-   ``mutate(parent)``: one edge chosen uniformly, its op replaced by a different op uniformly
-   (:func:`nasearch.space.arch.mutate`), so the child always differs from its parent.
+   ``space.mutate(parent)``, which always differs from its parent (NB201: one edge chosen uniformly,
+   its op replaced by a different op uniformly; other spaces: see their module).
 3. *Aging.* Every told child joins the population on the right; when the population exceeds ``P``
    the *oldest* member (leftmost), not the worst, is removed.
 
@@ -42,8 +42,8 @@ from collections import deque
 import numpy as np
 
 from nasearch.benchmarks.base import Result
-from nasearch.space.arch import Arch, mutate, sample
-from nasearch.strategies.base import Strategy, StrategyError, register_strategy
+from nasearch.space.base import SearchSpace
+from nasearch.strategies.base import Arch, Strategy, StrategyError, register_strategy
 
 
 @register_strategy
@@ -55,11 +55,12 @@ class RegularizedEvolution(Strategy):
         self,
         rng: np.random.Generator,
         *,
+        space: SearchSpace | str,
         fidelities: tuple[int, ...] = (),
         population_size: int = 10,
         sample_size: int = 3,
     ):
-        super().__init__(rng, fidelities=fidelities)
+        super().__init__(rng, space=space, fidelities=fidelities)
         if (
             isinstance(population_size, bool)
             or not isinstance(population_size, (int, np.integer))
@@ -79,8 +80,10 @@ class RegularizedEvolution(Strategy):
         rng = self.rng
         pop = self.population
         if len(pop) < self.population_size:
+            sample = self.space.sample
             return [sample(rng) for _ in range(n)]
         parent = self._tournament()
+        mutate = self.space.mutate
         return [mutate(parent, rng) for _ in range(n)]
 
     def _tournament(self) -> Arch:

@@ -34,8 +34,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from nasearch.benchmarks.base import Result
-from nasearch.space.arch import Arch
-from nasearch.strategies.base import Strategy, StrategyError
+from nasearch.strategies.base import Arch, Strategy, StrategyError
 
 Scorer = Callable[[list[Arch]], "np.ndarray | Sequence[float]"]
 CostFn = Callable[[list[Arch]], float]
@@ -70,7 +69,7 @@ class PreFilter(Strategy):
             raise StrategyError(
                 f"pre-filter scorer {scorer!r} is not callable: expected archs -> scores or None"
             )
-        super().__init__(inner.rng, fidelities=inner.fidelities)
+        super().__init__(inner.rng, space=inner.space, fidelities=inner.fidelities)
         self.inner = inner
         self.scorer = scorer
         self.n = int(n)

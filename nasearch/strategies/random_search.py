@@ -1,6 +1,7 @@
 """Random search (Bergstra & Bengio, JMLR 2012), as NAS-Bench-201's RS baseline.
 
-Each proposal is a cell drawn uniformly from all 15,625 (NB201 samples disconnected cells too).
+Each proposal is an arch drawn uniformly from the space (``space.sample``; on NB201 from all 15,625
+cells, disconnected ones too, as NB201 samples).
 ``ask(n)`` returns ``n`` independent uniform samples; a pre-filter keeps the best by proxy. Past
 results are ignored: the runner keeps the incumbent.
 """
@@ -8,8 +9,7 @@ results are ignored: the runner keeps the incumbent.
 from __future__ import annotations
 
 from nasearch.benchmarks.base import Result
-from nasearch.space.arch import Arch, sample
-from nasearch.strategies.base import Strategy, register_strategy
+from nasearch.strategies.base import Arch, Strategy, register_strategy
 
 
 @register_strategy
@@ -18,7 +18,8 @@ class RandomSearch(Strategy):
     paper = "Bergstra & Bengio, Random search for hyper-parameter optimization, JMLR 2012"
 
     def ask(self, n: int = 1) -> list[Arch]:
-        return [sample(self.rng) for _ in range(n)]
+        sample, rng = self.space.sample, self.rng
+        return [sample(rng) for _ in range(n)]
 
     def tell(self, arch: Arch, result: Result, fidelity: int) -> None:
         pass

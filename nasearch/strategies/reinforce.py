@@ -1,8 +1,15 @@
 """REINFORCE (Williams, Machine Learning 1992), as NAS-Bench-201's RL baseline (Dong & Yang, ICLR
 2020; xautodl ``exps/NATS-algos/reinforce.py``).
 
-Policy: one independent categorical distribution per edge, ``pi_theta(a) = prod_e softmax(theta_e)[a_e]``
-with logits ``theta`` of shape (6 edges, 5 ops). A proposal is a sample ``a ~ pi_theta``.
+Policy: one independent categorical distribution per position of the space's fixed-length encoding
+(``space.positions``; NB201: 6 edges x 5 ops), ``pi_theta(a) = prod_p softmax(theta_p)[a_p]`` with
+logits ``theta`` of shape (positions, max choices); a position with fewer choices than the widest
+has its missing choices at ``-inf`` (probability 0, zero gradient). A proposal is a sample
+``a ~ pi_theta`` turned into an arch by ``space.from_choices``. On a space where some vectors are
+not archs (TransNAS-Bench-101 macro: absent modules only at the end, skeletons the benchmark holds),
+such a sample is rejected and redrawn from the same policy, so proposals follow the policy
+conditioned on validity (rejection sampling; the REINFORCE gradient is taken of the unconditioned
+log-probability, the usual approximation). On NB201 every vector is a cell: nothing is redrawn.
 
 Update, once per told result (reward ``R`` = the told validation accuracy in percent, [0, 100], as
 NB201's ``simulate_train_eval`` returns it):
@@ -36,10 +43,10 @@ from __future__ import annotations
 import numpy as np
 
 from nasearch.benchmarks.base import Result
-from nasearch.space.arch import NUM_EDGES, NUM_OPS, Arch
-from nasearch.strategies.base import Strategy, StrategyError, register_strategy
+from nasearch.space.base import SearchSpace
+from nasearch.strategies.base import Arch, Strategy, StrategyError, register_strategy
 
-_EDGE_ROWS = np.arange(NUM_EDGES)
+_MAX_REDRAWS = 1000
 
 
 @register_strategy
@@ -54,13 +61,14 @@ class Reinforce(Strategy):
         self,
         rng: np.random.Generator,
         *,
+        space: SearchSpace | str,
         fidelities: tuple[int, ...] = (),
         lr: float = 0.01,
         ema_momentum: float = 0.9,
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
     ):
-        super().__init__(rng, fidelities=fidelities)
+        super().__init__(rng, space=space, fidelities=fidelities)
         if not (isinstance(lr, (int, float)) and np.isfinite(lr) and lr > 0):
             raise StrategyError(f"reinforce lr={lr!r} is invalid: expected a positive number")
         if not (isinstance(ema_momentum, (int, float)) and 0 <= ema_momentum < 1):
@@ -76,7 +84,11 @@ class Reinforce(Strategy):
         self.ema_momentum = float(ema_momentum)
         self.betas = (float(b1), float(b2))
         self.eps = float(eps)
-        self.logits = np.zeros((NUM_EDGES, NUM_OPS))
+        positions = self.space.positions
+        self._rows = np.arange(len(positions))
+        self.logits = np.zeros((len(positions), max(positions)))
+        for p, k in enumerate(positions):
+            self.logits[p, k:] = -np.inf  # choices a position does not have
         self._m = np.zeros_like(self.logits)  # Adam first moment
         self._v = np.zeros_like(self.logits)  # Adam second moment
         self._t = 0
@@ -86,7 +98,7 @@ class Reinforce(Strategy):
 
     # ------------------------------------------------------------------ policy
     def probs(self) -> np.ndarray:
-        """Current policy, shape (6, 5): ``softmax(logits)`` per edge."""
+        """Current policy, shape (positions, max choices): ``softmax(logits)`` per position."""
         z = self.logits - self.logits.max(axis=1, keepdims=True)
         e = np.exp(z)
         return e / e.sum(axis=1, keepdims=True)
@@ -94,7 +106,7 @@ class Reinforce(Strategy):
     def log_prob(self, arch: Arch) -> float:
         z = self.logits - self.logits.max(axis=1, keepdims=True)
         logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
-        return float(logp[_EDGE_ROWS, arch.ops].sum())
+        return float(logp[self._rows, self.space.to_choices(arch)].sum())
 
     @property
     def baseline(self) -> float | None:
@@ -105,12 +117,30 @@ class Reinforce(Strategy):
     def ask(self, n: int = 1) -> list[Arch]:
         if self._cdf is None:
             cdf = np.cumsum(self.probs(), axis=1)
-            cdf[:, -1] = 1.0
+            for p, k in enumerate(self.space.positions):
+                cdf[p, k - 1 :] = 1.0  # never past a position's last choice
             self._cdf = cdf
-        u = self.rng.random((n, NUM_EDGES))
-        # op = number of cumulative probabilities <= u, per edge (inverse-CDF sampling)
+        from_choices = self.space.from_choices
+        out = []
+        for row in self._draw(n):
+            arch = from_choices(row)
+            redraws = 0
+            while arch is None:  # not an arch of the space: redraw from the same policy
+                redraws += 1
+                if redraws > _MAX_REDRAWS:
+                    raise StrategyError(
+                        f"reinforce drew {_MAX_REDRAWS} choice vectors in a row that are not archs of "
+                        f"space {self.space.name!r}: the policy has collapsed onto invalid vectors"
+                    )
+                arch = from_choices(self._draw(1)[0])
+            out.append(arch)
+        return out
+
+    def _draw(self, n: int) -> list[tuple[int, ...]]:
+        u = self.rng.random((n, len(self._rows)))
+        # choice = number of cumulative probabilities <= u, per position (inverse-CDF sampling)
         ops = (u[:, :, None] >= self._cdf[None, :, :]).sum(axis=2)
-        return [Arch(tuple(row)) for row in ops.tolist()]
+        return [tuple(row) for row in ops.tolist()]
 
     def tell(self, arch: Arch, result: Result, fidelity: int) -> None:
         reward = float(result.valid_acc)
@@ -121,7 +151,7 @@ class Reinforce(Strategy):
         self._ema_den = m * self._ema_den + (1 - m)
         advantage = reward - self._ema_num / self._ema_den
         grad = self.probs()
-        grad[_EDGE_ROWS, arch.ops] -= 1.0
+        grad[self._rows, self.space.to_choices(arch)] -= 1.0
         grad *= advantage  # = -(R - b) * (onehot - softmax)
         b1, b2 = self.betas
         self._t += 1

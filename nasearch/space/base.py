@@ -1,0 +1,278 @@
+"""The search-space interface and the space registry.
+
+A search space owns its architecture value (a frozen, hashable, ordered dataclass with ``.index`` in
+``0..num_archs-1`` and ``str(arch)`` = the benchmark's own string), parsing and printing of that
+string (the one place), enumeration, uniform sampling, mutation, neighbours, a fixed-length
+categorical encoding (``positions``: the number of choices at each position), its ConfigSpace
+description for BOHB, the torch network of an arch for each task, and (later) its operation graph.
+Every other module (strategies, the pre-filter, the scorer, the score store, experiments, the CLI)
+speaks "an arch of space S" through this interface and never imports a space's internals.
+
+Spaces register themselves with :func:`register_space` when their module is imported; callers find
+them with :func:`get_space` (one shared instance per name) and list them with :func:`space_names`.
+Every module of the ``nasearch.space`` package is imported on first lookup, so adding a space is
+one new module (or package) under ``nasearch/space/`` that decorates its class.
+
+Defaults: the base class implements ``all_archs``, ``sample``, ``neighbours``, ``mutate``,
+``encode``, ``config_space`` and ``from_config`` from the abstract ``from_index`` / ``to_choices`` /
+``from_choices`` / ``positions``, so a new space needs only those plus parsing and networks; a space
+overrides any of them where it has its own definition (NB201 keeps its own random streams so that
+every committed NB201 result reproduces bit for bit).
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+
+
+class ArchError(ValueError):
+    """A malformed architecture (string, tuple, index or value of another space)."""
+
+
+class SpaceError(ArchError):
+    """An unknown search space or task name."""
+
+
+def _where(where: str) -> str:
+    return f" ({where})" if where else ""
+
+
+class SearchSpace(ABC):
+    """One search space. Subclasses set the class attributes and implement the abstract methods."""
+
+    name: ClassVar[str] = ""
+    """Registry key: "nb201", "nasbench_macro", "transnas101_micro", "transnas101_macro"."""
+    num_archs: int = 0
+    """Size of the enumeration; ``arch.index`` runs over ``0..num_archs-1``."""
+    tasks: tuple[str, ...] = ()
+    """Network variants (datasets or tasks); each has its own head width and input size."""
+    network_tasks: tuple[str, ...] = ()
+    """Tasks ``build_network`` builds a network for (empty: every task). TransNAS-Bench-101 searches
+    all 7 of its tasks but builds networks for the classification tasks and jigsaw only; for the
+    others ``build_network`` / ``num_classes`` raise :class:`ArchError` saying so."""
+
+    def networks_for(self) -> tuple[str, ...]:
+        """The tasks with a network: ``network_tasks`` or, when empty, ``tasks``."""
+        return self.network_tasks or self.tasks
+    positions: tuple[int, ...] = ()
+    """Fixed-length categorical encoding: the number of choices at each position."""
+
+    # ------------------------------------------------------------------ arch values
+    @abstractmethod
+    def parse(self, value: Any, where: str = "") -> Any:
+        """An arch from the benchmark's string, an index, a choices tuple, or an arch of this space.
+
+        Raises :class:`ArchError` naming the space, the value, the accepted forms and ``where``."""
+
+    @abstractmethod
+    def to_string(self, arch: Any) -> str:
+        """The benchmark's own string of ``arch``."""
+
+    @abstractmethod
+    def from_index(self, i: int) -> Any:
+        """The arch with ``arch.index == i``."""
+
+    @abstractmethod
+    def to_choices(self, arch: Any) -> tuple[int, ...]:
+        """``arch`` as one choice per position (``len == len(positions)``)."""
+
+    @abstractmethod
+    def from_choices(self, choices: Sequence[int]) -> Any | None:
+        """The arch of a choice vector, or None when the vector (in range) is not an arch of the
+        space. Wrong length or out-of-range choices raise :class:`ArchError`."""
+
+    @abstractmethod
+    def is_trivial(self, arch: Any) -> bool:
+        """True when the network's output does not depend on its input (never scored, never preferred)."""
+
+    @abstractmethod
+    def num_classes(self, task: str) -> int:
+        """Output width of the network's head for ``task``."""
+
+    @abstractmethod
+    def input_size(self, task: str) -> int:
+        """Image side the network of ``task`` expects."""
+
+    @abstractmethod
+    def build_network(self, arch: Any, task: str, *, bn: bool = True, generator: Any = None) -> Any:
+        """The torch network of ``arch`` for ``task``: ``forward(N x 3 x S x S) -> N x num_classes``.
+
+        Weights are drawn from ``generator`` (the global RNG forked), so the same generator state
+        gives the same network in any process; ``bn=False`` replaces every BatchNorm by Identity."""
+
+    def op_graph(self, arch: Any, task: str) -> Any:
+        """The operation graph of the network (for GHN and EZNAS): not built yet."""
+        raise NotImplementedError(f"space {self.name!r} has no operation graph yet (op_graph)")
+
+    # ------------------------------------------------------------------ defaults from the above
+    def all_archs(self) -> Iterator[Any]:
+        """Every arch, in index order."""
+        for i in range(self.num_archs):
+            yield self.from_index(i)
+
+    def sample(self, rng: np.random.Generator) -> Any:
+        """One arch drawn uniformly from the enumeration."""
+        return self.from_index(int(rng.integers(self.num_archs)))
+
+    def neighbours(self, arch: Any) -> list[Any]:
+        """Every arch whose choice vector differs from ``arch``'s at exactly one position, in
+        (position, choice) order (vectors that are not archs of the space are skipped)."""
+        c = list(self.to_choices(arch))
+        out = []
+        for p, k in enumerate(self.positions):
+            for v in range(k):
+                if v != c[p]:
+                    other = self.from_choices((*c[:p], v, *c[p + 1 :]))
+                    if other is not None:
+                        out.append(other)
+        return out
+
+    def mutate(self, arch: Any, rng: np.random.Generator) -> Any:
+        """One neighbour drawn uniformly (always differs from ``arch``)."""
+        nbrs = self.neighbours(arch)
+        if not nbrs:
+            raise ArchError(f"{self.name} arch {arch} has no neighbour to mutate to")
+        return nbrs[int(rng.integers(len(nbrs)))]
+
+    def encode(self, archs: Sequence[Any]) -> np.ndarray:
+        """One-hot matrix of shape ``(len(archs), sum(positions))``, float32, position-major."""
+        offsets = np.concatenate([[0], np.cumsum(self.positions)[:-1]]).astype(np.int64)
+        out = np.zeros((len(archs), int(sum(self.positions))), dtype=np.float32)
+        if len(archs):
+            choices = np.asarray([self.to_choices(a) for a in archs], dtype=np.int64)
+            out[np.arange(len(archs))[:, None], offsets[None, :] + choices] = 1.0
+        return out
+
+    def config_names(self) -> tuple[str, ...]:
+        """Hyperparameter names of :meth:`config_space`, one per position."""
+        return tuple(f"p{i}" for i in range(len(self.positions)))
+
+    def config_values(self, position: int) -> tuple[str, ...]:
+        """Category names of one position in :meth:`config_space` (default: "0", "1", ...)."""
+        return tuple(str(v) for v in range(self.positions[position]))
+
+    def config_space(self, seed: int | None = None) -> Any:
+        """The space as a ConfigSpace ``ConfigurationSpace``: one categorical hyperparameter per
+        position. Choice vectors that are not archs (see :meth:`from_choices`) map to None in
+        :meth:`from_config`."""
+        import ConfigSpace as CS
+
+        cs = CS.ConfigurationSpace(seed=seed)
+        cs.add([
+            CS.CategoricalHyperparameter(name, list(self.config_values(p)))
+            for p, name in enumerate(self.config_names())
+        ])
+        return cs
+
+    def to_config(self, arch: Any, config_space: Any = None) -> Any:
+        """``arch`` as a ``Configuration`` of ``config_space`` (a plain dict without one)."""
+        values = {
+            name: self.config_values(p)[v]
+            for p, (name, v) in enumerate(zip(self.config_names(), self.to_choices(arch)))
+        }
+        if config_space is None:
+            return values
+        import ConfigSpace as CS
+
+        return CS.Configuration(config_space, values=values)
+
+    def from_config(self, config: Mapping[str, Any]) -> Any | None:
+        """Inverse of :meth:`to_config` (a ``Configuration`` or a mapping); None: not an arch."""
+        choices = []
+        for p, name in enumerate(self.config_names()):
+            values = self.config_values(p)
+            try:
+                choices.append(values.index(str(config[name])))
+            except (KeyError, ValueError) as exc:
+                raise ArchError(
+                    f"configuration {dict(config)!r} is not one of space {self.name!r}: {name} must be one of "
+                    f"{', '.join(values)}"
+                ) from exc
+        return self.from_choices(tuple(choices))
+
+    # ------------------------------------------------------------------ helpers for subclasses
+    def check_task(self, task: str, where: str = "") -> str:
+        if task not in self.tasks:
+            raise SpaceError(
+                f"unknown task {task!r} for space {self.name!r}{_where(where)}; accepted: {', '.join(self.tasks)}"
+            )
+        return task
+
+    def foreign_hint(self, value: Any) -> str:
+        """" (it is an arch string of space X)" when another registered space parses ``value``."""
+        if not isinstance(value, str):
+            return ""
+        for other in space_names():
+            if other == self.name:
+                continue
+            try:
+                get_space(other).parse(value)
+            except Exception:  # noqa: BLE001 - any failure means "not that space's string either"
+                continue
+            return f" (it is an arch string of space {other!r})"
+        return ""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r}, {self.num_archs} archs)"
+
+    def __reduce__(self) -> tuple:
+        # one shared instance per name, also across pickling (worker processes)
+        return (get_space, (self.name,))
+
+
+# ---------------------------------------------------------------------------------------- registry
+_REGISTRY: dict[str, type[SearchSpace]] = {}
+_INSTANCES: dict[str, SearchSpace] = {}
+_loaded = False
+
+
+def register_space(cls: type[SearchSpace]) -> type[SearchSpace]:
+    """Class decorator: register a :class:`SearchSpace` subclass under ``cls.name``."""
+    if not cls.name:
+        raise TypeError(f"{cls.__name__} has no name")
+    if cls.name in _REGISTRY and _REGISTRY[cls.name] is not cls:
+        raise ValueError(f"space {cls.name!r} is registered twice ({_REGISTRY[cls.name].__name__}, {cls.__name__})")
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def _load_all() -> None:
+    global _loaded
+    if _loaded:
+        return
+    import nasearch.space as pkg
+
+    for mod in pkgutil.iter_modules(pkg.__path__):
+        if mod.name != "base" and not mod.name.startswith("_"):
+            importlib.import_module(f"nasearch.space.{mod.name}")
+    _loaded = True
+
+
+def space_names() -> tuple[str, ...]:
+    """Names of every registered space, sorted."""
+    _load_all()
+    return tuple(sorted(_REGISTRY))
+
+
+def get_space(name: str | SearchSpace, where: str = "") -> SearchSpace:
+    """The shared instance of the space called ``name`` (a space instance is returned as is)."""
+    if isinstance(name, SearchSpace):
+        return name
+    if name not in _REGISTRY:
+        _load_all()
+    if name not in _REGISTRY:
+        raise SpaceError(
+            f"unknown search space {name!r}{_where(where)}; accepted: {', '.join(sorted(_REGISTRY))}"
+        )
+    if name not in _INSTANCES:
+        _INSTANCES[name] = _REGISTRY[name]()
+    return _INSTANCES[name]
+
+
+__all__ = ["ArchError", "SearchSpace", "SpaceError", "get_space", "register_space", "space_names"]
