@@ -67,8 +67,8 @@ def export_scores(store: ScoreStore, path: str | os.PathLike[str], keys: list[Sc
     return n
 
 
-def import_scores(store: ScoreStore, path: str | os.PathLike[str]) -> int:
-    """Add the rows of a score table to ``store``; returns how many were new."""
+def read_scores(path: str | os.PathLike[str]) -> dict[ScoreKey, list[tuple[Arch, float, float]]]:
+    """The rows of a score table grouped by setting: ``{key: [(arch, value, seconds), ...]}``."""
     path = Path(path)
     if not path.is_file():
         raise ProxyError(f"score table {str(path)!r} not found: expected a CSV written by `nasearch scores export`")
@@ -92,4 +92,10 @@ def import_scores(store: ScoreStore, path: str | os.PathLike[str]) -> int:
             except (ArchError, ValueError, KeyError) as exc:
                 raise ProxyError(f"malformed score table {str(path)!r} line {line}: {exc}") from exc
             groups.setdefault(key, []).append((arch, value, secs))
+    return groups
+
+
+def import_scores(store: ScoreStore, path: str | os.PathLike[str]) -> int:
+    """Add the rows of a score table to ``store``; returns how many were new."""
+    groups = read_scores(path)
     return sum(store.put_many(key, items) for key, items in groups.items())
