@@ -6,8 +6,6 @@ from __future__ import annotations
 import csv
 import math
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -107,17 +105,19 @@ def test_merge_errors(tmp_path: Path):
         merge_stores([a], a)
 
 
-def test_cli_merge(tmp_path: Path):
+def test_cli_merge(tmp_path: Path, capsys):
+    from nasearch.cli import main
+
     a = _store_with(tmp_path / "a.sqlite", {5: 1.0})
     b = _store_with(tmp_path / "b.sqlite", {6: 2.0})
     c = _store_with(tmp_path / "c.sqlite", {5: 7.0})
     into = tmp_path / "into.sqlite"
-    cmd = [sys.executable, "-m", "nasearch.cli", "scores", "merge"]
-    ok = subprocess.run([*cmd, str(a), str(b), "--into", str(into)], capture_output=True, text=True)
-    assert ok.returncode == 0, ok.stderr
-    assert "2 rows read, 2 new" in ok.stdout
-    bad = subprocess.run([*cmd, str(c), "--into", str(into)], capture_output=True, text=True)
-    assert bad.returncode == 2 and "Traceback" not in bad.stderr
-    assert bad.stderr.startswith("nasearch: error: conflicting scores") and "cell 5" in bad.stderr
-    usage = subprocess.run([*cmd, str(a)], capture_output=True, text=True)
-    assert usage.returncode == 2 and "--into" in usage.stderr
+    main(["scores", "merge", str(a), str(b), "--into", str(into)])
+    assert "2 rows read, 2 new" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exit_:
+        main(["scores", "merge", str(c), "--into", str(into)])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and err.startswith("nasearch: error: conflicting scores") and "cell 5" in err
+    with pytest.raises(SystemExit) as exit_:
+        main(["scores", "merge", str(a)])
+    assert exit_.value.code == 2 and "--into" in capsys.readouterr().err

@@ -75,8 +75,8 @@ def _fmt(v: float | None) -> str:
 
 
 def _merge_one(conn: sqlite3.Connection, source: Path, label: str, into: Path) -> tuple[int, int]:
-    conn.execute("ATTACH DATABASE ? AS src", (str(source),))
     try:
+        conn.execute("ATTACH DATABASE ? AS src", (str(source),))
         tables = {r[0] for r in conn.execute("SELECT name FROM src.sqlite_master WHERE type='table'")}
         if "scores" not in tables:
             raise ProxyError(f"{label} is not a nasearch score store (no 'scores' table)")
@@ -110,7 +110,8 @@ def _merge_one(conn: sqlite3.Connection, source: Path, label: str, into: Path) -
     except sqlite3.DatabaseError as exc:
         raise ProxyError(f"cannot read {label} as a score store: {exc}") from exc
     finally:
-        conn.execute("DETACH DATABASE src")
+        if any(row[1] == "src" for row in conn.execute("PRAGMA database_list")):
+            conn.execute("DETACH DATABASE src")
     return n_read, added
 
 

@@ -20,6 +20,7 @@ connection lazily in the process that uses it, so a ``ScoreStore`` may be passed
 from __future__ import annotations
 
 import csv
+import functools
 import logging
 import math
 import os
@@ -80,6 +81,12 @@ class ScoreKey:
 
     def describe(self) -> str:
         return ", ".join(f"{f.name}={v!r}" for f, v in zip(fields(self), astuple(self)))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _arch_string(a: Arch) -> str:
+    """``a.to_string()``, cached: formatting is most of ``put_many``'s Python time on big imports."""
+    return a.to_string()
 
 
 def _arch_index(a: Arch | int) -> int:
@@ -185,8 +192,9 @@ class ScoreStore:
         if not items:
             return 0
         now = time.time()
+        kp = key._params()
         params = [
-            (*key._params(), a.index, a.to_string(), None if math.isnan(v) else float(v), float(s), now)
+            (*kp, a.index, _arch_string(a), None if math.isnan(v) else float(v), float(s), now)
             for a, v, s in items
         ]
         conn = self._connect()
