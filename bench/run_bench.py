@@ -11,6 +11,10 @@
    scores (N = 10), and the cost per run of every strategy, vanilla; reference: random search.
 4. Reproducibility (issue 13): ZiCo with and without the engine's one-thread pinning and the float64
    variant ``zico_f64``; reference: plain fwd+bwd in ``channels_last`` (the fastest plain layout).
+5. Store (``--only store``): a synthetic score store of 2.4 M scores (bench/store_bench.py): import
+   rows/s, ``get_many`` latency for 100 cells, merge rows/s. ``--only store`` replaces only its own
+   section of the results file.
+6. GPU (``--only gpu``, on a CUDA machine): bench/gpu_bench.py writes bench/results_gpu.md.
 
 Results are printed as markdown and written to bench/results.md (override with --out).
 """
@@ -247,13 +251,43 @@ def bench_repro(cells, batches, threads_all: int) -> list[str]:
     return lines
 
 
+def replace_section(path: Path, heading: str, lines: list[str]) -> None:
+    """Put ``lines`` (starting with a ``### heading...`` line) into ``path`` in place of the section that
+    starts with ``heading`` (up to the next ``### ``), or append it; the rest of the file is kept."""
+    old = path.read_text().splitlines() if path.is_file() else []
+    start = next((i for i, line in enumerate(old) if line.startswith(heading)), None)
+    if start is None:
+        new = old + ([""] if old and old[-1] else []) + lines
+    else:
+        end = next((i for i in range(start + 1, len(old)) if old[i].startswith("### ")), len(old))
+        new = old[:start] + lines + [""] + old[end:]
+    text = "\n".join(new).rstrip("\n") + "\n"
+    print("\n".join(lines))
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", default=str(Path(__file__).with_name("results.md")))
     p.add_argument("--runs", type=int, default=500)
     p.add_argument("--skip-proxies", action="store_true")
-    p.add_argument("--only", choices=("search", "gradsign", "proxies", "repro"), default=None, help="run one section")
+    p.add_argument("--only", choices=("search", "gradsign", "proxies", "repro", "store", "gpu"), default=None,
+                   help="run one section")
     a = p.parse_args()
+    if a.only == "store":
+        sys.path.insert(0, str(Path(__file__).parent))
+        from store_bench import bench_store
+
+        replace_section(Path(a.out), "### Score store at scale", bench_store())
+        return
+    if a.only == "gpu":
+        sys.path.insert(0, str(Path(__file__).parent))
+        from gpu_bench import main as gpu_main
+
+        gpu_main([])
+        return
     threads_all = os.cpu_count() or 1
     cells = fixed_cells()
     batches, source = batch()

@@ -22,13 +22,15 @@ from pathlib import Path
 log = logging.getLogger("nasearch")
 
 CONFIG_MODULE = "nasearch.conf"
-GROUPS = ("benchmark", "dataset", "strategy", "proxy", "experiment")
+GROUPS = ("benchmark", "dataset", "strategy", "proxy", "executor", "experiment")
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
     from nasearch.benchmarks.base import BenchmarkError
     from nasearch.config import ConfigError
     from nasearch.data import DataError
+    from nasearch.device import DeviceError
+    from nasearch.executors.base import ExecutorError
     from nasearch.proxies.registry import ProxyError
     from nasearch.search import BudgetError
     from nasearch.space.base import ArchError
@@ -36,7 +38,8 @@ def _user_errors() -> tuple[type[BaseException], ...]:
 
     # OSError last: a file that cannot be read or written (missing, permission, a file where a folder
     # should be); its message names the path
-    return (ArchError, BenchmarkError, BudgetError, ConfigError, DataError, ProxyError, StrategyError, OSError)
+    return (ArchError, BenchmarkError, BudgetError, ConfigError, DataError, DeviceError, ExecutorError, ProxyError,
+            StrategyError, OSError)
 
 
 def fail(message: str, code: int = 2) -> None:
@@ -319,20 +322,39 @@ def _cmd_query(argv: list[str]) -> None:
 
 def _cmd_scores(argv: list[str]) -> None:
     p = argparse.ArgumentParser(
-        prog="nasearch scores", description="List, export or import stored proxy scores (the score store)."
+        prog="nasearch scores",
+        description="List, export, import or merge stored proxy scores (the score store). "
+        "`nasearch scores merge A B ... --into C` merges stores and/or exported tables idempotently "
+        "(the same setting and cell twice is kept once; differing values are an error naming them).",
     )
-    p.add_argument("action", choices=("list", "export", "import"))
-    p.add_argument("file", nargs="?", help="score table to write (export) or read (import); .gz compresses")
+    p.add_argument("action", choices=("list", "export", "import", "merge"))
+    p.add_argument("file", nargs="*", help="score table to write (export) or read (import); .gz compresses; "
+                   "merge: the source stores or tables")
     p.add_argument("--store", default=None, help="SQLite store (default $NASEARCH_CACHE/scores.sqlite or ~/.cache/nasearch)")
     p.add_argument("--proxy", default=None, help="export only this proxy's settings")
+    p.add_argument("--into", default=None, help="merge: the store (or .csv/.csv.gz table) to merge into")
     a = p.parse_args(argv)
     from nasearch.experiments.scorer import default_store_path
     from nasearch.proxies.store import ScoreStore
     from nasearch.proxies.tables import export_scores, import_scores
 
+    if a.action == "merge":
+        from nasearch.proxies.merge import merge_stores
+
+        if not a.file or not a.into:
+            fail("nasearch scores merge needs source stores or tables and --into TARGET, "
+                 "e.g. nasearch scores merge shard_0.sqlite shard_1.sqlite --into scores.sqlite")
+        try:
+            rep = merge_stores(a.file, a.into)
+        except _user_errors() as exc:
+            fail(str(exc))
+        print(f"merged {rep.sources} source(s) into {a.into}: {rep.rows_read} rows read, {rep.rows_added} new, "
+              f"{rep.rows_kept_once} already there")
+        return
+    if a.action != "list" and len(a.file) != 1:
+        fail(f"nasearch scores {a.action} needs one FILE argument, got {len(a.file)}")
+    a.file = a.file[0] if a.file else None
     store_path = a.store or str(default_store_path())
-    if a.action != "list" and not a.file:
-        fail(f"nasearch scores {a.action} needs a FILE argument")
     try:
         with ScoreStore(store_path) as store:
             if a.action == "list":

@@ -149,10 +149,42 @@ class ScoreConf:
     """Build a score table for the whole space or a seeded sample of it."""
 
     sample: int | None = None
+    shard: int = 0
+    """This job's part of the cells (nasearch index mod score.shards == score.shard)."""
+    shards: int = 1
+    """Number of parts (jobs) the cells are split into; each job writes its own proxy.store."""
 
     def check(self) -> None:
         if self.sample is not None and self.sample < 1:
             raise _bad("score.sample", self.sample, "an integer >= 1, or null for every cell of the space")
+        if self.shards < 1:
+            raise _bad("score.shards", self.shards, "an integer >= 1 (number of jobs the cells are split into)")
+        if not 0 <= self.shard < self.shards:
+            raise _bad("score.shard", self.shard, f"an integer in 0..score.shards-1 = 0..{self.shards - 1}")
+
+
+@dataclass
+class ExecutorConf:
+    """Where scoring runs chunks of cells (see nasearch.executors)."""
+
+    name: str = "local"
+    """'local' (this process, or a pool of `workers` processes) or 'ray'."""
+    address: str | None = None
+    """Ray: 'auto' joins a running cluster, null/empty starts a local runtime, or host:port / ray://..."""
+    num_cpus: int | None = None
+    """Ray local runtime: CPUs it may use (default: all)."""
+    num_gpus: float | None = None
+    """Ray: GPUs per task when device is cuda (default 1; 0.25 packs four tasks on a GPU)."""
+
+    def check(self) -> None:
+        from nasearch.executors import EXECUTORS
+
+        if self.name not in EXECUTORS:
+            raise _bad("executor.name", self.name, "one of " + ", ".join(EXECUTORS))
+        if self.num_cpus is not None and self.num_cpus < 1:
+            raise _bad("executor.num_cpus", self.num_cpus, "an integer >= 1, or null for all CPUs")
+        if self.num_gpus is not None and not self.num_gpus >= 0:
+            raise _bad("executor.num_gpus", self.num_gpus, "a number >= 0 (GPUs per Ray task), or null")
 
 
 @dataclass
@@ -165,6 +197,9 @@ class Config:
     budget: BudgetConf = field(default_factory=BudgetConf)
     mpi: MPIConf = field(default_factory=MPIConf)
     score: ScoreConf = field(default_factory=ScoreConf)
+    executor: ExecutorConf = field(default_factory=ExecutorConf)
+    device: str = "cpu"
+    """Where networks and proxies run: cpu, cuda, cuda:N or auto (CUDA when available)."""
     runs: int = 500
     seed: int = 0
     """Experiment seed; run i gets SeedSequence(seed).spawn(runs)[i]."""
@@ -189,13 +224,19 @@ class Config:
             raise _bad("workers", self.workers, "an integer >= 0 (0: one per core)")
         if self.seed < 0:
             raise _bad("seed", self.seed, "a non-negative integer")
+        from nasearch.device import DeviceError, parse_device
+
+        try:
+            parse_device(self.device, where="config key device")
+        except DeviceError as exc:
+            raise ConfigError(str(exc)) from None
 
 
 def validate(cfg: DictConfig) -> Config:
     """Instantiate the schema (running every ``__post_init__`` check) from a composed config."""
     obj = OmegaConf.to_object(cfg)
     assert isinstance(obj, Config)
-    for part in (obj, obj.benchmark, obj.strategy, obj.proxy, obj.budget, obj.score):
+    for part in (obj, obj.benchmark, obj.strategy, obj.proxy, obj.budget, obj.score, obj.executor):
         part.check()
     obj.dataset.check(obj.space())
     if obj.task == "mpi":

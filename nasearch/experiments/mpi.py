@@ -93,6 +93,7 @@ def scatter(keys: np.ndarray, target: np.ndarray, path: Path, *, proxy: str, lab
 
 
 def mpi_task(cfg: Config, out_dir: Path) -> str:
+    from nasearch.executors import executor_options, make_executor
     from nasearch.experiments.scorer import default_store_path
     from nasearch.experiments.search import resolve_benchmark
     from nasearch.proxies.scoring import rank_key, score_cells
@@ -109,6 +110,9 @@ def mpi_task(cfg: Config, out_dir: Path) -> str:
     rows = []
     per_cell: dict[str, np.ndarray] = {}
     store = ScoreStore(store_path) if store_path else None
+    # one executor (one Ray runtime, say) for every proxy of the study
+    executor = make_executor(cfg.executor.name, workers=workers, device=cfg.device, where="config key executor",
+                             **executor_options(cfg))
     try:
         for proxy in cfg.mpi.proxies:
             t0 = time.perf_counter()
@@ -125,6 +129,8 @@ def mpi_task(cfg: Config, out_dir: Path) -> str:
                 progress=cfg.progress,
                 shipped=cfg.proxy.shipped,
                 space=space,
+                executor=executor,
+                device=cfg.device,
             )
             elapsed = time.perf_counter() - t0
             spc = math.nan
@@ -163,6 +169,7 @@ def mpi_task(cfg: Config, out_dir: Path) -> str:
                     label=f"{dataset} test accuracy ({bench.fidelities[-1]} epochs)", rho=rho)
             log.info("%s: Spearman %.3f on %s test accuracy (%.1f s)", proxy, rho, dataset, elapsed)
     finally:
+        executor.close()
         if store is not None:
             store.close()
     write_table(out_dir / "mpi.csv", rows, MPI_FIELDS)

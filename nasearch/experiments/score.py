@@ -4,6 +4,12 @@ Scores go to the score store (``proxy.store``, default ``$NASEARCH_CACHE/scores.
 ``~/.cache/nasearch/scores.sqlite``), so search jobs and correlation studies with the same setting
 reuse them, and an interrupted table resumes; the table itself is written to ``scores_<proxy>.csv``
 in the job directory.
+
+``executor=ray`` scores in Ray tasks (``executor.address=auto`` on a cluster), ``device=cuda`` on a
+GPU. ``score.shard=i score.shards=n`` scores only the cells whose index mod n is i (the table is then
+``scores_<proxy>_shard<i>of<n>.csv``): a SLURM array of n jobs, each with its own
+``proxy.store=.../shard_i.sqlite``, plus one ``nasearch scores merge shard_*.sqlite --into C`` builds a
+full-space table without sharing a SQLite file over a network file system.
 """
 
 from __future__ import annotations
@@ -16,13 +22,16 @@ from nasearch.config import Config, ConfigError
 
 def score_task(cfg: Config, out_dir: Path) -> str:
     from nasearch.benchmarks import benchmark_space
+    from nasearch.executors import executor_options
     from nasearch.experiments.scorer import default_store_path
     from nasearch.proxies.scoring import build_score_table
 
     if cfg.proxy.name == "none":
         raise ConfigError("task=score needs a proxy: set proxy=NAME (see `nasearch proxies`)")
     store = cfg.proxy.store or str(default_store_path())
-    out = out_dir / f"scores_{cfg.proxy.name}.csv"
+    shards = cfg.score.shards
+    tag = f"_shard{cfg.score.shard}of{shards}" if shards > 1 else ""
+    out = out_dir / f"scores_{cfg.proxy.name}{tag}.csv"
     build_score_table(
         cfg.proxy.name,
         cfg.dataset.name,
@@ -36,6 +45,11 @@ def score_task(cfg: Config, out_dir: Path) -> str:
         image_dataset=cfg.proxy.image_dataset,
         progress=cfg.progress,
         space=benchmark_space(cfg.benchmark.name, where="config key benchmark.name"),
+        executor=cfg.executor.name,
+        executor_options=executor_options(cfg),
+        device=cfg.device,
+        shard=cfg.score.shard,
+        shards=shards,
     )
     n = sum(1 for _ in open(out)) - 1
     return f"{n} {cfg.proxy.name} scores written to {out} (store {store})\n"

@@ -41,7 +41,7 @@ from nasearch.proxies.utils import cross_entropy, finite_or_nan, first_batch, we
 )
 def fisher(net: torch.nn.Module, batches: list[tuple[torch.Tensor, torch.Tensor]], ctx: ProxyContext) -> float:
     images, labels = first_batch(batches)
-    total = 0.0
+    parts: list[tuple[torch.Tensor, int]] = []
     handles = []
 
     def make_hook(module: torch.nn.Module):
@@ -51,11 +51,10 @@ def fisher(net: torch.nn.Module, batches: list[tuple[torch.Tensor, torch.Tensor]
             act = out.detach()
 
             def grad_hook(grad: torch.Tensor) -> None:
-                nonlocal total
                 prod = act * grad
                 g_nc = prod.flatten(2).sum(2) if prod.dim() > 2 else prod
                 delta = g_nc.double().pow(2).mean(0).mul(0.5)
-                total += float(delta.sum()) * fan_in
+                parts.append((delta.sum(), fan_in))  # read back once below, not per layer
 
             if out.requires_grad:
                 out.register_hook(grad_hook)
@@ -71,4 +70,8 @@ def fisher(net: torch.nn.Module, batches: list[tuple[torch.Tensor, torch.Tensor]
         for h in handles:
             h.remove()
     net.zero_grad(set_to_none=True)
+    total = 0.0
+    if parts:
+        for v, fan_in in zip(torch.stack([p for p, _ in parts]).tolist(), (f for _, f in parts)):
+            total += v * fan_in
     return finite_or_nan(total)

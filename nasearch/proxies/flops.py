@@ -27,4 +27,4 @@ from nasearch.space.networks import count_flops
     tolerance=1e-9,  # cross-machine, relative (experiments/cross_machine)
 )
 def flops(net: torch.nn.Module, batches: list[tuple[torch.Tensor, torch.Tensor]], ctx: ProxyContext) -> float:
-    return float(count_flops(net, input_size=ctx.input_size))  # type: ignore[arg-type]
+    return float(count_flops(net.cpu(), input_size=ctx.input_size))  # shapes only: counted on the CPU  # type: ignore[arg-type]

@@ -31,4 +31,4 @@ from nasearch.proxies.utils import finite_or_nan, first_batch, weight_grads
 def grad_norm(net: torch.nn.Module, batches: list[tuple[torch.Tensor, torch.Tensor]], ctx: ProxyContext) -> float:
     images, labels = first_batch(batches)
     grads = weight_grads(net, images, labels)
-    return finite_or_nan(sum(float(g.double().norm()) for g in grads))
+    return finite_or_nan(sum(torch.stack([g.double().norm() for g in grads]).tolist()))  # one read-back

@@ -143,7 +143,7 @@ def gradsign_sign_sums(net: nn.Module, images: torch.Tensor, labels: torch.Tenso
 
     per_sample_weight_grads(net, images, labels, consume)
     return torch.cat(
-        [torch.zeros(m.weight.numel()) if s is None else s for m, s in zip(layers, sums)]
+        [torch.zeros(m.weight.numel(), device=m.weight.device) if s is None else s for m, s in zip(layers, sums)]
     )
 
 
@@ -159,7 +159,7 @@ def gradsign_sign_matrix(net: nn.Module, images: torch.Tensor, labels: torch.Ten
     per_sample_weight_grads(net, images, labels, consume)
     return torch.cat(
         [
-            torch.zeros(n, m.weight.numel(), dtype=torch.int8) if s is None else s
+            torch.zeros(n, m.weight.numel(), dtype=torch.int8, device=m.weight.device) if s is None else s
             for m, s in zip(layers, mats)
         ],
         dim=1,
@@ -178,7 +178,7 @@ def gradsign_loop_sign_matrix(net: nn.Module, images: torch.Tensor, labels: torc
         rows.append(
             torch.cat(
                 [
-                    (torch.zeros(m.weight.numel()) if m.weight.grad is None else m.weight.grad.flatten())
+                    (torch.zeros(m.weight.numel(), device=m.weight.device) if m.weight.grad is None else m.weight.grad.flatten())
                     for m in layers
                 ]
             )
@@ -196,15 +196,16 @@ def gradsign_loop(net: nn.Module, images: torch.Tensor, labels: torch.Tensor) ->
 
 
 def gradsign_batched(net: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
-    """The batched score (what the registered proxy returns)."""
-    total = 0.0
+    """The batched score (what the registered proxy returns). Per-layer sums stay on the network's
+    device and are read back once (no host synchronisation per layer); they are added in the hooks'
+    order in float64, as before."""
+    parts: list[torch.Tensor] = []
 
     def consume(idx: int, g: torch.Tensor) -> None:
-        nonlocal total
-        total += float(torch.sign(g).sum(0).abs().sum())
+        parts.append(torch.sign(g).sum(0).abs().sum())
 
     per_sample_weight_grads(net, images, labels, consume)
-    return total
+    return float(sum(torch.stack(parts).double().tolist())) if parts else 0.0
 
 
 @register_proxy(

@@ -48,5 +48,6 @@ def grasp(net: torch.nn.Module, batches: list[tuple[torch.Tensor, torch.Tensor]]
         return 0.0
     hg = torch.autograd.grad(z, weights, allow_unused=True)
     with torch.no_grad():
-        total = sum(float((-w * h).sum(dtype=torch.float64)) for w, h in zip(weights, hg) if h is not None)
+        parts = [(-w * h).sum(dtype=torch.float64) for w, h in zip(weights, hg) if h is not None]
+        total = sum(torch.stack(parts).tolist()) if parts else 0  # one read-back, layer order kept
     return finite_or_nan(total)

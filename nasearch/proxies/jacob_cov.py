@@ -54,4 +54,4 @@ def eval_score(jacob: np.ndarray, k: float = K) -> float:
 )
 def jacob_cov(net: torch.nn.Module, batches: list[tuple[torch.Tensor, torch.Tensor]], ctx: ProxyContext) -> float:
     images, _ = first_batch(batches)
-    return finite_or_nan(eval_score(jacobian(net, images).numpy()))
+    return finite_or_nan(eval_score(jacobian(net, images).cpu().numpy()))

@@ -35,7 +35,7 @@ from nasearch.proxies.utils import finite_or_nan, first_batch
 def relu_kernel(net: nn.Module, images: torch.Tensor) -> np.ndarray:
     """K = sum over ReLU modules of codes agreements, shape (N, N), float64."""
     n = images.shape[0]
-    kernel = torch.zeros(n, n, dtype=torch.float64)
+    kernel = torch.zeros(n, n, dtype=torch.float64, device=images.device)
 
     def hook(mod, inputs, out):
         codes = (inputs[0].detach().reshape(n, -1) > 0).float()
@@ -49,7 +49,7 @@ def relu_kernel(net: nn.Module, images: torch.Tensor) -> np.ndarray:
     finally:
         for h in handles:
             h.remove()
-    return kernel.numpy()
+    return kernel.cpu().numpy()
 
 
 @register_proxy(

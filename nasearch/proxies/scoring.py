@@ -40,13 +40,24 @@ new scores in short transactions (every ``flush_every`` cells or every few secon
 finished chunk with ``workers > 1``), so a killed run keeps its work and a rerun resumes. Raw values
 are stored; the policy is applied on read. Disconnected cells are not stored.
 
-Parallelism: ``workers > 1`` runs chunks of cells in a ``ProcessPoolExecutor`` with the ``spawn``
-context; each worker sets ``torch.set_num_threads(1)`` and receives the batches once (as numpy
-arrays); the parent collects the results and is the only writer of the store. Every proxy call runs
-with one torch intra-op thread (:func:`one_thread`, which restores the caller's setting afterwards), so
-a score is bit-identical whatever the caller's thread count and ``workers`` (``tests/test_scoring.py``
-checks every proxy). Across machines (other CPU kernels) scores move within each proxy's measured
-``ProxySpec.tolerance`` (``experiments/cross_machine``).
+Parallelism: the cells to compute are split into chunks and run by an executor
+(:mod:`nasearch.executors`): ``executor='local'`` (default) scores in this process with ``workers=1``
+or in a ``spawn`` process pool of ``workers`` processes, ``executor='ray'`` in Ray tasks. Workers
+run one torch thread and receive the batches once (as numpy arrays); the calling process (the driver)
+collects the results as chunks finish and is the only writer of the store, so every executor resumes
+the same way. Every proxy call runs with one torch intra-op thread (:func:`one_thread`, which
+restores the caller's setting afterwards), so a score is bit-identical whatever the caller's thread
+count, ``workers`` or executor (``tests/test_scoring.py`` checks every proxy). Across machines (other
+CPU kernels) scores move within each proxy's measured ``ProxySpec.tolerance``
+(``experiments/cross_machine``).
+
+Device: ``device='cpu'`` (default), ``'cuda'``, ``'cuda:N'`` or ``'auto'``
+(:func:`nasearch.device.resolve_device`). The network is built on the CPU from the cell's generator
+(the same initial weights on every device) and moved to the device; the batches move to the device
+once per worker; CUDA work runs with cuDNN deterministic and TF32 off
+(:func:`nasearch.device.deterministic_kernels`). The store key does not record the device: CUDA and
+CPU scores are expected to agree within each proxy's cross-machine tolerance (not yet measured on a
+GPU machine).
 """
 
 from __future__ import annotations
@@ -57,16 +68,17 @@ import math
 import os
 import time
 from collections.abc import Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from contextlib import contextmanager
-from multiprocessing import get_context
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 from nasearch.data.images import CLASSES, SIZE, load_images, sample_batches
+from nasearch.device import deterministic_kernels, parse_device
+from nasearch.executors import Executor, ScoringJob, make_executor
 from nasearch.proxies import shipped as shipped_scores
 from nasearch.proxies.registry import ProxyContext, ProxyError, ProxySpec, get_proxy
 from nasearch.proxies.store import ScoreKey, ScoreStore, StoreError
@@ -164,18 +176,27 @@ def one_thread() -> Iterator[None]:
 def score_one(
     spec: ProxySpec, arch: Arch, dataset: str, batches: Batches, seed: int, input_size: int,
     space: SearchSpace | str = "nb201",
+    device: torch.device | None = None,
 ) -> tuple[float, float]:
-    """Score one (non-trivial) cell: ``(raw value, seconds)``. Failures name the proxy and the cell."""
+    """Score one (non-trivial) cell: ``(raw value, seconds)``. Failures name the proxy and the cell.
+
+    ``device`` (default: the CPU): where the network goes; ``batches`` must already be there (move
+    them once per worker, not per cell). The network is built on the CPU, so its initial weights do
+    not depend on the device.
+    """
     space = get_space(space)
     t0 = time.perf_counter()
     g_net, g_ctx = cell_generators(seed, arch)
     try:
         net = space.build_network(arch, dataset, bn=spec.bn, generator=g_net)
+        if device is not None and device.type != "cpu":
+            net = net.to(device)
         net.train()
         ctx = ProxyContext(num_classes=space.num_classes(dataset), generator=g_ctx, input_size=input_size)
-        with one_thread():  # a score must not depend on the thread count (see one_thread)
+        # a score must not depend on the thread count (see one_thread) nor on CUDA's kernel choice
+        with one_thread(), deterministic_kernels(device):
             value = spec.fn(net, [(x.clone(), y.clone()) for x, y in batches], ctx)
-        value = float(value.detach().item() if isinstance(value, torch.Tensor) else value)
+            value = float(value.detach().item() if isinstance(value, torch.Tensor) else value)
     except Exception as exc:
         raise ProxyError(
             f"proxy {spec.name!r} failed on cell {arch.index} {arch} "  # type: ignore[attr-defined]
@@ -183,32 +204,6 @@ def score_one(
             f"{type(exc).__name__}: {exc}"
         ) from exc
     return value, time.perf_counter() - t0
-
-
-# worker-process state, set once per worker by _init_worker
-_W: dict = {}
-
-
-def _init_worker(spec: ProxySpec, dataset: str, arrays: list[tuple[np.ndarray, np.ndarray]], seed: int,
-                 input_size: int, space: str = "nb201") -> None:
-    torch.set_num_threads(1)
-    _W.update(
-        space=get_space(space),
-        spec=spec,
-        dataset=dataset,
-        batches=[(torch.from_numpy(x), torch.from_numpy(y)) for x, y in arrays],
-        seed=seed,
-        input_size=input_size,
-    )
-
-
-def _run_chunk(indices: list[int]) -> list[tuple[int, float, float]]:
-    out = []
-    for i in indices:
-        v, s = score_one(_W["spec"], _W["space"].from_index(i), _W["dataset"], _W["batches"], _W["seed"],
-                         _W["input_size"], _W["space"])
-        out.append((i, v, s))
-    return out
 
 
 # ---------------------------------------------------------------------------------------- engine
@@ -295,6 +290,9 @@ def score_cells(
     chunk_size: int | None = None,
     shipped: bool = True,
     space: SearchSpace | str = "nb201",
+    executor: str | Executor = "local",
+    executor_options: dict[str, Any] | None = None,
+    device: str | torch.device = "cpu",
 ) -> np.ndarray:
     """Scores (float64, one per entry of ``archs``, in order) of ``proxy`` on ``dataset``'s networks.
 
@@ -302,7 +300,10 @@ def score_cells(
     :func:`nasearch.data.load_images` under ``data_root`` (default ``$NASEARCH_DATA``);
     ``image_dataset='none'`` or ``data_free=True`` uses seeded Gaussian batches instead.
     ``num_batches`` defaults to the proxy's ``min_batches``. Disconnected cells and non-finite scores
-    get :func:`never_preferred`. See the module docstring for seeding, caching and parallelism.
+    get :func:`never_preferred`. ``executor`` is a registered executor name (``local``, ``ray``; its
+    options in ``executor_options``) or an :class:`~nasearch.executors.Executor` the caller owns;
+    ``device`` is ``cpu``, ``cuda``, ``cuda:N`` or ``auto``. See the module docstring for seeding,
+    caching, parallelism and devices.
     With a ``store``, cells it lacks are looked up in the package's shipped score tables before any
     is computed (:mod:`nasearch.proxies.shipped`; ``shipped=False`` skips them).
     """
@@ -311,6 +312,7 @@ def score_cells(
     key = score_key(proxy, dataset, image_dataset=image_dataset, batch_size=batch_size,
                     num_batches=num_batches, seed=seed, data_free=data_free, space=space)
     workers = _positive_int(workers, "workers")
+    device = parse_device(device, where="score_cells(device=...)")
     flush_every = _positive_int(flush_every, "flush_every")
     cells = [space.parse(a, where="score_cells(archs=...)") for a in archs]
     sentinel = never_preferred(spec)
@@ -340,9 +342,18 @@ def score_cells(
             images = load_images(key.image_dataset, data_root, "train")
             size = SIZE[key.image_dataset]
             batches = sample_batches(images, key.batch_size, key.num_batches, key.seed)
-        computed = _compute(spec, key, todo, batches, size, workers, store, progress, flush_every, chunk_size,
-                            space)
-        raw.update(computed)
+        owned = isinstance(executor, str)
+        ex = (make_executor(executor, workers=workers, device=device, where="score_cells(executor=...)",
+                            **(executor_options or {}))
+              if isinstance(executor, str) else executor)
+        try:
+            job = ScoringJob(spec=spec, dataset=dataset, seed=key.seed, input_size=size,
+                             arrays=tuple((x.numpy(), y.numpy()) for x, y in batches), device=device,
+                             threads=ex.threads_per_worker(), space=space.name)
+            raw.update(_compute(ex, job, key, todo, store, progress, flush_every, chunk_size, space))
+        finally:
+            if owned:
+                ex.close()
 
     out = np.empty(len(cells), dtype=np.float64)
     bad = 0
@@ -362,18 +373,17 @@ def score_cells(
 
 
 def _compute(
-    spec: ProxySpec,
+    ex: Executor,
+    job: ScoringJob,
     key: ScoreKey,
     todo: list[Arch],
-    batches: Batches,
-    input_size: int,
-    workers: int,
     store: ScoreStore | None,
     progress: bool,
     flush_every: int,
     chunk_size: int | None,
     space: SearchSpace,
 ) -> dict[int, float]:
+    """Run ``todo`` through the executor; store results as they arrive (the driver is the only writer)."""
     results: dict[int, float] = {}
     pending: list[tuple[Arch, float, float]] = []
     done: list[tuple[Arch, float, float]] = []  # every score computed here (rescued if the store breaks)
@@ -397,49 +407,41 @@ def _compute(
         pending.clear()
         last_flush = time.monotonic()
 
-    bar = tqdm(total=len(todo), desc=f"{spec.name} {key.dataset}", unit="cell", disable=not progress)
+    size = chunk_size or max(1, min(32, math.ceil(len(todo) / (ex.parallelism * 4))))
+    chunks = [[a.index for a in todo[i : i + size]] for i in range(0, len(todo), size)]
+    bar = tqdm(total=len(todo), desc=f"{job.spec.name} {key.dataset}", unit="cell", disable=not progress)
+    stream = ex.map_chunks(job, chunks)
     try:
-        if workers == 1 or len(todo) == 1:
-            for a in todo:
-                v, s = score_one(spec, a, key.dataset, batches, key.seed, input_size, space)
-                results[a.index] = v
-                pending.append((a, v, s))
-                done.append((a, v, s))
-                if len(pending) >= flush_every or time.monotonic() - last_flush > 5.0:
-                    flush()
-                bar.update(1)
-        else:
-            size = chunk_size or max(1, min(32, math.ceil(len(todo) / (workers * 4))))
-            chunks = [[a.index for a in todo[i : i + size]] for i in range(0, len(todo), size)]
-            arrays = [(x.numpy(), y.numpy()) for x, y in batches]
-            with ProcessPoolExecutor(
-                max_workers=min(workers, len(chunks)),
-                mp_context=get_context("spawn"),
-                initializer=_init_worker,
-                initargs=(spec, key.dataset, arrays, key.seed, input_size, space.name),
-            ) as ex:
-                futures: set[Future] = {ex.submit(_run_chunk, c) for c in chunks}
-                try:
-                    while futures:
-                        finished, futures = wait(futures, return_when=FIRST_COMPLETED)
-                        for fut in finished:
-                            for i, v, s in fut.result():
-                                results[i] = v
-                                pending.append((space.from_index(i), v, s))
-                                done.append(pending[-1])
-                            flush()
-                            bar.update(len(fut.result()))
-                except BaseException:
-                    for fut in futures:
-                        fut.cancel()
-                    raise
+        for chunk in stream:
+            for i, v, s in chunk:
+                results[i] = v
+                pending.append((space.from_index(i), v, s))
+                done.append(pending[-1])
+            if ex.remote or len(pending) >= flush_every or time.monotonic() - last_flush > 5.0:
+                flush()
+            bar.update(len(chunk))
     finally:
+        close = getattr(stream, "close", None)
+        if close is not None:
+            close()
         flush()
         bar.close()
     return results
 
 
 # ---------------------------------------------------------------------------------------- tables
+def shard_indices(indices: Sequence[int] | np.ndarray, shard: int, shards: int) -> np.ndarray:
+    """The cells of shard ``shard`` of ``shards``: those whose nasearch index mod ``shards`` is
+    ``shard`` (order kept). Deterministic and independent of the list's order or of other shards, so
+    the shards of any cell list are disjoint and together cover it; index mod n also spreads the big
+    and small cells evenly over the shards."""
+    shards = _positive_int(shards, "score.shards")
+    if isinstance(shard, bool) or not isinstance(shard, (int, np.integer)) or not 0 <= shard < shards:
+        raise ProxyError(f"score.shard must be an integer in 0..{shards - 1} (score.shards={shards}), got {shard!r}")
+    idx = np.asarray(indices, dtype=np.int64)
+    return idx if shards == 1 else idx[idx % shards == int(shard)]
+
+
 def build_score_table(
     proxy: str,
     dataset: str = "cifar10",
@@ -456,6 +458,11 @@ def build_score_table(
     data_free: bool = False,
     progress: bool = True,
     space: SearchSpace | str = "nb201",
+    executor: str | Executor = "local",
+    executor_options: dict[str, Any] | None = None,
+    device: str | torch.device = "cpu",
+    shard: int = 0,
+    shards: int = 1,
 ) -> Path:
     """Score the whole space (``sample=None``) or ``sample`` cells drawn without replacement with
     ``np.random.default_rng(seed)`` into the store at ``store_path``, and write ``out_csv``.
@@ -464,7 +471,11 @@ def build_score_table(
     applied), ``seconds`` (compute time, empty for disconnected cells), then the run's settings
     (``proxy, version, dataset, image_dataset, batch_size, num_batches, seed``) on every row. Rows are
     in index order. Rerunning with the same store resumes. Returns ``out_csv`` as a Path. The shipped
-score tables are not read: a table is always computed (it is how they were made).
+    score tables are not read: a table is always computed (it is how they were made).
+
+    ``shards > 1`` keeps only shard ``shard`` of those cells (:func:`shard_indices`: index mod
+    ``shards``), so ``shards`` jobs, each with its own store, score disjoint parts that
+    :func:`nasearch.proxies.merge.merge_stores` puts together.
     """
     space = get_space(space, where="build_score_table(space=...)")
     n_archs = space.num_archs
@@ -476,13 +487,15 @@ score tables are not read: a table is always computed (it is how they were made)
                 f"sample must be None (all cells) or an integer in 1..{n_archs} (space {space.name}), got {sample!r}"
             )
         indices = np.sort(np.random.default_rng(int(seed)).choice(n_archs, size=int(sample), replace=False))
+    indices = shard_indices(indices, shard, shards)
     archs = [space.from_index(int(i)) for i in indices]
     key = score_key(proxy, dataset, image_dataset=image_dataset, batch_size=batch_size,
                     num_batches=num_batches, seed=seed, data_free=data_free, space=space)
     with ScoreStore(store_path) as store:
         scores = score_cells(archs, proxy, dataset, image_dataset=image_dataset, data_root=data_root,
                              batch_size=batch_size, num_batches=num_batches, seed=seed, workers=workers,
-                             store=store, progress=progress, data_free=data_free, shipped=False, space=space)
+                             store=store, progress=progress, data_free=data_free, shipped=False, space=space,
+                             executor=executor, executor_options=executor_options, device=device)
         stored = store.get_many(key, archs, with_seconds=True)
     out = Path(out_csv)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -511,4 +524,5 @@ __all__ = [
     "score_cells",
     "score_key",
     "score_one",
+    "shard_indices",
 ]

@@ -35,5 +35,6 @@ def snip(net: torch.nn.Module, batches: list[tuple[torch.Tensor, torch.Tensor]],
     images, labels = first_batch(batches)
     grads = weight_grads(net, images, labels)
     with torch.no_grad():
-        total = sum(float((g * w).abs().sum(dtype=torch.float64)) for g, w in zip(grads, layer_weights(net)))
+        parts = [(g * w).abs().sum(dtype=torch.float64) for g, w in zip(grads, layer_weights(net))]
+        total = sum(torch.stack(parts).tolist())  # one read-back, summed in layer order as before
     return finite_or_nan(total)

@@ -32,6 +32,7 @@ what it computed (:func:`nasearch.proxies.scoring.score_cells` does this and nam
 from __future__ import annotations
 
 import csv
+import functools
 import logging
 import math
 import os
@@ -128,6 +129,13 @@ class ScoreKey:
 def _arch_index(a: Any) -> int:
     """The index of an arch of any space (``arch.index``), or an index given as an int."""
     return int(a) if isinstance(a, int) or not hasattr(a, "index") else int(a.index)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _arch_string(a: Any) -> str:
+    """``str(a)`` (the arch's benchmark string), cached: formatting is most of ``put_many``'s Python
+    time on big imports."""
+    return str(a)
 
 
 class ScoreStore:
@@ -241,8 +249,9 @@ class ScoreStore:
         if not items:
             return 0
         now = time.time()
+        kp = key._params()
         params = [
-            (*key._params(), a.index, str(a), None if math.isnan(v) else float(v), float(s), now)
+            (*kp, a.index, _arch_string(a), None if math.isnan(v) else float(v), float(s), now)
             for a, v, s in items
         ]
         conn = self._connect()

@@ -44,10 +44,12 @@ def synflow_per_layer(net: torch.nn.Module, input_size: tuple[int, int]) -> list
         for p in net.parameters():
             p.abs_()
     weights = layer_weights(net)
-    x = torch.ones(1, 3, *input_size, dtype=torch.float64)
+    x = torch.ones(1, 3, *input_size, dtype=torch.float64, device=weights[0].device)
     grads = torch.autograd.grad(net(x).sum(), weights, allow_unused=True)
-    with torch.no_grad():
-        return [0.0 if g is None else float((w * g).abs().sum()) for w, g in zip(weights, grads)]
+    with torch.no_grad():  # one read-back for all layers (no host synchronisation per layer)
+        sums = [torch.zeros((), dtype=torch.float64, device=w.device) if g is None else (w * g).abs().sum()
+                for w, g in zip(weights, grads)]
+        return torch.stack(sums).tolist()
 
 
 @register_proxy(

@@ -87,8 +87,8 @@ def _export(store: ScoreStore, path: Path, tmp: Path, keys: list[ScoreKey]) -> i
     return n
 
 
-def import_scores(store: ScoreStore, path: str | os.PathLike[str]) -> int:
-    """Add the rows of a score table to ``store``; returns how many were new."""
+def read_scores(path: str | os.PathLike[str]) -> dict[ScoreKey, list[tuple[object, float, float]]]:
+    """The rows of a score table grouped by setting: ``{key: [(arch, value, seconds), ...]}``."""
     path = Path(path)
     if not path.is_file():
         raise ProxyError(f"score table {str(path)!r} not found: expected a CSV written by `nasearch scores export`")
@@ -99,7 +99,7 @@ def import_scores(store: ScoreStore, path: str | os.PathLike[str]) -> int:
             f"cannot read score table {str(path)!r} ({type(exc).__name__}: {exc}); expected a CSV (gzipped when "
             f"the name ends in .gz) written by `nasearch scores export`, columns {', '.join(FIELDS)}"
         ) from exc
-    return sum(store.put_many(key, items) for key, items in groups.items())
+    return groups
 
 
 def _read_rows(path: Path) -> dict[ScoreKey, list[tuple[object, float, float]]]:
@@ -128,3 +128,9 @@ def _read_rows(path: Path) -> dict[ScoreKey, list[tuple[object, float, float]]]:
                 raise ProxyError(f"malformed score table {str(path)!r} line {line}: {exc}") from exc
             groups.setdefault(key, []).append((arch, value, secs))
     return groups
+
+
+def import_scores(store: ScoreStore, path: str | os.PathLike[str]) -> int:
+    """Add the rows of a score table to ``store``; returns how many were new."""
+    groups = read_scores(path)
+    return sum(store.put_many(key, items) for key, items in groups.items())

@@ -48,7 +48,7 @@ def gaussian_init_(net: nn.Module, generator: torch.Generator) -> None:
     with torch.no_grad():
         for m in net.modules():
             if isinstance(m, (nn.Conv2d, nn.Linear)):
-                m.weight.copy_(torch.randn(m.weight.shape, generator=generator, dtype=m.weight.dtype))
+                m.weight.copy_(torch.randn(m.weight.shape, generator=generator, dtype=m.weight.dtype))  # CPU draw, any device
                 if m.bias is not None:
                     m.bias.zero_()
             elif isinstance(m, nn.BatchNorm2d) and m.affine:
@@ -81,16 +81,14 @@ def zen(net: torch.nn.Module, batches: list[tuple[torch.Tensor, torch.Tensor]], 
         shape = (64, 3, ctx.input_size, ctx.input_size)
     gen = ctx.generator
     gaussian_init_(net, gen)
-    x = torch.randn(shape, generator=gen)
-    eps = torch.randn(shape, generator=gen)
-    log_sigma = 0.0
+    device = next(net.parameters()).device
+    x = torch.randn(shape, generator=gen).to(device)  # drawn on the CPU: the same x on every device
+    eps = torch.randn(shape, generator=gen).to(device)
+    variances: list[torch.Tensor] = []
     bns = [m for m in net.modules() if isinstance(m, nn.BatchNorm2d)]
 
     def bn_hook(mod, inputs):
-        nonlocal log_sigma
-        var = float(inputs[0].transpose(0, 1).flatten(1).double().var(1, unbiased=True).mean())
-        if var > 0.0:  # a BN fed only zeros (an op on a node that only `none` edges reach) is skipped
-            log_sigma += 0.5 * math.log(var)
+        variances.append(inputs[0].transpose(0, 1).flatten(1).double().var(1, unbiased=True).mean())
 
     net.train()
     with torch.no_grad():
@@ -102,4 +100,8 @@ def zen(net: torch.nn.Module, batches: list[tuple[torch.Tensor, torch.Tensor]], 
                 h.remove()
         out_mix = _pre_gap(net, x + ALPHA * eps)
         diff = (out - out_mix).abs().flatten(1).sum(1).mean()
+    log_sigma = 0.0
+    for var in torch.stack(variances).tolist() if variances else []:  # one read-back, hook order kept
+        if var > 0.0:  # a BN fed only zeros (an op on a node that only `none` edges reach) is skipped
+            log_sigma += 0.5 * math.log(var)
     return finite_or_nan(math.log(float(diff)) + log_sigma) if float(diff) > 0 else float("nan")

@@ -1,0 +1,176 @@
+"""Executors: the registry, the local pool, and Ray on a REAL local runtime (``ray.init(num_cpus=2)``).
+
+Ray-scored cells must equal serial scores bit for bit (one torch thread everywhere), and a driver
+killed halfway must resume from the store without recomputing what it stored.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from nasearch.executors import EXECUTORS, Executor, ExecutorError, make_executor
+from nasearch.executors.local import LocalExecutor
+from nasearch.proxies.scoring import score_cells, score_key
+from nasearch.proxies.store import ScoreStore
+from nasearch.space.arch import NUM_ARCHS, Arch
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _connected(n: int, start: int = 0) -> list[Arch]:
+    out = []
+    for i in range(start, NUM_ARCHS, 37):
+        a = Arch.from_index(i)
+        if a.is_connected():
+            out.append(a)
+        if len(out) == n:
+            return out
+    raise AssertionError("not enough connected cells")
+
+
+def _hex(values) -> list[str]:
+    return [float(v).hex() for v in values]
+
+
+class Counting(Executor):
+    """Wraps a real executor and records the cells it was asked to score."""
+
+    def __init__(self, inner: Executor):
+        self.inner = inner
+        self.remote = inner.remote
+        self.sent: list[int] = []
+
+    @property
+    def parallelism(self) -> int:
+        return self.inner.parallelism
+
+    def threads_per_worker(self):
+        return self.inner.threads_per_worker()
+
+    def map_chunks(self, job, chunks):
+        for c in chunks:
+            self.sent.extend(c)
+        yield from self.inner.map_chunks(job, chunks)
+
+
+# ------------------------------------------------------------------------------------ registry
+def test_registry_and_errors():
+    assert EXECUTORS == ("local", "ray")
+    assert isinstance(make_executor("local", workers=3), LocalExecutor)
+    with pytest.raises(ExecutorError, match=r"unknown executor 'dask' \(here\); accepted: local, ray"):
+        make_executor("dask", where="here")
+    with pytest.raises(ExecutorError, match="workers must be an integer >= 1"):
+        LocalExecutor(workers=0)
+
+
+def test_local_pool_equals_in_process_and_records_only_missing(tmp_path: Path):
+    cells = _connected(12)
+    kw = dict(batch_size=8, data_free=True, progress=False)
+    serial = score_cells(cells, "naswot", **kw)
+    store = ScoreStore(tmp_path / "s.sqlite")
+    ex = Counting(LocalExecutor(workers=2))
+    pooled = score_cells(cells, "naswot", store=store, executor=ex, chunk_size=3, **kw)
+    assert _hex(pooled) == _hex(serial)
+    assert sorted(ex.sent) == sorted(a.index for a in cells)
+    again = Counting(LocalExecutor(workers=2))
+    score_cells(cells, "naswot", store=store, executor=again, **kw)
+    assert again.sent == []
+
+
+# ------------------------------------------------------------------------------------ ray
+ray = pytest.importorskip("ray", reason="Ray is an optional extra: pip install 'nasearch[ray]' (make test installs it)")
+
+
+@pytest.fixture(scope="module")
+def ray_runtime():
+    if ray.is_initialized():
+        ray.shutdown()
+    t0 = time.perf_counter()
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    print(f"ray.init(num_cpus=2) took {time.perf_counter() - t0:.1f} s")
+    yield ray
+    ray.shutdown()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("proxy", ["synflow", "naswot"])
+def test_ray_equals_serial_bitwise(ray_runtime, proxy: str, tmp_path: Path):
+    cells = _connected(40)
+    kw = dict(batch_size=8, data_free=True, progress=False, seed=5)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        serial = score_cells(cells, proxy, **kw)
+    finally:
+        torch.set_num_threads(threads)
+    store = ScoreStore(tmp_path / "ray.sqlite")
+    ex = make_executor("ray")
+    assert ex.parallelism == 2
+    remote = score_cells(cells, proxy, store=store, executor=ex, chunk_size=4, **kw)
+    ex.close()
+    assert ray.is_initialized(), "an executor must not shut down a runtime it did not start"
+    assert _hex(remote) == _hex(serial)
+    key = score_key(proxy, batch_size=8, data_free=True, seed=5)
+    assert store.count(key) == 40  # the driver wrote every result
+
+
+_DRIVER = """
+import sys, torch
+torch.set_num_threads(1)
+from nasearch.executors import make_executor
+from nasearch.proxies.scoring import score_cells
+from nasearch.proxies.store import ScoreStore
+from nasearch.space.arch import Arch
+cells = [Arch.from_index(int(i)) for i in sys.argv[3].split(",")]
+ex = make_executor("ray", address=sys.argv[2])
+score_cells(cells, "naswot", batch_size=32, data_free=True, progress=False, store=ScoreStore(sys.argv[1]),
+            executor=ex, chunk_size=1)
+"""
+
+
+@pytest.mark.slow
+def test_ray_killed_driver_resumes_without_recomputing(ray_runtime, tmp_path: Path):
+    """A driver (a subprocess joined to this test's Ray runtime by its address) is SIGKILLed once it
+    has stored some cells; the rerun sends only the missing cells to Ray, and the result equals a
+    fresh serial score."""
+    cells = _connected(40, start=11)
+    path = tmp_path / "s.sqlite"
+    key = score_key("naswot", batch_size=32, data_free=True)
+    address = ray.get_runtime_context().gcs_address
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _DRIVER, str(path), address, ",".join(str(a.index) for a in cells)],
+        cwd=REPO, env=dict(os.environ),
+    )
+    store = ScoreStore(path)
+    deadline = time.monotonic() + 180
+    try:
+        while store.count(key) < 10:
+            assert proc.poll() is None, "the driver ended before it was killed"
+            assert time.monotonic() < deadline, "the driver stored nothing in 180 s"
+            time.sleep(0.02)
+    finally:
+        proc.kill()
+        proc.wait()
+    kept = store.count(key)
+    assert 10 <= kept < 40, kept
+    stored = set(store.get_many(key, cells))
+    ex = Counting(make_executor("ray"))
+    resumed = score_cells(cells, "naswot", batch_size=32, data_free=True, progress=False, store=store, executor=ex)
+    assert sorted(ex.sent) == sorted(a.index for a in cells if a.index not in stored)
+    assert len(ex.sent) == 40 - kept and store.count(key) == 40
+    torch_threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        fresh = score_cells(cells, "naswot", batch_size=32, data_free=True, progress=False)
+    finally:
+        torch.set_num_threads(torch_threads)
+    assert _hex(resumed) == _hex(fresh)
+    assert np.isfinite(fresh).all()
