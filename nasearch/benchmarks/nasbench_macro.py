@@ -63,15 +63,14 @@ def _where(where: str) -> str:
 
 
 def default_path(where: str = "") -> Path:
-    """``$NASEARCH_DATA/nasbench_macro/nas-bench-macro_cifar10.json``, or a clear error."""
-    root = os.environ.get("NASEARCH_DATA")
-    if not root:
-        raise BenchmarkError(
-            f"benchmark {NAME!r} needs the NAS-Bench-Macro JSON but no path was given{_where(where)}: "
-            f"set NASEARCH_DATA to a folder holding {RELPATH.as_posix()}, or benchmark.path=FILE "
-            "(the file as published in xiusu/NAS-Bench-Macro, data/nas-bench-macro_cifar10.json)"
-        )
-    return Path(root) / RELPATH
+    """``$NASEARCH_DATA/nasbench_macro/nas-bench-macro_cifar10.json`` when it exists, else the copy
+    embedded in the package (:func:`nasearch.embedded.resolve_data_file`)."""
+    from nasearch.embedded import EmbeddedDataError, resolve_data_file
+
+    try:
+        return Path(str(resolve_data_file(RELPATH.as_posix(), what="the NAS-Bench-Macro JSON", where=where)))
+    except EmbeddedDataError as exc:
+        raise BenchmarkError(str(exc)) from exc
 
 
 class NASBenchMacroBenchmark:

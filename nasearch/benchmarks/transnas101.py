@@ -76,14 +76,15 @@ def _where(where: str) -> str:
 
 
 def default_path(name: str = "transnas101", where: str = "") -> Path:
-    """``$NASEARCH_DATA/transnas101/tnb101_final_valid.csv.gz``, or a clear error."""
-    root = os.environ.get("NASEARCH_DATA")
-    if not root:
-        raise BenchmarkError(
-            f"benchmark {name!r} needs the TransNAS-Bench-101 table but no path was given{_where(where)}: "
-            f"set NASEARCH_DATA to a folder holding {RELPATH.as_posix()}, or benchmark.path=FILE"
-        )
-    return Path(root) / RELPATH
+    """``$NASEARCH_DATA/transnas101/tnb101_final_valid.csv.gz`` when it exists, else the copy embedded
+    in the package (:func:`nasearch.embedded.resolve_data_file`)."""
+    from nasearch.embedded import EmbeddedDataError, resolve_data_file
+
+    try:
+        return Path(str(resolve_data_file(RELPATH.as_posix(), what=f"the TransNAS-Bench-101 table ({name})",
+                                          where=where)))
+    except EmbeddedDataError as exc:
+        raise BenchmarkError(str(exc)) from exc
 
 
 def _open_text(path: Path) -> io.TextIOBase:
