@@ -233,7 +233,16 @@ def score_key(
             f"score the networks of {', '.join(space.networks_for())}"
         )
     if image_dataset is None:
-        image_dataset = dataset
+        if dataset in CLASSES:
+            image_dataset = dataset
+        elif data_free or spec.data_free or not spec.needs_network:
+            image_dataset = NO_IMAGES  # a task without an image set here (TransNAS-Bench-101's)
+        else:
+            raise ProxyError(
+                f"proxy {spec.name!r} needs images and there are none for {dataset!r} (space {space.name!r}): "
+                f"name an image set with image_dataset=... ({', '.join(CLASSES)}), or run data-free "
+                f"(data_free=True) if the proxy needs no labels"
+            )
     if image_dataset == NO_IMAGES:
         data_free = True
     elif image_dataset not in CLASSES:
