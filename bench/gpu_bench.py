@@ -120,16 +120,17 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--cpu-cells", type=int, default=10, help="cells timed per proxy on the CPU")
     p.add_argument("--gradsign-cells", type=int, default=1000, help="cells for the full-space extrapolation")
     p.add_argument("--agree", type=int, default=50, help="cells compared CPU vs device per proxy")
+    p.add_argument("--batch", type=int, default=64, help="images per batch (64 as in the papers)")
     p.add_argument("--out", default=None, help="default: bench/results_gpu.md on CUDA, stdout only on the CPU")
     a = p.parse_args(argv)
     device = resolve_device(a.device, where="--device")
     cpu = torch.device("cpu")
-    bs_cpu, source = batches()
+    bs_cpu, source = batches(size=a.batch)
     bs_dev = [(x.to(device), y.to(device)) for x, y in bs_cpu]
     timed = cells(a.cells, 1)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU (dry run)"
     lines = [f"# nasearch on {name} ({time.strftime('%Y-%m-%d')}, torch {torch.__version__}, "
-             f"{os.cpu_count()} CPU cores; images: {source}, batch 64)", ""]
+             f"{os.cpu_count()} CPU cores; images: {source}, batch {a.batch})", ""]
     with deterministic_kernels(device):
         # warm-up: CUDA context, cuDNN handles, allocator
         proxy_time(next(iter(all_proxies())), timed[:2], bs_dev, device)
