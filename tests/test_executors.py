@@ -122,6 +122,17 @@ def test_ray_equals_serial_bitwise(ray_runtime, proxy: str, tmp_path: Path):
     assert store.count(key) == 40  # the driver wrote every result
 
 
+@pytest.mark.slow
+def test_ray_gpu_request_without_gpus_is_an_error_not_a_hang(ray_runtime):
+    if ray.cluster_resources().get("GPU", 0):
+        pytest.skip("this Ray runtime has GPUs")
+    with pytest.raises(ExecutorError, match=r"ask for 1 GPU\(s\) each .* has 0: the tasks could never run"):
+        make_executor("ray", device="cuda")
+    with pytest.raises(ExecutorError, match="num_gpus=0: Ray tasks would see no GPU"):
+        make_executor("ray", device="cuda", num_gpus=0)
+    assert make_executor("ray", device="auto").num_gpus == 0.0
+
+
 _DRIVER = """
 import sys, torch
 torch.set_num_threads(1)

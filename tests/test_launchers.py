@@ -15,11 +15,9 @@ import pytest
 SWEEP = [
     "benchmark=analognas",  # embedded: no data files needed
     "strategy=rs,rea",
-    "proxy=params",
-    "proxy.n=1,3",
+    "budget.queries=8,12",
     "runs=5",
     "budget.seconds=null",
-    "budget.queries=10",
     "workers=1",
     "progress=false",
 ]
@@ -28,8 +26,7 @@ SWEEP = [
 def _sweep(tmp_path: Path, name: str, *extra: str) -> list[dict[str, str]]:
     out = tmp_path / name
     proc = subprocess.run(
-        [sys.executable, "-m", "nasearch.cli", "-m", *SWEEP, *extra,
-         f"proxy.store={tmp_path / 'scores.sqlite'}", f"hydra.sweep.dir={out}"],
+        [sys.executable, "-m", "nasearch.cli", "-m", *SWEEP, *extra, f"hydra.sweep.dir={out}"],
         cwd=tmp_path, env=dict(os.environ), capture_output=True, text=True, timeout=900,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -45,10 +42,11 @@ def test_submitit_local_sweep_collects_like_the_basic_launcher(tmp_path: Path):
     assert any((tmp_path / "submitit" / ".submitit").rglob("*_submitted.pkl")), "jobs did not go through submitit"
     basic = _sweep(tmp_path, "basic")
     assert len(basic) == len(submitit) == 4
-    assert {(r["strategy"], r["n"]) for r in basic} == {(s, n) for s in ("rs", "rea") for n in ("1", "3")}
-    key = lambda r: (r["strategy"], r["n"])  # noqa: E731
-    # every column, the proxy's recorded overhead included (both sweeps read one score store)
-    assert sorted(submitit, key=key) == sorted(basic, key=key)
+    assert {(r["strategy"], r["budget_queries"]) for r in basic} == {
+        (s, q) for s in ("rs", "rea") for q in ("8", "12")
+    }
+    key = lambda r: (r["strategy"], r["budget_queries"])  # noqa: E731
+    assert sorted(submitit, key=key) == sorted(basic, key=key)  # every column
 
 
 @pytest.mark.parametrize("preset", ["nasearch_slurm", "nasearch_local", "nasearch_joblib"])

@@ -10,8 +10,9 @@ The job (proxy spec, seed, minibatches as numpy arrays) goes to the object store
 (``ray.put``); every task gets its reference, and a worker process moves the batches to its device
 once per job (:func:`nasearch.executors.base.prepared_batches`), not per cell. Each task asks for one
 CPU and, when the job's device is CUDA, ``num_gpus`` GPUs (default 1; a fraction such as 0.25 packs
-four tasks on a GPU); Ray sets ``CUDA_VISIBLE_DEVICES`` for the task, so ``cuda:N`` means "the task's
-GPU" there. Tasks run with one torch thread, so their scores equal serial scores run with one thread
+four tasks on a GPU; ``device=auto``: 1 when the cluster has GPUs); Ray sets ``CUDA_VISIBLE_DEVICES``
+for the task, so ``cuda`` means "the task's GPU" there (give ``cuda``, not ``cuda:N``). Tasks that
+could never be placed (GPUs asked of a cluster without them) are an error up front, not a hang. Tasks run with one torch thread, so their scores equal serial scores run with one thread
 bit for bit.
 
 Results come back to the driver as tasks finish (``ray.wait``); the driver alone writes the store.
@@ -20,6 +21,7 @@ Ray is an optional dependency: ``pip install 'nasearch[ray]'``.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Iterator, Sequence
@@ -57,8 +59,6 @@ class RayExecutor(Executor):
         self.device = parse_device(device, where="executor=ray device")
         if num_gpus is not None and not (num_gpus >= 0):
             raise ExecutorError(f"executor.num_gpus must be >= 0 (GPUs per Ray task), got {num_gpus!r}")
-        cuda = is_cuda(self.device) if self.device != "auto" else False
-        self.num_gpus = (1.0 if cuda else 0.0) if num_gpus is None else float(num_gpus)
         self._started = False
         if not self.ray.is_initialized():
             t0 = time.perf_counter()
@@ -74,6 +74,17 @@ class RayExecutor(Executor):
                 ) from exc
             self._started = True
             log.info("Ray runtime ready in %.1f s (%s)", time.perf_counter() - t0, self.address or "local")
+        gpus = float(self.ray.cluster_resources().get("GPU", 0))
+        cuda = is_cuda(self.device) if self.device != "auto" else gpus > 0
+        self.num_gpus = (1.0 if cuda else 0.0) if num_gpus is None else float(num_gpus)
+        if cuda and self.num_gpus == 0:
+            raise ExecutorError(f"device={device!r} with executor.num_gpus=0: Ray tasks would see no GPU; "
+                                "set executor.num_gpus (e.g. 1, or 0.25 for four tasks per GPU)")
+        if self.num_gpus > gpus:
+            raise ExecutorError(
+                f"Ray tasks ask for {self.num_gpus:g} GPU(s) each (device={device!r}, executor.num_gpus={num_gpus!r}) "
+                f"but the Ray cluster at {self.address or 'this machine'} has {gpus:g}: the tasks could never run"
+            )
         self._remote = self.ray.remote(num_cpus=1, num_gpus=self.num_gpus, max_retries=0)(_ray_chunk)
 
     @property
@@ -86,6 +97,8 @@ class RayExecutor(Executor):
 
     def map_chunks(self, job: ScoringJob, chunks: Sequence[Sequence[int]]) -> Iterator[ChunkResult]:
         ray = self.ray
+        if job.device.startswith("cuda:"):  # inside a task, its GPU(s) are the only ones visible
+            job = dataclasses.replace(job, device="cuda")
         ref = ray.put(job)
         pending = [self._remote.remote(ref, list(c)) for c in chunks]
         try:
