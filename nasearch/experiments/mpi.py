@@ -116,6 +116,7 @@ def mpi_task(cfg: Config, out_dir: Path) -> str:
                 workers=workers,
                 store=store,
                 progress=cfg.progress,
+                checkpoint=cfg.proxy.checkpoint,
             )
             elapsed = time.perf_counter() - t0
             spc = math.nan
@@ -123,7 +124,8 @@ def mpi_task(cfg: Config, out_dir: Path) -> str:
                 from nasearch.proxies.scoring import score_key
 
                 key = score_key(proxy, dataset, image_dataset=cfg.proxy.image_dataset, batch_size=cfg.proxy.batch_size,
-                                num_batches=cfg.proxy.num_batches, seed=cfg.proxy.seed)
+                                num_batches=cfg.proxy.num_batches, seed=cfg.proxy.seed,
+                                checkpoint=cfg.proxy.checkpoint)
                 got = store.get_many(key, cells, with_seconds=True)
                 secs = [v[1] for v in got.values() if not math.isnan(v[1])]  # type: ignore[index]
                 spc = float(np.mean(secs)) if secs else math.nan

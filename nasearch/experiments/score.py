@@ -34,6 +34,7 @@ def score_task(cfg: Config, out_dir: Path) -> str:
         out_csv=out,
         image_dataset=cfg.proxy.image_dataset,
         progress=cfg.progress,
+        checkpoint=cfg.proxy.checkpoint,
     )
     n = sum(1 for _ in open(out)) - 1
     return f"{n} {cfg.proxy.name} scores written to {out} (store {store})\n"

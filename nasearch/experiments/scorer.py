@@ -51,6 +51,7 @@ class ArchScorer:
         seed: int,
         store_path: str | None,
         data_root: str | None = None,
+        checkpoint: str | None = None,
     ):
         from nasearch.proxies.scoring import score_key
 
@@ -62,8 +63,10 @@ class ArchScorer:
         self.seed = seed
         self.store_path = store_path
         self.data_root = data_root
+        self.checkpoint = checkpoint
         self.key = score_key(
-            proxy, dataset, image_dataset=image_dataset, batch_size=batch_size, num_batches=num_batches, seed=seed
+            proxy, dataset, image_dataset=image_dataset, batch_size=batch_size, num_batches=num_batches, seed=seed,
+            checkpoint=checkpoint,
         )
         self.keys = np.full(NUM_ARCHS, np.nan)
         self.seconds = np.zeros(NUM_ARCHS)
@@ -74,7 +77,7 @@ class ArchScorer:
         from nasearch.proxies.scoring import never_preferred, rank_key
         from nasearch.proxies.store import ScoreStore
 
-        spec = get_proxy(self.proxy)
+        spec = get_proxy(self.proxy, checkpoint=self.checkpoint)
         connected = np.array([Arch.from_index(i).is_connected() for i in range(NUM_ARCHS)])
         self.keys[~connected] = -math.inf
         if self.store_path is None:
@@ -114,6 +117,7 @@ class ArchScorer:
                 workers=1,
                 store=store,
                 progress=False,
+                checkpoint=self.checkpoint,
             )
             idx = [a.index for a in archs]
             self.keys[idx] = rank_key(self.proxy, values)
@@ -156,4 +160,5 @@ def make_scorer(cfg: Config, bench: object, dataset: str) -> ArchScorer:
         num_batches=p.num_batches,
         seed=p.seed,
         store_path=store,
+        checkpoint=p.checkpoint,
     )

@@ -57,6 +57,9 @@ class ProxySpec:
     count the network they are given, so they are registered data-free with a network.)"""
     version: str = "1"
     """Bump when the proxy's code changes its values: the score store keys scores by it."""
+    bind: Callable[[str], ProxySpec] | None = None
+    """For a proxy parameterised by a file (a trained predictor): ``bind(checkpoint)`` returns the
+    spec bound to that file, its ``version`` naming the file's content (see :func:`get_proxy`)."""
 
     def sign(self) -> float:
         """+1 if higher scores mean better cells, -1 otherwise (multiply before ranking)."""
@@ -79,6 +82,7 @@ def register_proxy(
     min_batches: int = 1,
     needs_network: bool = True,
     version: str = "1",
+    bind: Callable[[str], ProxySpec] | None = None,
 ) -> Callable[[ProxyFn], ProxyFn]:
     """Decorator: register ``fn`` under ``name``. The function itself is returned unchanged."""
 
@@ -98,6 +102,7 @@ def register_proxy(
             min_batches=min_batches,
             needs_network=needs_network,
             version=version,
+            bind=bind,
         )
         return fn
 
@@ -121,13 +126,21 @@ def proxy_names() -> tuple[str, ...]:
     return tuple(sorted(_REGISTRY))
 
 
-def get_proxy(name: str, where: str = "") -> ProxySpec:
+def get_proxy(name: str, where: str = "", checkpoint: str | None = None) -> ProxySpec:
+    """The spec registered as ``name``; with ``checkpoint`` (proxy.checkpoint), the spec bound to that
+    file (only proxies registered with ``bind``, e.g. ``ghn``, take one)."""
     _load_all()
     if name not in _REGISTRY:
         raise ProxyError(
             f"unknown proxy {name!r}" + (f" ({where})" if where else "") + f"; known proxies: {', '.join(sorted(_REGISTRY))}"
         )
-    return _REGISTRY[name]
+    spec = _REGISTRY[name]
+    if checkpoint is None:
+        return spec
+    if spec.bind is None:
+        takes = ", ".join(n for n, s in sorted(_REGISTRY.items()) if s.bind is not None)
+        raise ProxyError(f"proxy {name!r} takes no checkpoint (proxy.checkpoint={checkpoint!r}); proxies that do: {takes}")
+    return spec.bind(str(checkpoint))
 
 
 def all_proxies() -> list[ProxySpec]:

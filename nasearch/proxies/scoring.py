@@ -180,9 +180,10 @@ def score_key(
     num_batches: int | None = None,
     seed: int = 0,
     data_free: bool = False,
+    checkpoint: str | None = None,
 ) -> ScoreKey:
     """The validated cache key of a run (the same validation and defaults as :func:`score_cells`)."""
-    spec = get_proxy(proxy, where="score_cells(proxy=...)")
+    spec = get_proxy(proxy, where="score_cells(proxy=...)", checkpoint=checkpoint)
     if dataset not in NUM_CLASSES:
         raise ProxyError(f"unknown dataset {dataset!r} (score_cells(dataset=...)); accepted: {', '.join(NUM_CLASSES)}")
     if image_dataset is None:
@@ -239,6 +240,7 @@ def score_cells(
     data_free: bool = False,
     flush_every: int = 8,
     chunk_size: int | None = None,
+    checkpoint: str | None = None,
 ) -> np.ndarray:
     """Scores (float64, one per entry of ``archs``, in order) of ``proxy`` on ``dataset``'s networks.
 
@@ -247,10 +249,12 @@ def score_cells(
     ``image_dataset='none'`` or ``data_free=True`` uses seeded Gaussian batches instead.
     ``num_batches`` defaults to the proxy's ``min_batches``. Disconnected cells and non-finite scores
     get :func:`never_preferred`. See the module docstring for seeding, caching and parallelism.
+    ``checkpoint`` binds a file-parameterised proxy (``ghn``) to a trained model; the store keys its
+    scores by the file's content hash (the spec's ``version``).
     """
-    spec = get_proxy(proxy, where="score_cells(proxy=...)")
+    spec = get_proxy(proxy, where="score_cells(proxy=...)", checkpoint=checkpoint)
     key = score_key(proxy, dataset, image_dataset=image_dataset, batch_size=batch_size,
-                    num_batches=num_batches, seed=seed, data_free=data_free)
+                    num_batches=num_batches, seed=seed, data_free=data_free, checkpoint=checkpoint)
     workers = _positive_int(workers, "workers")
     flush_every = _positive_int(flush_every, "flush_every")
     cells = [Arch.parse(a) for a in archs]
@@ -377,6 +381,7 @@ def build_score_table(
     data_root: str | os.PathLike[str] | None = None,
     data_free: bool = False,
     progress: bool = True,
+    checkpoint: str | None = None,
 ) -> Path:
     """Score the whole space (``sample=None``) or ``sample`` cells drawn without replacement with
     ``np.random.default_rng(seed)`` into the store at ``store_path``, and write ``out_csv``.
@@ -394,11 +399,11 @@ def build_score_table(
         indices = np.sort(np.random.default_rng(int(seed)).choice(NUM_ARCHS, size=int(sample), replace=False))
     archs = [Arch.from_index(int(i)) for i in indices]
     key = score_key(proxy, dataset, image_dataset=image_dataset, batch_size=batch_size,
-                    num_batches=num_batches, seed=seed, data_free=data_free)
+                    num_batches=num_batches, seed=seed, data_free=data_free, checkpoint=checkpoint)
     with ScoreStore(store_path) as store:
         scores = score_cells(archs, proxy, dataset, image_dataset=image_dataset, data_root=data_root,
                              batch_size=batch_size, num_batches=num_batches, seed=seed, workers=workers,
-                             store=store, progress=progress, data_free=data_free)
+                             store=store, progress=progress, data_free=data_free, checkpoint=checkpoint)
         stored = store.get_many(key, archs, with_seconds=True)
     out = Path(out_csv)
     out.parent.mkdir(parents=True, exist_ok=True)
