@@ -98,10 +98,11 @@ class ProxyConf:
 
         if self.name != "none" and self.name not in proxy_names():
             raise _bad("proxy.name", self.name, "'none' or one of " + ", ".join(proxy_names()))
-        if self.checkpoint is not None:
+        if self.checkpoint is not None and self.name != "none":
             from nasearch.proxies import get_proxy
 
-            get_proxy(self.name, "proxy.name", checkpoint=self.checkpoint)  # the file must load
+            # the file must load (with proxy=none, e.g. task=mpi, it is checked when a proxy binds it)
+            get_proxy(self.name, "proxy.name", checkpoint=self.checkpoint)
         if self.n < 1:
             raise _bad("proxy.n", self.n, "an integer >= 1 (N candidates screened per proposal)")
         if not 1 <= self.k <= self.n:

@@ -90,6 +90,7 @@ def scatter(keys: np.ndarray, target: np.ndarray, path: Path, *, proxy: str, lab
 def mpi_task(cfg: Config, out_dir: Path) -> str:
     from nasearch.experiments.scorer import default_store_path
     from nasearch.experiments.search import resolve_benchmark
+    from nasearch.proxies import get_proxy
     from nasearch.proxies.scoring import rank_key, score_cells
     from nasearch.proxies.store import ScoreStore
 
@@ -105,6 +106,8 @@ def mpi_task(cfg: Config, out_dir: Path) -> str:
     try:
         for proxy in cfg.mpi.proxies:
             t0 = time.perf_counter()
+            # proxy.checkpoint binds the proxies that take one (ghn); the others ignore it
+            ckpt = cfg.proxy.checkpoint if get_proxy(proxy).bind is not None else None
             scores = score_cells(
                 cells,
                 proxy,
@@ -116,7 +119,7 @@ def mpi_task(cfg: Config, out_dir: Path) -> str:
                 workers=workers,
                 store=store,
                 progress=cfg.progress,
-                checkpoint=cfg.proxy.checkpoint,
+                checkpoint=ckpt,
             )
             elapsed = time.perf_counter() - t0
             spc = math.nan
@@ -125,7 +128,7 @@ def mpi_task(cfg: Config, out_dir: Path) -> str:
 
                 key = score_key(proxy, dataset, image_dataset=cfg.proxy.image_dataset, batch_size=cfg.proxy.batch_size,
                                 num_batches=cfg.proxy.num_batches, seed=cfg.proxy.seed,
-                                checkpoint=cfg.proxy.checkpoint)
+                                checkpoint=ckpt)
                 got = store.get_many(key, cells, with_seconds=True)
                 secs = [v[1] for v in got.values() if not math.isnan(v[1])]  # type: ignore[index]
                 spc = float(np.mean(secs)) if secs else math.nan
