@@ -7,7 +7,12 @@
 2. GradSign: the batched implementation against the one-sample-at-a-time loop (the reference
    code's algorithm) and against the plain forward+backward floor, on the same 20 cells and batch,
    with one thread and with all threads.
-3. Search: 500 runs of REA on nb201 cifar10 (12,000 simulated seconds) with table-lookup proxy
+3. GHN (Graph HyperNetwork, nasearch.predictors.ghn): seconds per training step (one cell, batch 64:
+   GNN pass, generated network fwd+bwd, Adam step), per prediction (GNN pass + generated network
+   forward on the batch) and per graph build (torch.fx trace of a built network), on 5 of the cells;
+   reference: the fastest plain fwd+bwd of the same network on the same batch (default or
+   channels_last layout, the faster of the two, measured in the same run).
+4. Search: 500 runs of REA on nb201 cifar10 (12,000 simulated seconds) with table-lookup proxy
    scores (N = 10), and the cost per run of every strategy, vanilla; reference: random search.
 4. Reproducibility (issue 13): ZiCo with and without the engine's one-thread pinning and the float64
    variant ``zico_f64``; reference: plain fwd+bwd in ``channels_last`` (the fastest plain layout).
@@ -22,6 +27,7 @@ Results are printed as markdown and written to bench/results.md (override with -
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import statistics
 import sys
@@ -266,6 +272,68 @@ def replace_section(path: Path, heading: str, lines: list[str]) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text)
     os.replace(tmp, path)
+def _best_fwd_bwd(arch: Arch, x: torch.Tensor, y: torch.Tensor, reps: int = 3) -> tuple[float, str]:
+    """The fastest plain fwd+bwd of ``arch``'s network over both memory layouts."""
+    best = (math.inf, "")
+    for layout in ("default", "channels_last"):
+        net = _net(arch)
+        xx = x
+        if layout == "channels_last":
+            net = net.to(memory_format=torch.channels_last)
+            xx = x.contiguous(memory_format=torch.channels_last)
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            torch.nn.functional.cross_entropy(net(xx), y).backward()
+            best = min(best, (time.perf_counter() - t0, layout))
+    return best
+
+
+def bench_ghn(cells, batches, n_cells: int = 5) -> list[str]:
+    from nasearch.predictors.ghn import GHN, GraphBatch, Target
+    from nasearch.space.graph import op_graph
+
+    torch.set_num_threads(1)
+    x, y = batches[0]
+    ghn = GHN()
+    opt = torch.optim.Adam(ghn.parameters(), lr=1e-3)
+    rows = []
+    for a in cells[:n_cells]:
+        ref, layout = _best_fwd_bwd(a, x, y)
+        t0 = time.perf_counter()
+        op_graph(_net(a))
+        t_graph = time.perf_counter() - t0
+        target = Target(_net(a))
+        gb = GraphBatch.of([target.graph])
+        steps, preds = [], []
+        for xx in (x, x.contiguous(memory_format=torch.channels_last)):
+            for _ in range(2):
+                t0 = time.perf_counter()
+                loss = torch.nn.functional.cross_entropy(target(ghn(gb)[0], xx), y)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                steps.append(time.perf_counter() - t0)
+                with torch.no_grad():
+                    t0 = time.perf_counter()
+                    target(ghn(gb)[0], xx)
+                    preds.append(time.perf_counter() - t0)
+        rows.append((ref, layout, t_graph, min(steps), min(preds)))
+        print(f"  ghn cell {a.index}: ref {ref:.3f} ({layout}) step {min(steps):.3f} predict {min(preds):.3f}",
+              file=sys.stderr, flush=True)
+    med = [statistics.median(r[i] for r in rows) for i in (0, 2, 3, 4)]
+    layouts = sorted({r[1] for r in rows})
+    return [
+        f"### GHN ({n_cells} cells, batch {BATCH}, 1 thread; ratio = time / fastest plain fwd+bwd, "
+        f"layout {', '.join(layouts)})",
+        "",
+        "| what | s (median over cells) | ratio |",
+        "|---|---|---|",
+        f"| plain fwd+bwd (reference) | {med[0]:.3f} | 1.00 |",
+        f"| GHN training step (GNN + generated fwd+bwd + Adam) | {med[2]:.3f} | {med[2] / med[0]:.2f} |",
+        f"| GHN prediction (GNN + generated forward) | {med[3]:.3f} | {med[3] / med[0]:.2f} |",
+        f"| operation graph (torch.fx trace) | {med[1]:.3f} | {med[1] / med[0]:.2f} |",
+        f"| GHN training steps per second | {1 / med[2]:.2f} | |",
+    ]
 
 
 def main() -> None:
@@ -275,6 +343,7 @@ def main() -> None:
     p.add_argument("--skip-proxies", action="store_true")
     p.add_argument("--only", choices=("search", "gradsign", "proxies", "repro", "store", "gpu"), default=None,
                    help="run one section")
+    p.add_argument("--only", choices=("search", "gradsign", "proxies", "ghn"), default=None, help="run one section")
     a = p.parse_args()
     if a.only == "store":
         sys.path.insert(0, str(Path(__file__).parent))
@@ -303,6 +372,8 @@ def main() -> None:
         out += bench_proxies(cells, batches, sorted({1, threads_all})) + [""]
     if not a.skip_proxies and a.only in (None, "repro"):
         out += bench_repro(cells, batches, threads_all) + [""]
+    if a.only in (None, "ghn"):
+        out += bench_ghn(cells, batches) + [""]
     text = "\n".join(out) + "\n"
     print(text)
     Path(a.out).write_text(text)

@@ -1,7 +1,8 @@
 """The ``nasearch`` command.
 
 ``nasearch [OVERRIDES]`` (and ``nasearch -m OVERRIDES`` for a sweep) is a Hydra app over ``conf/``:
-``task=search`` (default), ``task=mpi`` (proxy rank correlations) or ``task=score`` (a score table).
+``task=search`` (default), ``task=mpi`` (proxy rank correlations), ``task=score`` (a score table) or
+``task=train_ghn`` (train a Graph HyperNetwork, resumable).
 Plain subcommands that need no config: ``nasearch convert SRC OUT``, ``nasearch proxies``,
 ``nasearch strategies``, ``nasearch collect DIR``.
 
@@ -195,6 +196,10 @@ def _hydra_app() -> None:
                 from nasearch.experiments.search import search_task
 
                 table = search_task(conf, out_dir)
+            elif conf.task == "train_ghn":
+                from nasearch.predictors.ghn_train import train_ghn_task
+
+                table = train_ghn_task(conf, out_dir)
             elif conf.task == "mpi":
                 from nasearch.experiments.mpi import mpi_task
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-TASKS = ("search", "mpi", "score")
+TASKS = ("search", "mpi", "score", "train_ghn")
 SCORE_SOURCES = ("store", "live")
 
 
@@ -95,12 +95,20 @@ class ProxyConf:
     false: compute every score the store lacks."""
     charge_time: bool = False
     """Charge the proxy's compute time to the simulated clock (GradSign does not)."""
+    checkpoint: str | None = None
+    """Trained model file of a learned proxy (``ghn``): scores are keyed by its content hash.
+    Default: the checkpoint shipped with the package."""
 
     def check(self) -> None:
         from nasearch.proxies import proxy_names
 
         if self.name != "none" and self.name not in proxy_names():
             raise _bad("proxy.name", self.name, "'none' or one of " + ", ".join(proxy_names()))
+        if self.checkpoint is not None and self.name != "none":
+            from nasearch.proxies import get_proxy
+
+            # the file must load (with proxy=none, e.g. task=mpi, it is checked when a proxy binds it)
+            get_proxy(self.name, "proxy.name", checkpoint=self.checkpoint)
         if self.n < 1:
             raise _bad("proxy.n", self.n, "an integer >= 1 (N candidates screened per proposal)")
         if not 1 <= self.k <= self.n:
@@ -188,6 +196,47 @@ class ExecutorConf:
 
 
 @dataclass
+class GHNTrainConf:
+    """``task=train_ghn``: train a Graph HyperNetwork (nasearch.predictors.ghn_train)."""
+
+    steps: int = 1000
+    batch: int = 64
+    """Training images per step."""
+    cells: int = 1
+    """Architectures sampled per step (a minibatch of graphs)."""
+    lr: float = 1e-3
+    T: int = 5
+    """Forward-backward propagations of the GatedGNN."""
+    hidden: int = 32
+    message_hidden: int = 32
+    hyper_hidden: int = 64
+    seed: int = 0
+    device: str = "cpu"
+    checkpoint: str = "ghn.pt"
+    """Checkpoint file: written every ``every`` steps; an existing one is resumed."""
+    every: int = 50
+    holdout: int = 2000
+    """Training images held out for validation / prediction (never trained on)."""
+    holdout_seed: int = 0
+    eval_cells: int = 8
+    eval_images: int = 512
+    threads: int = 0
+    """torch threads (0: leave torch's default)."""
+
+    def check(self) -> None:
+        for k in ("steps", "batch", "cells", "T", "hidden", "message_hidden", "hyper_hidden", "every",
+                  "holdout", "eval_cells", "eval_images"):
+            if getattr(self, k) < 1:
+                raise _bad(f"ghn.{k}", getattr(self, k), "an integer >= 1")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise _bad("ghn.lr", self.lr, "a positive learning rate")
+        if self.seed < 0 or self.holdout_seed < 0:
+            raise _bad("ghn.seed", self.seed, "a non-negative integer")
+        if self.device != "cpu" and not self.device.startswith(("cuda", "mps")):
+            raise _bad("ghn.device", self.device, "cpu, cuda, cuda:N or mps")
+
+
+@dataclass
 class Config:
     task: str = "search"
     benchmark: BenchmarkConf = field(default_factory=BenchmarkConf)
@@ -200,6 +249,7 @@ class Config:
     executor: ExecutorConf = field(default_factory=ExecutorConf)
     device: str = "cpu"
     """Where networks and proxies run: cpu, cuda, cuda:N or auto (CUDA when available)."""
+    ghn: GHNTrainConf = field(default_factory=GHNTrainConf)
     runs: int = 500
     seed: int = 0
     """Experiment seed; run i gets SeedSequence(seed).spawn(runs)[i]."""
@@ -241,6 +291,8 @@ def validate(cfg: DictConfig) -> Config:
     obj.dataset.check(obj.space())
     if obj.task == "mpi":
         obj.mpi.check()
+    if obj.task == "train_ghn":
+        obj.ghn.check()
     return obj
 
 

@@ -96,6 +96,7 @@ def mpi_task(cfg: Config, out_dir: Path) -> str:
     from nasearch.executors import executor_options, make_executor
     from nasearch.experiments.scorer import default_store_path
     from nasearch.experiments.search import resolve_benchmark
+    from nasearch.proxies import get_proxy
     from nasearch.proxies.scoring import rank_key, score_cells
     from nasearch.proxies.shipped import layered
     from nasearch.proxies.store import ScoreStore
@@ -116,6 +117,8 @@ def mpi_task(cfg: Config, out_dir: Path) -> str:
     try:
         for proxy in cfg.mpi.proxies:
             t0 = time.perf_counter()
+            # proxy.checkpoint binds the proxies that take one (ghn); the others ignore it
+            ckpt = cfg.proxy.checkpoint if get_proxy(proxy).bind is not None else None
             scores = score_cells(
                 cells,
                 proxy,
@@ -131,6 +134,7 @@ def mpi_task(cfg: Config, out_dir: Path) -> str:
                 space=space,
                 executor=executor,
                 device=cfg.device,
+                checkpoint=ckpt,
             )
             elapsed = time.perf_counter() - t0
             spc = math.nan
@@ -138,7 +142,8 @@ def mpi_task(cfg: Config, out_dir: Path) -> str:
                 from nasearch.proxies.scoring import score_key
 
                 key = score_key(proxy, dataset, image_dataset=cfg.proxy.image_dataset, batch_size=cfg.proxy.batch_size,
-                                num_batches=cfg.proxy.num_batches, seed=cfg.proxy.seed, space=space)
+                                num_batches=cfg.proxy.num_batches, seed=cfg.proxy.seed, space=space,
+                                checkpoint=ckpt)
                 got = layered(store, key, cells, with_seconds=True, shipped=cfg.proxy.shipped)
                 secs = [v[1] for v in got.values() if not math.isnan(v[1])]  # type: ignore[index]
                 spc = float(np.mean(secs)) if secs else math.nan

@@ -50,6 +50,7 @@ def score_task(cfg: Config, out_dir: Path) -> str:
         device=cfg.device,
         shard=cfg.score.shard,
         shards=shards,
+        checkpoint=cfg.proxy.checkpoint,
     )
     n = sum(1 for _ in open(out)) - 1
     return f"{n} {cfg.proxy.name} scores written to {out} (store {store})\n"

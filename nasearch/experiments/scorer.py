@@ -53,6 +53,7 @@ class ArchScorer:
         data_root: str | None = None,
         shipped: bool = True,
         space: SearchSpace | str = "nb201",
+        checkpoint: str | None = None,
     ):
         from nasearch.proxies.scoring import score_key
 
@@ -67,9 +68,10 @@ class ArchScorer:
         self.data_root = data_root
         self.shipped = shipped
         """Read the package's shipped score tables beneath the store (nasearch.proxies.shipped)."""
+        self.checkpoint = checkpoint
         self.key = score_key(
             proxy, dataset, image_dataset=image_dataset, batch_size=batch_size, num_batches=num_batches, seed=seed,
-            space=self.space,
+            space=self.space, checkpoint=checkpoint,
         )
         self.keys = np.full(self.space.num_archs, np.nan)
         self.seconds = np.zeros(self.space.num_archs)
@@ -80,7 +82,7 @@ class ArchScorer:
         from nasearch.proxies.scoring import never_preferred, rank_key
         from nasearch.proxies.store import ScoreStore
 
-        spec = get_proxy(self.proxy)
+        spec = get_proxy(self.proxy, checkpoint=self.checkpoint)
         space = self.space
         connected = np.array([not space.is_trivial(a) for a in space.all_archs()])
         self.keys[~connected] = -math.inf
@@ -127,6 +129,7 @@ class ArchScorer:
                 progress=False,
                 shipped=self.shipped,
                 space=self.space,
+                checkpoint=self.checkpoint,
             )
             idx = [a.index for a in archs]
             self.keys[idx] = rank_key(self.proxy, values)
@@ -173,4 +176,5 @@ def make_scorer(cfg: Config, bench: object, dataset: str) -> ArchScorer:
         store_path=store,
         shipped=p.shipped,
         space=bench.space,  # type: ignore[attr-defined]
+        checkpoint=p.checkpoint,
     )

@@ -62,6 +62,9 @@ class ProxySpec:
     SSE4.1) for the same cell, images and seed: the maximum measured in ``experiments/cross_machine``
     over 50 cells and five kernel settings, times a margin of 2 or more. Tests that compare a score
     with a committed value use it; on one machine a score is bit-identical (any threads, workers)."""
+    bind: Callable[[str], ProxySpec] | None = None
+    """For a proxy parameterised by a file (a trained predictor): ``bind(checkpoint)`` returns the
+    spec bound to that file, its ``version`` naming the file's content (see :func:`get_proxy`)."""
 
     def sign(self) -> float:
         """+1 if higher scores mean better cells, -1 otherwise (multiply before ranking)."""
@@ -85,6 +88,7 @@ def register_proxy(
     needs_network: bool = True,
     version: str = "1",
     tolerance: float = 1e-6,
+    bind: Callable[[str], ProxySpec] | None = None,
 ) -> Callable[[ProxyFn], ProxyFn]:
     """Decorator: register ``fn`` under ``name``. The function itself is returned unchanged."""
 
@@ -105,6 +109,7 @@ def register_proxy(
             needs_network=needs_network,
             version=version,
             tolerance=tolerance,
+            bind=bind,
         )
         return fn
 
@@ -128,13 +133,21 @@ def proxy_names() -> tuple[str, ...]:
     return tuple(sorted(_REGISTRY))
 
 
-def get_proxy(name: str, where: str = "") -> ProxySpec:
+def get_proxy(name: str, where: str = "", checkpoint: str | None = None) -> ProxySpec:
+    """The spec registered as ``name``; with ``checkpoint`` (proxy.checkpoint), the spec bound to that
+    file (only proxies registered with ``bind``, e.g. ``ghn``, take one)."""
     _load_all()
     if name not in _REGISTRY:
         raise ProxyError(
             f"unknown proxy {name!r}" + (f" ({where})" if where else "") + f"; known proxies: {', '.join(sorted(_REGISTRY))}"
         )
-    return _REGISTRY[name]
+    spec = _REGISTRY[name]
+    if checkpoint is None:
+        return spec
+    if spec.bind is None:
+        takes = ", ".join(n for n, s in sorted(_REGISTRY.items()) if s.bind is not None)
+        raise ProxyError(f"proxy {name!r} takes no checkpoint (proxy.checkpoint={checkpoint!r}); proxies that do: {takes}")
+    return spec.bind(str(checkpoint))
 
 
 def all_proxies() -> list[ProxySpec]:

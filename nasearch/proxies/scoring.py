@@ -223,9 +223,10 @@ def score_key(
     seed: int = 0,
     data_free: bool = False,
     space: SearchSpace | str = "nb201",
+    checkpoint: str | None = None,
 ) -> ScoreKey:
     """The validated cache key of a run (the same validation and defaults as :func:`score_cells`)."""
-    spec = get_proxy(proxy, where="score_cells(proxy=...)")
+    spec = get_proxy(proxy, where="score_cells(proxy=...)", checkpoint=checkpoint)
     space = get_space(space, where="score_cells(space=...)")
     if dataset not in space.networks_for():
         raise ProxyError(
@@ -302,6 +303,7 @@ def score_cells(
     executor: str | Executor = "local",
     executor_options: dict[str, Any] | None = None,
     device: str | torch.device = "cpu",
+    checkpoint: str | None = None,
 ) -> np.ndarray:
     """Scores (float64, one per entry of ``archs``, in order) of ``proxy`` on ``dataset``'s networks.
 
@@ -315,11 +317,13 @@ def score_cells(
     caching, parallelism and devices.
     With a ``store``, cells it lacks are looked up in the package's shipped score tables before any
     is computed (:mod:`nasearch.proxies.shipped`; ``shipped=False`` skips them).
+    ``checkpoint`` binds a file-parameterised proxy (``ghn``) to a trained model; the store keys its
+    scores by the file's content hash (the spec's ``version``).
     """
-    spec = get_proxy(proxy, where="score_cells(proxy=...)")
+    spec = get_proxy(proxy, where="score_cells(proxy=...)", checkpoint=checkpoint)
     space = get_space(space, where="score_cells(space=...)")
     key = score_key(proxy, dataset, image_dataset=image_dataset, batch_size=batch_size,
-                    num_batches=num_batches, seed=seed, data_free=data_free, space=space)
+                    num_batches=num_batches, seed=seed, data_free=data_free, space=space, checkpoint=checkpoint)
     workers = _positive_int(workers, "workers")
     device = parse_device(device, where="score_cells(device=...)")
     flush_every = _positive_int(flush_every, "flush_every")
@@ -472,6 +476,7 @@ def build_score_table(
     device: str | torch.device = "cpu",
     shard: int = 0,
     shards: int = 1,
+    checkpoint: str | None = None,
 ) -> Path:
     """Score the whole space (``sample=None``) or ``sample`` cells drawn without replacement with
     ``np.random.default_rng(seed)`` into the store at ``store_path``, and write ``out_csv``.
@@ -499,12 +504,13 @@ def build_score_table(
     indices = shard_indices(indices, shard, shards)
     archs = [space.from_index(int(i)) for i in indices]
     key = score_key(proxy, dataset, image_dataset=image_dataset, batch_size=batch_size,
-                    num_batches=num_batches, seed=seed, data_free=data_free, space=space)
+                    num_batches=num_batches, seed=seed, data_free=data_free, space=space, checkpoint=checkpoint)
     with ScoreStore(store_path) as store:
         scores = score_cells(archs, proxy, dataset, image_dataset=image_dataset, data_root=data_root,
                              batch_size=batch_size, num_batches=num_batches, seed=seed, workers=workers,
                              store=store, progress=progress, data_free=data_free, shipped=False, space=space,
-                             executor=executor, executor_options=executor_options, device=device)
+                             executor=executor, executor_options=executor_options, device=device,
+                             checkpoint=checkpoint)
         stored = store.get_many(key, archs, with_seconds=True)
     out = Path(out_csv)
     out.parent.mkdir(parents=True, exist_ok=True)

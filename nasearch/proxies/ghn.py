@@ -1,0 +1,141 @@
+"""Graph HyperNetwork prediction as a proxy: ``ghn`` (accuracy) and ``ghn_loss`` (cross-entropy).
+
+Paper: Zhang, Ren & Urtasun, "Graph HyperNetworks for Neural Architecture Search", ICLR 2019,
+Sec. 3.4: a trained GHN generates a candidate's weights in one forward pass, and the candidate is
+ranked by the validation accuracy of the network with those weights. The GHN, its training and
+every deviation are documented in :mod:`nasearch.predictors.ghn` and
+:mod:`nasearch.predictors.ghn_train`.
+
+* ``ghn``: accuracy (%) of the generated network on held-out images, ties broken by the loss:
+  ``score = accuracy - 1e-4 * min(loss, 100)`` (the tie-break term is below 0.01, under one image's
+  worth of accuracy for up to 2,500 images). Higher is better.
+* ``ghn_loss``: the mean cross-entropy on the same images. Lower is better.
+
+Images: the engine's minibatches fix HOW MANY images and their batching (``batch_size`` x
+``num_batches``, default 64 x 1 = 64); the images themselves are the first that many of the
+checkpoint's held-out images (the part of the shared training split the GHN never trained on,
+read from ``$NASEARCH_DATA``), each minibatch normalised by its own BatchNorm statistics. The
+engine's network is used as the target (its weights are replaced by generated ones).
+
+Checkpoint: ``proxy.checkpoint=PATH`` (``score_cells(..., checkpoint=PATH)``) binds the proxy to a
+trained GHN; without it the checkpoint shipped in the package (``nasearch/predictors/``
+:data:`DEFAULT_CHECKPOINT`) is used. The proxy's ``version`` in the score store is
+``1+<first 12 hex digits of the checkpoint file's sha256>``, so scores of different GHNs never mix.
+
+Deviations from the paper's prediction protocol: the held-out images are part of the shared
+10,000-image CIFAR-10 subset (default 2,000 held out, not 5,000 of 50,000) and a score uses only
+``batch_size x num_batches`` of them (default 64, to keep a score near one second on CPU; more
+with ``proxy.num_batches``);
+BatchNorm uses batch statistics (the GHN generates no BN parameters, see the GHN module).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from importlib import resources
+from pathlib import Path
+
+import torch
+
+from nasearch.proxies.registry import ProxyContext, ProxyError, ProxySpec, register_proxy
+
+DEFAULT_CHECKPOINT = "ghn_nb201_cifar10.pt"
+PAPER = "Zhang, Ren & Urtasun, Graph HyperNetworks for Neural Architecture Search, ICLR 2019"
+
+
+def default_checkpoint() -> Path:
+    return Path(str(resources.files("nasearch.predictors").joinpath(DEFAULT_CHECKPOINT)))
+
+
+class GHNPredictor:
+    """Picklable proxy function bound to one checkpoint file; loads the GHN lazily (per process)."""
+
+    def __init__(self, path: str | os.PathLike[str], metric: str):
+        self.path = str(path)
+        self.metric = metric
+        self._ghn = None
+        self._heldout: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    def __getstate__(self) -> dict:
+        return {"path": self.path, "metric": self.metric, "_ghn": None, "_heldout": None}
+
+    def _load(self) -> None:
+        from nasearch.predictors.ghn_train import load_model, split_images
+
+        ghn, ck = load_model(self.path)
+        tr = ck.get("train") or {}
+        try:
+            _, _, vx, vy = split_images(tr["dataset"], int(tr["holdout"]), int(tr["holdout_seed"]))
+        except KeyError as exc:
+            raise ProxyError(f"GHN checkpoint {self.path} does not record its held-out split ({exc})") from exc
+        self._ghn, self._heldout = ghn, (vx, vy)
+
+    def __call__(self, net: torch.nn.Module, batches: list, ctx: ProxyContext) -> float:
+        from nasearch.predictors.ghn import GraphBatch, Target
+
+        if self._ghn is None:
+            self._load()
+        assert self._heldout is not None and self._ghn is not None
+        vx, vy = self._heldout
+        need = sum(len(b[1]) for b in batches)
+        if need > len(vy):
+            raise ProxyError(
+                f"the GHN proxy needs {need} held-out images (batch_size x num_batches) but checkpoint "
+                f"{self.path} holds out {len(vy)}; use fewer"
+            )
+        target = Target(net)
+        with torch.no_grad():
+            params = self._ghn(GraphBatch.of([target.graph]))[0]
+            correct, loss, start = 0, 0.0, 0
+            for _, y in batches:
+                n = len(y)
+                logits = target(params, vx[start : start + n])
+                yy = vy[start : start + n]
+                loss += float(torch.nn.functional.cross_entropy(logits, yy, reduction="sum"))
+                correct += int((logits.argmax(1) == yy).sum())
+                start += n
+        acc, mean_loss = 100.0 * correct / need, loss / need
+        if self.metric == "loss":
+            return mean_loss
+        return acc - 1e-4 * min(mean_loss, 100.0) if math.isfinite(mean_loss) else acc
+
+
+def _version(path: str | os.PathLike[str]) -> str:
+    from nasearch.predictors.ghn_train import file_sha256
+
+    return "1+" + file_sha256(path)[:12]
+
+
+def _binder(name: str, metric: str):
+    def bind(checkpoint: str) -> ProxySpec:
+        from dataclasses import replace
+
+        from nasearch.predictors.ghn_train import load_checkpoint
+        from nasearch.proxies.registry import get_proxy
+
+        load_checkpoint(checkpoint)  # fail early, naming the file, if it is missing or not a GHN
+        return replace(get_proxy(name), fn=GHNPredictor(checkpoint, metric), version=_version(checkpoint))
+
+    return bind
+
+
+def _default_version() -> str:
+    p = default_checkpoint()
+    return _version(p) if p.is_file() else "1+missing"
+
+
+def _make(name: str, metric: str, higher: bool) -> None:
+    register_proxy(
+        name,
+        paper=PAPER,
+        higher_is_better=higher,
+        needs_labels=True,
+        min_batches=1,
+        version=_default_version(),
+        bind=_binder(name, metric),
+    )(GHNPredictor(default_checkpoint(), metric))
+
+
+_make("ghn", "acc", True)
+_make("ghn_loss", "loss", False)
