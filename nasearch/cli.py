@@ -29,12 +29,14 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from nasearch.benchmarks.base import BenchmarkError
     from nasearch.config import ConfigError
     from nasearch.data import DataError
+    from nasearch.eznas.evolve import EvolveError
     from nasearch.proxies.registry import ProxyError
     from nasearch.search import BudgetError
     from nasearch.space.arch import ArchError
     from nasearch.strategies.base import StrategyError
 
-    return (ArchError, BenchmarkError, BudgetError, ConfigError, DataError, ProxyError, StrategyError, FileNotFoundError)
+    return (ArchError, BenchmarkError, BudgetError, ConfigError, DataError, EvolveError, ProxyError, StrategyError,
+            FileNotFoundError)
 
 
 def fail(message: str, code: int = 2) -> None:
@@ -169,6 +171,10 @@ def _hydra_app() -> None:
                 from nasearch.experiments.mpi import mpi_task
 
                 table = mpi_task(conf, out_dir)
+            elif conf.task == "evolve":
+                from nasearch.experiments.evolve import evolve_task
+
+                table = evolve_task(conf, out_dir)
             else:
                 from nasearch.experiments.score import score_task
 

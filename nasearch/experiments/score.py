@@ -23,7 +23,7 @@ def score_task(cfg: Config, out_dir: Path) -> str:
     store = cfg.proxy.store or str(default_store_path())
     out = out_dir / f"scores_{cfg.proxy.name}.csv"
     build_score_table(
-        cfg.proxy.name,
+        cfg.proxy.ref,
         cfg.dataset.name,
         sample=cfg.score.sample,
         seed=cfg.proxy.seed,
