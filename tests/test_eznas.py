@@ -134,6 +134,24 @@ def test_deap_tree_conversion_roundtrip() -> None:
         assert to_node(ind) == p.body
 
 
+def test_deap_variation_keeps_programs_well_formed() -> None:
+    from nasearch.eznas.evolve import Individual, RandomState, make_toolbox
+
+    pset = make_pset()
+    tb = make_toolbox(pset, EvolveConf(init_min_depth=1, init_max_depth=4))
+    rng = RandomState(7)
+    with rng.active():
+        pop = tb.population(n=30)
+        for _ in range(20):
+            for i in range(0, len(pop) - 1, 2):
+                a, b = tb.mate(tb.clone(pop[i]), tb.clone(pop[i + 1]))
+                (m,) = tb.mutate(tb.clone(pop[i]))
+                for ind in (a, b, m):
+                    assert isinstance(ind, Individual) and ind.height <= MAX_DEPTH
+                    assert parse(f"net_mean({ind})").body == to_node(ind)
+                pop[i], pop[i + 1] = a, m
+
+
 def test_published_program_transcription() -> None:
     p = parse(PUBLISHED_NB201)
     assert p.aggregate == "net_mean" and p.statistics() == ("inpactgrad_D",)

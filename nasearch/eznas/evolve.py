@@ -54,7 +54,6 @@ from nasearch.eznas.program import (
     MAX_DEPTH,
     PRIMITIVES,
     Node,
-    Scalar,
     Tensor,
     cell_scores,
     parse,
@@ -73,10 +72,14 @@ class EvolveError(ValueError):
 
 # ------------------------------------------------------------------------------------ DEAP setup
 def make_pset() -> gp.PrimitiveSetTyped:
+    """DEAP's typed primitive set of the language. Every argument is a Tensor and a Scalar is a
+    Tensor, so DEAP sees every primitive as returning Tensor: DEAP's subtree mutation regenerates a
+    subtree of the replaced node's return type and would need Scalar-typed terminals, which the
+    language has none of (the arity check is the same either way)."""
     pset = gp.PrimitiveSetTyped("EZNAS", [Tensor] * len(STAT_NAMES), Tensor)
     pset.renameArguments(**{f"ARG{i}": n for i, n in enumerate(STAT_NAMES)})
     for p in PRIMITIVES.values():
-        pset.addPrimitive(p.fn, [Tensor] * p.arity, Scalar if p.scalar else Tensor, name=p.name)
+        pset.addPrimitive(p.fn, [Tensor] * p.arity, Tensor, name=p.name)
     return pset
 
 
