@@ -296,7 +296,9 @@ def evolve(
     ckpt = Path(checkpoint)
     pset = make_pset()
     tb = make_toolbox(pset, conf)
-    settings = {k: v for k, v in asdict(conf).items() if k not in ("generations", "checkpoint", "cache_dir")}
+    # what the evolution's course depends on (not: how long, where, how many workers, validation)
+    ignored = ("generations", "checkpoint", "cache_dir", "workers", "validation_cells")
+    settings = {k: v for k, v in asdict(conf).items() if k not in ignored}
     settings["identity"] = identity or {}
 
     def individual(text: str, fit: float) -> Individual:
