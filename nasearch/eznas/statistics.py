@@ -138,8 +138,10 @@ def _loss_input(net: nn.Module) -> nn.Linear | None:
     return linears[-1] if linears else None
 
 
-def _one_pass(net: nn.Module, x: torch.Tensor, instances: list[nn.Sequential]) -> list[dict[str, torch.Tensor]]:
-    """Forward + backward of ``x``; per instance the 7 per-kind tensors (detached, float32)."""
+def _one_pass(net: nn.Module, x: torch.Tensor, instances: list[nn.Sequential],
+              subsample: Subsample | None = None) -> list[dict[str, torch.Tensor]]:
+    """Forward + backward of ``x``; per instance the 7 per-kind tensors (detached, float32), cut by
+    ``subsample`` right away (elementwise work after the cut gives bitwise the same values)."""
     rec: list[dict[str, torch.Tensor]] = [{} for _ in instances]
     handles = []
 
@@ -179,13 +181,16 @@ def _one_pass(net: nn.Module, x: torch.Tensor, instances: list[nn.Sequential]) -
             h.remove()
     for i, m in enumerate(instances):
         r = rec[i]
+        if subsample is not None:
+            r.update({k: subsample.apply(k, v) for k, v in r.items()})
         zeros = torch.zeros_like(r["preact"])
         g_pre = r.get("preactgrad", zeros)  # an instance the loss does not reach has zero gradients
         r["preactgrad"] = g_pre
         r["actgrad"] = r.get("actgrad", torch.zeros_like(r["act"]))
         r["inpactgrad"] = g_pre * (r["inpact"] > 0).to(g_pre.dtype)  # ReLU backward, this path only
         w = m[1].weight
-        r["wtgrad"] = w.grad.detach().clone() if w.grad is not None else torch.zeros_like(w)
+        g = w.grad.detach().clone() if w.grad is not None else torch.zeros_like(w)
+        r["wtgrad"] = subsample.apply("wt", g) if subsample is not None else g
     return rec
 
 
@@ -214,20 +219,20 @@ def collect(
     with one_thread():
         inputs = make_inputs(images.to(torch.float32), generator)
         net.train()
-        passes = {k: _one_pass(net, inputs[k], instances) for k in kinds}
+        passes = {k: _one_pass(net, inputs[k], instances, subsample) for k in kinds}
     out = []
     for i, m in enumerate(instances):
         d: dict[str, torch.Tensor] = {}
         for n in names:
             if n == "wt":
                 t = m[1].weight.detach()
+                if subsample is not None:
+                    t = subsample.apply(n, t)
             else:
                 base, kind = n[:-2], n[-1]
                 t = passes[kind][i][base]
                 if kind == "P":
                     t = t - passes["D"][i][base]
-            if subsample is not None:
-                t = subsample.apply(n, t)
             d[n] = t.to(dtype).clone()
         out.append(d)
     return out
