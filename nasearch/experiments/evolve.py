@@ -52,6 +52,22 @@ def _write_csv(path: Path, rows: list[dict]) -> None:
     os.replace(tmp, path)
 
 
+def _read_rows(path: Path, programs: list[str], n_val: int) -> list[dict] | None:
+    """Rows of an earlier baselines.csv of this run directory, if it has exactly these programs and
+    was computed on as many validation cells."""
+    if not path.exists():
+        return None
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    if [r["program"] for r in rows] != programs or any(int(r.get("validation_cells", -1)) != n_val for r in rows):
+        return None
+    for r in rows:
+        for k in ("task_tau", "task_rho", "validation_tau", "validation_rho"):
+            r[k] = float(r[k])
+        r["validation_cells"] = int(r["validation_cells"])
+    return rows
+
+
 def evolve_task(cfg: Config, out_dir: Path, on_evaluated=None) -> str:
     from nasearch.experiments.search import resolve_benchmark
 
@@ -82,10 +98,13 @@ def evolve_task(cfg: Config, out_dir: Path, on_evaluated=None) -> str:
         t_tau, t_rho = task_ev(text)
         v_tau, v_rho = val_ev(text)
         return {"kind": kind, "program": text, "task_tau": t_tau, "task_rho": t_rho, "validation_tau": v_tau,
-                "validation_rho": v_rho}
+                "validation_rho": v_rho, "validation_cells": len(val)}
 
     hof_rows = [row(f"hof{r}", text) for r, (text, _f) in enumerate(result.hall_of_fame)]
-    base_rows = [row("published", PUBLISHED_NB201)] + [row("single", t) for t in single_statistic_programs(ec.aggregate)]
+    base_texts = [("published", PUBLISHED_NB201)] + [("single", t) for t in single_statistic_programs(ec.aggregate)]
+    base_rows = _read_rows(out_dir / "baselines.csv", [t for _k, t in base_texts], len(val))
+    if base_rows is None:  # the baselines depend only on the cells (fixed for a run directory)
+        base_rows = [row(k, t) for k, t in base_texts]
     _write_csv(out_dir / "hall_of_fame.csv", hof_rows)
     _write_csv(out_dir / "baselines.csv", base_rows)
     _write_csv(out_dir / "evolution.csv", [{k: v for k, v in r.items() if k != "best"} | {"best": r["best"]}
