@@ -34,6 +34,7 @@ def main() -> None:
     p.add_argument("--program", default=None, help="program text (default: the published NB201 program)")
     p.add_argument("--cells", default="1000", help="'1000' (the MPI study's cells, default_rng(0)) or 'all'")
     p.add_argument("--max-cells", type=int, default=None, help="score at most this many cells this run")
+    p.add_argument("--stored-only", action="store_true", help="report the stored prefix of the order, compute nothing")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=1)
@@ -52,6 +53,13 @@ def main() -> None:
     todo = [cells[i] for i in order]
     if a.max_cells is not None:
         todo = todo[: a.max_cells]
+    if a.stored_only:  # the longest prefix of the seeded order already in the store: no computing
+        from nasearch.proxies.scoring import score_key
+
+        with ScoreStore(a.store) as store:
+            have = store.get_many(score_key(proxy, "cifar10", batch_size=a.batch_size, seed=a.seed), todo)
+        n = next((i for i, c in enumerate(todo) if c.index not in have), len(todo))
+        todo = todo[:n]
     with ScoreStore(a.store) as store:
         parts = [score_cells(todo[i : i + 50], proxy, "cifar10", batch_size=a.batch_size, seed=a.seed,
                              workers=a.workers, store=store, progress=True) for i in range(0, len(todo), 50)]
