@@ -12,14 +12,19 @@
    forward on the batch) and per graph build (torch.fx trace of a built network), on 5 of the cells;
    reference: the fastest plain fwd+bwd of the same network on the same batch (default or
    channels_last layout, the faster of the two, measured in the same run).
+3b. EZNAS: statistics extraction (22 tensors of every ReLU-Conv-BN instance for inputs D, N, P,
+   subsampled as the evolution cache stores them) in seconds per cell at batch 16, as a ratio to one
+   plain forward+backward of the same network and batch in its fastest layout (the faster of
+   contiguous and channels_last, measured in the same run); and programs evaluated per second on the
+   cached statistics of 80 cells (the evolution task's size).
 4. Search: 500 runs of REA on nb201 cifar10 (12,000 simulated seconds) with table-lookup proxy
    scores (N = 10), and the cost per run of every strategy, vanilla; reference: random search.
-4. Reproducibility (issue 13): ZiCo with and without the engine's one-thread pinning and the float64
+5. Reproducibility (issue 13): ZiCo with and without the engine's one-thread pinning and the float64
    variant ``zico_f64``; reference: plain fwd+bwd in ``channels_last`` (the fastest plain layout).
-5. Store (``--only store``): a synthetic score store of 2.4 M scores (bench/store_bench.py): import
+6. Store (``--only store``): a synthetic score store of 2.4 M scores (bench/store_bench.py): import
    rows/s, ``get_many`` latency for 100 cells, merge rows/s. ``--only store`` replaces only its own
    section of the results file.
-6. GPU (``--only gpu``, on a CUDA machine): bench/gpu_bench.py writes bench/results_gpu.md.
+7. GPU (``--only gpu``, on a CUDA machine): bench/gpu_bench.py writes bench/results_gpu.md.
 
 Results are printed as markdown and written to bench/results.md (override with --out).
 """
@@ -272,6 +277,8 @@ def replace_section(path: Path, heading: str, lines: list[str]) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text)
     os.replace(tmp, path)
+
+
 def _best_fwd_bwd(arch: Arch, x: torch.Tensor, y: torch.Tensor, reps: int = 3) -> tuple[float, str]:
     """The fastest plain fwd+bwd of ``arch``'s network over both memory layouts."""
     best = (math.inf, "")
@@ -336,14 +343,65 @@ def bench_ghn(cells, batches, n_cells: int = 5) -> list[str]:
     ]
 
 
+def bench_eznas(cells, n_programs: int = 20) -> list[str]:
+    from nasearch.eznas.program import PUBLISHED_NB201, cell_scores, parse, random_program
+    from nasearch.eznas.statistics import STAT_NAMES, Subsample, collect, group_instances, one_thread
+
+    xb, _ = batch(16, 1)
+    x = xb[0][0]
+    cells = cells[:5]
+    ref, ext, per_cell = [], [], []
+    with one_thread():
+        for a in cells:
+            times = []
+            for layout in (torch.contiguous_format, torch.channels_last):
+                net = _net(a).to(memory_format=layout)
+                xi = x.contiguous(memory_format=layout)
+                t0 = time.perf_counter()
+                net(xi).sum().backward()
+                times.append(time.perf_counter() - t0)
+            ref.append(min(times))
+            t0 = time.perf_counter()
+            stats = collect(_net(a), x, torch.Generator().manual_seed(1), STAT_NAMES, subsample=Subsample(),
+                            dtype=torch.bfloat16)
+            ext.append(time.perf_counter() - t0)
+            per_cell.append(stats)
+        tiled = [per_cell[i % len(per_cell)] for i in range(80)]
+        groups = group_instances(tiled)
+        rng = np.random.default_rng(0)
+        programs = [parse(PUBLISHED_NB201)] + [random_program(rng, max_height=4) for _ in range(n_programs)]
+        t0 = time.perf_counter()
+        failed = 0
+        for prog in programs:
+            failed += int(np.isnan(cell_scores(prog, groups, 80)).all())
+        prog_s = time.perf_counter() - t0
+    nbytes = sum(t.numel() * t.element_size() for g in groups for t in g.stats.values())
+    r = statistics.median(ext) / statistics.median(ref)
+    return [
+        "## EZNAS (one thread, batch 16)",
+        "",
+        "| measure | value |",
+        "|---|---|",
+        f"| plain fwd+bwd, fastest layout (reference) | {statistics.median(ref):.3f} s/cell |",
+        f"| statistics extraction, 22 tensors x 3 inputs, subsampled | {statistics.median(ext):.3f} s/cell "
+        f"(**{r:.1f}x** the reference) |",
+        f"| programs evaluated on 80 cells' cached statistics | **{len(programs) / prog_s:.2f} programs/s** "
+        f"({len(programs)} programs: the published one and {n_programs} random ones of height <= 4, "
+        f"{failed} of which fail on every cell) |",
+        f"| cached statistics of 80 cells in memory (bfloat16) | {nbytes / 2**20:.0f} MiB |",
+        "",
+        f"Medians over {len(cells)} cells; the 80 cells tile their statistics (same shapes and sizes as 80 "
+        "distinct cells).",
+    ]
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", default=str(Path(__file__).with_name("results.md")))
     p.add_argument("--runs", type=int, default=500)
     p.add_argument("--skip-proxies", action="store_true")
-    p.add_argument("--only", choices=("search", "gradsign", "proxies", "repro", "store", "gpu"), default=None,
-                   help="run one section")
-    p.add_argument("--only", choices=("search", "gradsign", "proxies", "ghn"), default=None, help="run one section")
+    p.add_argument("--only", choices=("search", "gradsign", "proxies", "repro", "store", "gpu", "ghn", "eznas"),
+                   default=None, help="run one section")
     a = p.parse_args()
     if a.only == "store":
         sys.path.insert(0, str(Path(__file__).parent))
@@ -363,6 +421,8 @@ def main() -> None:
     out = [f"# nasearch benchmark ({time.strftime('%Y-%m-%d')}, {threads_all} cores, torch {torch.__version__})", ""]
     if a.only in (None, "search"):
         out += bench_search(a.runs) + [""]
+    if a.only in (None, "eznas"):
+        out += bench_eznas(cells) + [""]
     if not a.skip_proxies and a.only in (None, "gradsign", "proxies"):
         out += [f"Images: {source}.", ""]
     if not a.skip_proxies and a.only in (None, "gradsign"):

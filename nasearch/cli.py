@@ -32,6 +32,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from nasearch.data import DataError
     from nasearch.device import DeviceError
     from nasearch.executors.base import ExecutorError
+    from nasearch.eznas.evolve import EvolveError
     from nasearch.proxies.registry import ProxyError
     from nasearch.search import BudgetError
     from nasearch.space.base import ArchError
@@ -39,8 +40,8 @@ def _user_errors() -> tuple[type[BaseException], ...]:
 
     # OSError last: a file that cannot be read or written (missing, permission, a file where a folder
     # should be); its message names the path
-    return (ArchError, BenchmarkError, BudgetError, ConfigError, DataError, DeviceError, ExecutorError, ProxyError,
-            StrategyError, OSError)
+    return (ArchError, BenchmarkError, BudgetError, ConfigError, DataError, DeviceError, EvolveError, ExecutorError,
+            ProxyError, StrategyError, OSError)
 
 
 def fail(message: str, code: int = 2) -> None:
@@ -204,6 +205,10 @@ def _hydra_app() -> None:
                 from nasearch.experiments.mpi import mpi_task
 
                 table = mpi_task(conf, out_dir)
+            elif conf.task == "evolve":
+                from nasearch.experiments.evolve import evolve_task
+
+                table = evolve_task(conf, out_dir)
             else:
                 from nasearch.experiments.score import score_task
 

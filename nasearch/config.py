@@ -13,7 +13,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-TASKS = ("search", "mpi", "score", "train_ghn")
+TASKS = ("search", "mpi", "score", "train_ghn", "evolve")
 SCORE_SOURCES = ("store", "live")
 
 
@@ -98,9 +98,16 @@ class ProxyConf:
     checkpoint: str | None = None
     """Trained model file of a learned proxy (``ghn``): scores are keyed by its content hash.
     Default: the checkpoint shipped with the package."""
+    program: str | None = None
+    """An EZNAS program text for proxy=eznas (null: the authors' published program)."""
+
+    @property
+    def ref(self) -> str:
+        """The name callers pass to the registry: ``name``, or ``name:program`` with a program."""
+        return self.name if self.program is None else f"{self.name}:{self.program}"
 
     def check(self) -> None:
-        from nasearch.proxies import proxy_names
+        from nasearch.proxies import get_proxy, proxy_names
 
         if self.name != "none" and self.name not in proxy_names():
             raise _bad("proxy.name", self.name, "'none' or one of " + ", ".join(proxy_names()))
@@ -109,6 +116,10 @@ class ProxyConf:
 
             # the file must load (with proxy=none, e.g. task=mpi, it is checked when a proxy binds it)
             get_proxy(self.name, "proxy.name", checkpoint=self.checkpoint)
+        if self.program is not None:
+            if self.name != "eznas":
+                raise _bad("proxy.program", self.program, "a program only for proxy=eznas (null otherwise)")
+            get_proxy(self.ref, where="proxy.program")  # parses: a malformed program fails here
         if self.n < 1:
             raise _bad("proxy.n", self.n, "an integer >= 1 (N candidates screened per proposal)")
         if not 1 <= self.k <= self.n:
@@ -143,10 +154,12 @@ class MPIConf:
     include_disconnected: bool = False
 
     def check(self) -> None:
-        from nasearch.proxies import proxy_names
+        from nasearch.proxies import get_proxy, proxy_names
 
         for p in self.proxies:
-            if p not in proxy_names():
+            if ":" in p:
+                get_proxy(p, where="mpi.proxies")  # "eznas:<program>": a malformed program fails here
+            elif p not in proxy_names():
                 raise _bad("mpi.proxies", p, "registered proxies: " + ", ".join(proxy_names()))
         if self.cells < 3:
             raise _bad("mpi.cells", self.cells, "an integer >= 3")
@@ -237,6 +250,72 @@ class GHNTrainConf:
 
 
 @dataclass
+class EvolveConf:
+    """EZNAS evolution (``task=evolve``): DEAP GP over cached network statistics."""
+
+    population: int = 50
+    """mu: the population kept each generation (authors' evol_config: POPSIZE 50)."""
+    offspring: int = 50
+    """lambda: offspring made by VarOr each generation (authors: lambda_ 50)."""
+    generations: int = 10
+    cxpb: float = 0.4
+    mutpb: float = 0.4
+    tournament: int = 4
+    init_min_depth: int = 2
+    init_max_depth: int = 6
+    hall_of_fame: int = 10
+    seed: int = 0
+    """Seed of the evolution (initial population, variation, selection)."""
+    cells: int = 80
+    """Evolution-task cells: seeded NB201 cells disjoint from the MPI study's 1,000."""
+    validation_cells: int = 80
+    """Held-out cells (disjoint from the task and the MPI cells) on which the hall of fame is reported."""
+    cell_seed: int = 14
+    mpi_cells: int = 1000
+    """Cells excluded: sample_cells(mpi_cells, mpi_seed) of the MPI study."""
+    mpi_seed: int = 0
+    target: str = "cifar10"
+    """Dataset whose trained accuracy the fitness ranks against."""
+    metric: str = "valid_acc"
+    """valid_acc (the authors' target: NB201 validation accuracy) or test_acc."""
+    aggregate: str = "net_mean"
+    batch_size: int = 16
+    """Minibatch of the statistics (the authors' figures use 16)."""
+    score_seed: int = 0
+    """Seed of the networks' initialisation, minibatch and noise (as proxy.seed for scores)."""
+    workers: int = 0
+    """Processes for statistics and fitness (0: the top-level ``workers``)."""
+    subsample_batch: int = 4
+    subsample_channels: int = 2
+    cache_dir: str | None = None
+    """Statistics cache directory (default: $NASEARCH_CACHE/eznas or ~/.cache/nasearch/eznas)."""
+    checkpoint: str | None = None
+    """Checkpoint JSON (default: <run dir>/checkpoint.json); an existing one is resumed."""
+
+    def check(self) -> None:
+        for key in ("population", "offspring", "tournament", "hall_of_fame", "cells", "validation_cells",
+                    "subsample_batch", "subsample_channels", "init_min_depth", "batch_size"):
+            if getattr(self, key) < 1:
+                raise _bad(f"evolve.{key}", getattr(self, key), "an integer >= 1")
+        if self.generations < 0:
+            raise _bad("evolve.generations", self.generations, "an integer >= 0")
+        if self.cells < 3:
+            raise _bad("evolve.cells", self.cells, "an integer >= 3 (Kendall tau needs cells to rank)")
+        if not (0 <= self.cxpb <= 1 and 0 <= self.mutpb <= 1 and self.cxpb + self.mutpb <= 1):
+            raise _bad("evolve.cxpb/mutpb", (self.cxpb, self.mutpb), "probabilities with cxpb + mutpb <= 1 (VarOr)")
+        if not self.init_min_depth <= self.init_max_depth <= 10:
+            raise _bad("evolve.init_max_depth", self.init_max_depth, "init_min_depth <= init_max_depth <= 10")
+        if self.metric not in ("valid_acc", "test_acc"):
+            raise _bad("evolve.metric", self.metric, "valid_acc or test_acc")
+        if self.aggregate not in ("net_mean", "net_sum"):
+            raise _bad("evolve.aggregate", self.aggregate, "net_mean (authors' code) or net_sum (paper text)")
+        from nasearch.benchmarks import DATASETS
+
+        if self.target not in DATASETS:
+            raise _bad("evolve.target", self.target, "one of " + ", ".join(DATASETS))
+
+
+@dataclass
 class Config:
     task: str = "search"
     benchmark: BenchmarkConf = field(default_factory=BenchmarkConf)
@@ -250,6 +329,7 @@ class Config:
     device: str = "cpu"
     """Where networks and proxies run: cpu, cuda, cuda:N or auto (CUDA when available)."""
     ghn: GHNTrainConf = field(default_factory=GHNTrainConf)
+    evolve: EvolveConf = field(default_factory=EvolveConf)
     runs: int = 500
     seed: int = 0
     """Experiment seed; run i gets SeedSequence(seed).spawn(runs)[i]."""
@@ -293,6 +373,8 @@ def validate(cfg: DictConfig) -> Config:
         obj.mpi.check()
     if obj.task == "train_ghn":
         obj.ghn.check()
+    if obj.task == "evolve":
+        obj.evolve.check()
     return obj
 
 

@@ -33,7 +33,7 @@ def score_task(cfg: Config, out_dir: Path) -> str:
     tag = f"_shard{cfg.score.shard}of{shards}" if shards > 1 else ""
     out = out_dir / f"scores_{cfg.proxy.name}{tag}.csv"
     build_score_table(
-        cfg.proxy.name,
+        cfg.proxy.ref,
         cfg.dataset.name,
         sample=cfg.score.sample,
         seed=cfg.proxy.seed,

@@ -167,7 +167,7 @@ def make_scorer(cfg: Config, bench: object, dataset: str) -> ArchScorer:
     if p.source == "store":
         store = p.store or str(default_store_path())
     return ArchScorer(
-        p.name,
+        p.ref,
         dataset,
         image_dataset=p.image_dataset,
         batch_size=p.batch_size,

@@ -242,7 +242,7 @@ def search_task(cfg: Config, out_dir: Path) -> str:
         dataset=cfg.dataset.name,
         strategy=cfg.strategy.name,
         strategy_params=dict(cfg.strategy.params),
-        proxy=cfg.proxy.name,
+        proxy=cfg.proxy.ref,
         n=cfg.proxy.n,
         k=cfg.proxy.k,
         budget=budget,

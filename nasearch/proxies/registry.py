@@ -72,6 +72,7 @@ class ProxySpec:
 
 
 _REGISTRY: dict[str, ProxySpec] = {}
+_PARAMETRIC: dict[str, Callable[[str, str], ProxySpec]] = {}
 _SKIP_MODULES = {"registry", "scoring", "store", "utils"}
 _loaded = False
 
@@ -116,6 +117,15 @@ def register_proxy(
     return deco
 
 
+def register_parametric(name: str, factory: Callable[[str, str], ProxySpec]) -> None:
+    """Let ``get_proxy("NAME:ARGUMENT")`` build a spec: ``factory(argument, where)`` returns it (e.g.
+    ``eznas:<program text>``; the spec's ``name`` stays ``NAME`` and its ``version`` encodes the
+    argument, so the score store keys scores by it). ``NAME`` alone must be registered as usual."""
+    if name in _PARAMETRIC:
+        raise ProxyError(f"parametric proxy {name!r} is registered twice")
+    _PARAMETRIC[name] = factory
+
+
 def _load_all() -> None:
     global _loaded
     if _loaded:
@@ -137,6 +147,9 @@ def get_proxy(name: str, where: str = "", checkpoint: str | None = None) -> Prox
     """The spec registered as ``name``; with ``checkpoint`` (proxy.checkpoint), the spec bound to that
     file (only proxies registered with ``bind``, e.g. ``ghn``, take one)."""
     _load_all()
+    base, sep, argument = name.partition(":")
+    if sep and base in _PARAMETRIC:
+        return _PARAMETRIC[base](argument, f" ({where})" if where else "")
     if name not in _REGISTRY:
         raise ProxyError(
             f"unknown proxy {name!r}" + (f" ({where})" if where else "") + f"; known proxies: {', '.join(sorted(_REGISTRY))}"

@@ -1,0 +1,129 @@
+"""``task=evolve``: evolve an EZNAS program on an evolution task of cells, report its hall of fame.
+
+See :mod:`nasearch.eznas.evolve` for the algorithm and the checkpoint. This module wires the config
+to it: the task and validation cells (:func:`nasearch.eznas.cache.task_cells`), the statistics cache
+(built if missing, resumable), the target accuracies from the NB201 table, and the outputs in the
+run directory:
+
+* ``checkpoint.json``: resumable state (rerun the same command with the same ``hydra.run.dir``);
+* ``hall_of_fame.csv``: program, Kendall tau and Spearman rho on the task and on the validation cells;
+* ``baselines.csv``: the published program and every single-statistic program on the same cells;
+* ``evolution.csv``: best and mean fitness per generation; ``summary.md``.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from nasearch.config import Config, ConfigError
+from nasearch.eznas.cache import StatsCache, task_cells
+from nasearch.eznas.evolve import Evaluator, Fitness, evolve, single_statistic_programs
+from nasearch.eznas.program import PUBLISHED_NB201
+from nasearch.eznas.statistics import Subsample
+from nasearch.space.arch import Arch
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CacheLoader:
+    """Picklable recipe of an :class:`Evaluator` (sent to worker processes)."""
+
+    cache: StatsCache
+    cells: list[int]
+    target: np.ndarray
+
+    def __call__(self) -> Evaluator:
+        return Evaluator(self.cache.load([Arch.from_index(i) for i in self.cells]), self.target)
+
+
+def _write_csv(path: Path, rows: list[dict]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    os.replace(tmp, path)
+
+
+def _read_rows(path: Path, programs: list[str], n_val: int) -> list[dict] | None:
+    """Rows of an earlier baselines.csv of this run directory, if it has exactly these programs and
+    was computed on as many validation cells."""
+    if not path.exists():
+        return None
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    if [r["program"] for r in rows] != programs or any(int(r.get("validation_cells", -1)) != n_val for r in rows):
+        return None
+    for r in rows:
+        for k in ("task_tau", "task_rho", "validation_tau", "validation_rho"):
+            r[k] = float(r[k])
+        r["validation_cells"] = int(r["validation_cells"])
+    return rows
+
+
+def evolve_task(cfg: Config, out_dir: Path, on_evaluated=None) -> str:
+    from nasearch.experiments.search import resolve_benchmark
+
+    ec = cfg.evolve
+    bench, _path, _budget = resolve_benchmark(cfg)
+    if bench.name != "nb201":
+        raise ConfigError(
+            f"task=evolve needs trained accuracies of NB201 cells (benchmark=nb201 with a table), got {bench.name!r}"
+        )
+    task, val = task_cells(ec.cells, ec.validation_cells, ec.cell_seed, ec.mpi_cells, ec.mpi_seed)
+    workers = ec.workers or cfg.workers or min(os.cpu_count() or 1, 8)
+    cache = StatsCache(ec.cache_dir, dataset=cfg.dataset.name, image_dataset=cfg.proxy.image_dataset,
+                       batch_size=ec.batch_size, seed=ec.score_seed,
+                       subsample=Subsample(ec.subsample_batch, ec.subsample_channels))
+    cache.build(task + val, workers=workers, progress=cfg.progress)
+    column = bench.column(ec.target, ec.metric)
+    t_idx = [a.index for a in task]
+    v_idx = [a.index for a in val]
+    loader = CacheLoader(cache, t_idx, column[t_idx])
+    ckpt = Path(ec.checkpoint) if ec.checkpoint else out_dir / "checkpoint.json"
+    identity = {"task_cells": t_idx, "cache": cache.settings(), "network_dataset": cfg.dataset.name}
+    with Fitness(loader, workers=workers, progress=cfg.progress) as fitness:
+        result = evolve(ec, fitness, ckpt, identity=identity, progress=cfg.progress, on_evaluated=on_evaluated)
+    task_ev = loader()
+    val_ev = CacheLoader(cache, v_idx, column[v_idx])()
+
+    def row(kind: str, text: str) -> dict:
+        t_tau, t_rho = task_ev(text)
+        v_tau, v_rho = val_ev(text)
+        return {"kind": kind, "program": text, "task_tau": t_tau, "task_rho": t_rho, "validation_tau": v_tau,
+                "validation_rho": v_rho, "validation_cells": len(val)}
+
+    hof_rows = [row(f"hof{r}", text) for r, (text, _f) in enumerate(result.hall_of_fame)]
+    base_texts = [("published", PUBLISHED_NB201)] + [("single", t) for t in single_statistic_programs(ec.aggregate)]
+    base_rows = _read_rows(out_dir / "baselines.csv", [t for _k, t in base_texts], len(val))
+    if base_rows is None:  # the baselines depend only on the cells (fixed for a run directory)
+        base_rows = [row(k, t) for k, t in base_texts]
+    _write_csv(out_dir / "hall_of_fame.csv", hof_rows)
+    _write_csv(out_dir / "baselines.csv", base_rows)
+    _write_csv(out_dir / "evolution.csv", [{k: v for k, v in r.items() if k != "best"} | {"best": r["best"]}
+                                           for r in result.log])
+    best_single = max((r for r in base_rows if r["kind"] == "single"), key=lambda r: r["task_tau"])
+    lines = [
+        f"EZNAS evolution: {len(task)} task cells, {len(val)} validation cells, target {ec.target} {ec.metric}, "
+        f"seed {ec.seed}, population {ec.population}, offspring {ec.offspring}, generations {result.generations}"
+        + (f" (resumed from generation {result.resumed_from})" if result.resumed_from is not None else ""),
+        "",
+        "| program | task tau | task rho | validation tau | validation rho |",
+        "|---|---|---|---|---|",
+    ]
+    for r in [*hof_rows[:5], best_single, base_rows[0]]:
+        lines.append(f"| {r['kind']}: `{r['program']}` | {r['task_tau']:.4f} | {r['task_rho']:.4f} | "
+                     f"{r['validation_tau']:.4f} | {r['validation_rho']:.4f} |")
+    beats = hof_rows[0]["task_tau"] > best_single["task_tau"]
+    lines += ["", f"best program {'beats' if beats else 'does not beat'} the best single statistic on the task "
+              f"(tau {hof_rows[0]['task_tau']:.4f} vs {best_single['task_tau']:.4f})"]
+    table = "\n".join(lines) + "\n"
+    (out_dir / "summary.md").write_text(table)
+    return table
