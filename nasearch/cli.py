@@ -193,26 +193,9 @@ def _hydra_app() -> None:
         out_dir = Path(HydraConfig.get().runtime.output_dir)
         try:
             conf = validate(cfg)
-            if conf.task == "search":
-                from nasearch.experiments.search import search_task
+            from nasearch.api import run_task
 
-                table = search_task(conf, out_dir)
-            elif conf.task == "train_ghn":
-                from nasearch.predictors.ghn_train import train_ghn_task
-
-                table = train_ghn_task(conf, out_dir)
-            elif conf.task == "mpi":
-                from nasearch.experiments.mpi import mpi_task
-
-                table = mpi_task(conf, out_dir)
-            elif conf.task == "evolve":
-                from nasearch.experiments.evolve import evolve_task
-
-                table = evolve_task(conf, out_dir)
-            else:
-                from nasearch.experiments.score import score_task
-
-                table = score_task(conf, out_dir)
+            table = run_task(conf, out_dir)
         except _user_errors() as exc:
             fail(str(exc))
         print(table, flush=True)
