@@ -306,7 +306,8 @@ def _cmd_query(argv: list[str]) -> None:
             for f in bench.fidelities:
                 r = bench.query(arch, d, f)
                 t = "" if r.train_seconds is None else f"  train {r.train_seconds:.1f} s"
-                print(f"  {bench.name} {d:<15} {f:>3} epochs: valid {r.valid_acc:.2f}  test {r.test_acc:.2f}{t}")
+                when = f"{f:>3} epochs" if f >= 0 else "final epoch"  # TransNAS-Bench-101: -1 = the task's final epoch
+                print(f"  {bench.name} {d:<15} {when}: valid {r.valid_acc:.2f}  test {r.test_acc:.2f}{t}")
     except _user_errors() as exc:
         fail(str(exc))
     except ValueError as exc:
