@@ -55,6 +55,28 @@ ACC_FIELDS: tuple[str, ...] = tuple(f"test_{d}" for d in DATASET_COLUMNS) + tupl
     f"valid_{d}" for d in DATASET_COLUMNS
 )
 ROW_FIELDS: tuple[str, ...] = FACTORS + RUN_FIELDS + ACC_FIELDS + ("version",)
+
+
+def run_datasets(datasets: Sequence[str]) -> tuple[str, ...]:
+    """The dataset columns of a benchmark's ``runs.csv``: NB201's three always (so NB201 and
+    NAS-Bench-Macro files keep :data:`ROW_FIELDS`), then the benchmark's own others (TransNAS-Bench-101's
+    seven tasks), in the benchmark's order."""
+    return DATASET_COLUMNS + tuple(d for d in datasets if d not in DATASET_COLUMNS)
+
+
+def row_fields(datasets: Sequence[str] = DATASET_COLUMNS) -> tuple[str, ...]:
+    """``runs.csv`` columns of a benchmark with these datasets (:data:`ROW_FIELDS` for NB201's)."""
+    cols = run_datasets(datasets)
+    return FACTORS + RUN_FIELDS + tuple(f"test_{d}" for d in cols) + tuple(f"valid_{d}" for d in cols) + ("version",)
+
+
+def read_run_rows(path: Path) -> list[dict[str, str]]:
+    """Rows of a ``runs.csv`` of any benchmark (its header must be :func:`row_fields` of its datasets)."""
+    path = Path(path)
+    with open(path, newline="", encoding="utf-8") as fh:
+        header = next(csv.reader([fh.readline()]), [])
+    datasets = [c[len("test_"):] for c in header if c.startswith("test_")]
+    return read_rows(path, row_fields(datasets))
 CURVE_POINTS = 50
 CURVE_FIELDS: tuple[str, ...] = ("run",) + tuple(f"t{i}" for i in range(CURVE_POINTS))
 RUNS_FILE = "runs.csv"
@@ -211,7 +233,7 @@ def group_arms(rows: Iterable[dict[str, str]]) -> dict[tuple[str, ...], list[dic
         key = arm_key(r)
         first = seen.get((key, r["run"]))
         if first is not None:
-            if any(first[c] != r[c] for c in ("incumbent", *ACC_FIELDS)):
+            if any(first.get(c) != r.get(c) for c in r if c == "incumbent" or c.startswith(("test_", "valid_"))):
                 log.warning(
                     "run %s of arm %s appears twice with different results (%s vs %s); keeping the first",
                     r["run"], "/".join(key), first["incumbent"], r["incumbent"],
@@ -226,13 +248,15 @@ def summarize(rows: Iterable[dict[str, str]]) -> list[ArmSummary]:
     """One summary per arm, assisted arms tested against their vanilla arm (paired on run index)."""
     from scipy.stats import wilcoxon
 
+    rows = list(rows)
+    datasets = run_datasets(list(dict.fromkeys(c[len("test_"):] for r in rows for c in r if c.startswith("test_"))))
     arms = group_arms(rows)
     out: list[ArmSummary] = []
     for key, rs in arms.items():
         factors = dict(zip(FACTORS, key))
         mean, std = {}, {}
-        for d in DATASET_COLUMNS:
-            vals = np.array([_float(r[f"test_{d}"]) for r in rs])
+        for d in datasets:
+            vals = np.array([_float(r.get(f"test_{d}")) for r in rs])
             vals = vals[~np.isnan(vals)]
             mean[d] = float(vals.mean()) if len(vals) else math.nan
             std[d] = float(vals.std(ddof=1)) if len(vals) > 1 else (0.0 if len(vals) else math.nan)
@@ -261,8 +285,8 @@ def summarize(rows: Iterable[dict[str, str]]) -> list[ArmSummary]:
             continue
         v, vrs = match
         col = f"test_{s.factors['dataset']}"
-        a = {r["run"]: _float(r[col]) for r in rs}
-        b = {r["run"]: _float(r[col]) for r in vrs}
+        a = {r["run"]: _float(r.get(col)) for r in rs}
+        b = {r["run"]: _float(r.get(col)) for r in vrs}
         common = sorted(set(a) & set(b), key=int)
         x = np.array([a[i] for i in common])
         y = np.array([b[i] for i in common])
@@ -299,12 +323,21 @@ SUMMARY_FIELDS = (
 )
 
 
+def summary_fields(summaries: list[ArmSummary]) -> tuple[str, ...]:
+    """:data:`SUMMARY_FIELDS`, with a mean/std pair for each further dataset the summaries hold."""
+    extra = [d for d in (summaries[0].mean if summaries else {}) if d not in DATASET_COLUMNS]
+    if not extra:
+        return SUMMARY_FIELDS
+    i = SUMMARY_FIELDS.index("queries")
+    return SUMMARY_FIELDS[:i] + tuple(f"{s}_{d}" for d in extra for s in ("mean", "std")) + SUMMARY_FIELDS[i:]
+
+
 def summary_rows(summaries: list[ArmSummary]) -> list[dict[str, Any]]:
     rows = []
     for s in summaries:
         r: dict[str, Any] = {k: s.factors.get(k, "") for k in ("strategy", "proxy", "n", "k", "benchmark", "dataset", "budget_seconds", "budget_queries")}
         r["runs"] = s.runs
-        for d in DATASET_COLUMNS:
+        for d in s.mean:
             r[f"mean_{d}"] = round(s.mean[d], 4) if not math.isnan(s.mean[d]) else ""
             r[f"std_{d}"] = round(s.std[d], 4) if not math.isnan(s.std[d]) else ""
         r["queries"] = round(s.queries, 2)
@@ -318,7 +351,7 @@ def summary_rows(summaries: list[ArmSummary]) -> list[dict[str, Any]]:
 
 def markdown_table(summaries: list[ArmSummary]) -> str:
     """GradSign Table 5 shaped: one row per arm, test accuracy mean +- std per dataset, p vs vanilla."""
-    present = [d for d in DATASET_COLUMNS if any(not math.isnan(s.mean[d]) for s in summaries)]
+    present = [d for d in (summaries[0].mean if summaries else ()) if any(not math.isnan(s.mean[d]) for s in summaries)]
     head = ["method", "search on", "runs", *present, "queries", "vs vanilla (paired Wilcoxon)"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for s in summaries:
@@ -421,13 +454,13 @@ def collect(root: Path, out_prefix: str = "collected") -> list[ArmSummary]:
     rows: list[dict[str, str]] = []
     curves_by_arm: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray]] = {}
     for job in jobs:
-        jr = read_rows(job / RUNS_FILE, ROW_FIELDS)
+        jr = read_run_rows(job / RUNS_FILE)
         rows.extend(jr)
         c = read_curves(job)
         if jr and c is not None:
             curves_by_arm.setdefault(arm_key(jr[0]), c)
     summaries = summarize(rows)
-    write_table(root / f"{out_prefix}.csv", summary_rows(summaries), SUMMARY_FIELDS)
+    write_table(root / f"{out_prefix}.csv", summary_rows(summaries), summary_fields(summaries))
     md = markdown_table(summaries)
     write_text(root / f"{out_prefix}.md", md)
     by_strategy: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = defaultdict(dict)

@@ -247,3 +247,19 @@ def test_headline_equals_the_gradsign_table5_study(tmp_path: Path) -> None:
             assert got[n][col] == want[n][col], (n, col)
     assert math.isclose(float(got["1"]["mean_cifar10"]), 93.94, abs_tol=0.005)
     assert math.isclose(float(got["10"]["mean_cifar10"]), 94.16, abs_tol=0.005)
+
+
+def test_layered_takes_archs_of_any_space(tmp_path: Path) -> None:
+    """The store-then-shipped lookup keys a non-NB201 arch by its own index (the MPI study on
+    NAS-Bench-Macro failed with a TypeError here), and nothing shipped answers for another space."""
+    from nasearch.space.base import get_space
+
+    space = get_space("nasbench_macro")
+    archs = [space.from_index(i) for i in (0, 17, 6560)]
+    key = score_key("params", "cifar10", space=space)
+    with ScoreStore(tmp_path / "s.sqlite") as store:
+        assert shipped.layered(store, key, archs) == {}
+        store.put_many(key, [(archs[1], 3.5, 0.5)])
+        assert shipped.layered(store, key, archs, with_seconds=True) == {17: (3.5, 0.5)}
+        assert shipped.layered(store, key, [17, 6560]) == {17: 3.5}
+    assert shipped.get_many(key, archs) == {}

@@ -65,3 +65,31 @@ def test_charged_arm_is_its_own_arm_and_label():
     # both assisted arms are tested against the one vanilla arm
     assert [s.vanilla for s in summaries[1:]] == ["rea", "rea"]
     assert all(s.p_value is not None for s in summaries[1:])
+
+
+def test_a_transnas_sweep_records_and_collects_its_task_values(tmp_path):
+    """runs.csv of a benchmark whose datasets are not NB201's keeps their values (TransNAS-Bench-101's
+    tasks were dropped before: empty columns and an empty collected table), and NB201's header is
+    unchanged."""
+    from nasearch.experiments.search import ArmSpec, run_arm
+    from nasearch.results import collect, read_run_rows, row_fields
+    from nasearch.search import Budget
+    from nasearch.space.transnas101 import TASKS
+
+    assert row_fields(("cifar10", "cifar100", "ImageNet16-120")) == ROW_FIELDS
+    assert row_fields(("cifar10",)) == ROW_FIELDS  # NAS-Bench-Macro files read as before
+    for strategy in ("rs", "rea"):
+        spec = ArmSpec(benchmark="transnas101_micro", benchmark_path=None, dataset="jigsaw", strategy=strategy,
+                       strategy_params={}, proxy="none", n=1, k=1, budget=Budget(queries=20), fidelity=None,
+                       charge_time=False, seed=0, runs=4)
+        rows = run_arm(spec, tmp_path / strategy, progress=False)
+        assert len(rows) == 4
+        assert all(float(r["test_jigsaw"]) > 80 and r["test_cifar10"] == "" for r in rows)
+        assert read_run_rows(tmp_path / strategy / "runs.csv") == rows
+    summaries = collect(tmp_path)
+    assert {s.factors["strategy"] for s in summaries} == {"rs", "rea"}
+    for s in summaries:
+        assert list(s.mean)[3:] == list(TASKS) and 80 < s.mean["jigsaw"] <= 100
+    header = (tmp_path / "collected.csv").read_text().splitlines()[0].split(",")
+    assert "mean_jigsaw" in header and "mean_cifar10" in header
+    assert "jigsaw" in markdown_table(summaries).splitlines()[0]

@@ -27,13 +27,13 @@ from nasearch.config import Config
 from nasearch.results import (
     CURVE_FIELDS,
     CURVES_FILE,
-    ROW_FIELDS,
     RUNS_FILE,
     AppendWriter,
     curve_grid,
     curve_values,
     markdown_table,
     plot_curves,
+    row_fields,
     summarize,
     write_text,
 )
@@ -177,7 +177,10 @@ def run_arm(
     ``bench``: the benchmark already loaded in this process (used when running in-process)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     runs_path = out_dir / RUNS_FILE
-    writer = AppendWriter(runs_path, ROW_FIELDS)
+    if bench is None:
+        bench = make_benchmark(spec.benchmark, spec.benchmark_path or None)
+    fields = row_fields(bench.datasets)
+    writer = AppendWriter(runs_path, fields)
     curves = AppendWriter(out_dir / CURVES_FILE, CURVE_FIELDS)
     limit = spec.budget.seconds if spec.budget.seconds is not None else spec.budget.queries
     write_text(out_dir / "curves_limit.txt", f"{limit} {'seconds' if spec.budget.seconds else 'queries'}\n")
@@ -191,8 +194,6 @@ def run_arm(
     bar = tqdm(total=spec.runs, initial=len(done), desc=f"{spec.strategy}+{spec.proxy} N={spec.n}", disable=not progress, unit="run")
     try:
         if workers <= 1 or len(todo) < 2:
-            if bench is None:
-                bench = make_benchmark(spec.benchmark, spec.benchmark_path or None)
             for i in todo:
                 row, curve = _one_run(bench, spec, i)
                 writer.write(row)
@@ -218,7 +219,7 @@ def run_arm(
         curves.close()
     from nasearch.results import read_rows
 
-    return read_rows(runs_path, ROW_FIELDS)
+    return read_rows(runs_path, fields)
 
 
 def search_task(cfg: Config, out_dir: Path) -> str:

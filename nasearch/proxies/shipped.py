@@ -38,7 +38,7 @@ from dataclasses import fields
 from importlib import resources
 
 from nasearch.proxies.registry import ProxyError
-from nasearch.proxies.store import ScoreKey, ScoreStore
+from nasearch.proxies.store import ScoreKey, ScoreStore, _arch_index
 from nasearch.space.arch import NUM_ARCHS, Arch
 
 PACKAGE = "nasearch.embedded"
@@ -151,7 +151,7 @@ def get_many(
         return {}
     out: dict = {}
     for a in archs:
-        i = a.index if isinstance(a, Arch) else int(a)
+        i = _arch_index(a)
         v = cells.get(i)
         if v is not None:
             out[i] = v if with_seconds else v[0]
@@ -171,7 +171,7 @@ def layered(
     wanted = list(archs)
     got = dict(store.get_many(key, wanted, with_seconds=with_seconds))
     if shipped:
-        missing = [a for a in wanted if (a.index if isinstance(a, Arch) else int(a)) not in got]
+        missing = [a for a in wanted if _arch_index(a) not in got]
         if missing:
             got.update(get_many(key, missing, with_seconds=with_seconds))
     return got

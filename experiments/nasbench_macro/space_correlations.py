@@ -1,0 +1,38 @@
+"""Spearman rho and Kendall tau-b of the benchmark's own `params` and `flops` fields against the mean
+of the three CIFAR-10 test accuracies, over all 6,561 NAS-Bench-Macro networks, and the best network
+of the space (the reference line of the search table).
+
+    NASEARCH_DATA=... python experiments/nasbench_macro/space_correlations.py
+writes experiments/nasbench_macro/space_correlations.{md,csv} (the JSON's fields, no network is built; the
+same counts as the built networks', see experiments/nasbench_macro_params/).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from scipy.stats import kendalltau, spearmanr
+
+from nasearch.benchmarks import make_benchmark
+
+HERE = Path(__file__).parent
+
+bench = make_benchmark("nasbench_macro")
+archs = list(bench.space.all_archs())
+acc = np.array([bench.query(a, "cifar10").test_acc for a in archs])
+lines = [f"All {len(archs):,} networks of NAS-Bench-Macro; target: mean of the three CIFAR-10 test accuracies.", "",
+         "| score | Spearman rho | Kendall tau-b |", "|---|---|---|"]
+csv_rows = ["proxy,cells,spearman,kendall"]
+for name in ("params", "flops"):
+    x = np.array([getattr(bench, name)(a) for a in archs], dtype=float)
+    rho, tau = spearmanr(x, acc).statistic, kendalltau(x, acc).statistic
+    lines.append(f"| {name} | {rho:.3f} | {tau:.3f} |")
+    csv_rows.append(f"{name},{len(archs)},{rho:.4f},{tau:.4f}")
+best = int(np.argmax(acc))
+lines += ["", f"Best network: {bench.space.to_string(archs[best])} at {acc[best]:.2f}% "
+          f"(median of the space {np.median(acc):.2f}%, worst {acc.min():.2f}%)."]
+md = "\n".join(lines) + "\n"
+(HERE / "space_correlations.md").write_text(md)
+(HERE / "space_correlations.csv").write_text("\n".join(csv_rows) + "\n")
+print(md)
