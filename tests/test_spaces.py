@@ -223,6 +223,20 @@ def test_networks_forward_every_task(space, bn):
             assert torch.equal(p, q)
 
 
+def test_op_graph_of_every_space_covers_its_network(space):
+    """The operation graph (GHN, EZNAS) comes from the space's built network: every conv and linear
+    weight of the network is a node's parameter, and edges run forward in topological order."""
+    a = _non_trivial(space, 1, seed=2)[0]
+    task = space.networks_for()[0]
+    g = space.op_graph(a, task)
+    assert len(g.nodes) > 1 and g.edges
+    assert all(src < dst for src, dst in g.edges)
+    net = space.build_network(a, task)
+    weights = {n for n, m in net.named_modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))}
+    named = {p.rsplit(".", 1)[0] for node in g.nodes for p in node.params}
+    assert weights <= named, sorted(weights - named)[:5]
+
+
 # ------------------------------------------------------------------------------------ strategies
 @pytest.mark.parametrize("pf", ["vanilla", "prefilter"])
 @pytest.mark.parametrize("strategy", strategy_names())

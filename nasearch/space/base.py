@@ -107,8 +107,12 @@ class SearchSpace(ABC):
         gives the same network in any process; ``bn=False`` replaces every BatchNorm by Identity."""
 
     def op_graph(self, arch: Any, task: str) -> Any:
-        """The operation graph of the network (for GHN and EZNAS): not built yet."""
-        raise NotImplementedError(f"space {self.name!r} has no operation graph yet (op_graph)")
+        """The operation graph of ``arch``'s network for ``task`` (for GHN and EZNAS): derived from the
+        built torch module by :func:`nasearch.space.graph.op_graph` (torch.fx), so every space that
+        builds networks has one; a space overrides this only to add knowledge the module lacks."""
+        from nasearch.space.graph import op_graph
+
+        return op_graph(self.build_network(arch, task))
 
     # ------------------------------------------------------------------ defaults from the above
     def all_archs(self) -> Iterator[Any]:

@@ -318,9 +318,6 @@ class NASBenchMacroSpace(SearchSpace):
         arch = self.parse(arch)
         return _with_generator(generator, lambda: MacroNetwork(arch, NUM_CLASSES[task], bn=bn))
 
-    def op_graph(self, arch: MacroArch, task: str):
-        raise NotImplementedError(f"op_graph is not implemented yet for space {NAME!r}")
-
     def __repr__(self) -> str:
         return "NASBenchMacroSpace()"
 

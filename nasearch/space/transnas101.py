@@ -395,9 +395,6 @@ class _TNBSpace(SearchSpace):
         arch = self.parse(arch)  # type: ignore[attr-defined]
         return _with_generator(generator, lambda: TNBNetwork(arch, task, bn=bn))
 
-    def op_graph(self, arch: Any, task: str):
-        raise NotImplementedError(f"op_graph is not implemented yet for space {self.name!r}")
-
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
 
