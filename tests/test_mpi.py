@@ -71,6 +71,15 @@ REPRO_CELLS = {
     "highest ZiCo (index 7963)":
         "|nor_conv_1x1~0|+|nor_conv_1x1~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_1x1~1|nor_conv_3x3~2|",
     "first study cell (index 29)": "|none~0|+|none~0|none~1|+|skip_connect~0|none~1|avg_pool_3x3~2|",
+    # the worst cells of experiments/cross_machine (50 cells, five kernel settings)
+    "zico worst across kernels (index 3040)":
+        "|none~0|+|avg_pool_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|none~2|",
+    "zico worst against the committed machine (index 1111)":
+        "|none~0|+|skip_connect~0|nor_conv_3x3~1|+|avg_pool_3x3~0|nor_conv_1x1~1|skip_connect~2|",
+    "jacob_cov worst against the committed machine (index 12963)":
+        "|avg_pool_3x3~0|+|none~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_1x1~1|nor_conv_3x3~2|",
+    "gradsign worst (index 8072)":
+        "|nor_conv_1x1~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|nor_conv_1x1~0|avg_pool_3x3~1|nor_conv_1x1~2|",
 }
 
 

@@ -19,9 +19,9 @@ Reference code: SamsungLabs/zero-cost-nas ``measures/fisher.py``.
 Deviations: none in value; implemented with forward hooks and tensor gradient hooks instead of
 replacing the layers' ``forward`` methods.
 
-Cross-machine tolerance (fisher, ``ProxySpec.tolerance``, relative): provisional (not yet measured:
-see ``experiments/cross_machine``): float32 gradients or activations summed in float32, about 1e-6
-across kernel sets for well-conditioned sums; tolerance 1e-3.
+Cross-machine tolerance (fisher, ``ProxySpec.tolerance``, relative): measured on 50 cells
+(``experiments/cross_machine``): max 1.2e-3 (median 1.4e-5) between the default and the SSE4.1/default-ATen
+kernels, 8.6e-4 against the committed study's machine; tolerance 3e-3.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from nasearch.proxies.utils import cross_entropy, finite_or_nan, first_batch, we
     paper="Turner et al., BlockSwap, ICLR 2020 / Theis et al. 2018 (Fisher pruning), as in Abdelfattah et al. 2021",
     higher_is_better=True,
     needs_labels=True,
-    tolerance=1e-3,  # cross-machine, relative (experiments/cross_machine)
+    tolerance=3e-3,  # cross-machine, relative (experiments/cross_machine)
 )
 def fisher(net: torch.nn.Module, batches: list[tuple[torch.Tensor, torch.Tensor]], ctx: ProxyContext) -> float:
     images, labels = first_batch(batches)

@@ -8,9 +8,9 @@ aggregation sums the per-layer norms (it is NOT the norm of the concatenated gra
 
 Deviations: none.
 
-Cross-machine tolerance (grad_norm, ``ProxySpec.tolerance``, relative): provisional (not yet
-measured: see ``experiments/cross_machine``): float32 gradients or activations summed in float32,
-about 1e-6 across kernel sets for well-conditioned sums; tolerance 1e-3.
+Cross-machine tolerance (grad_norm, ``ProxySpec.tolerance``, relative): measured on 50 cells
+(``experiments/cross_machine``): max 1.5e-3 (median 2.2e-5) between the default and the SSE4.1/default-ATen
+kernels, 7.4e-4 against the committed study's machine; tolerance 4e-3.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from nasearch.proxies.utils import finite_or_nan, first_batch, weight_grads
     paper="Abdelfattah et al., Zero-Cost Proxies for Lightweight NAS, ICLR 2021 (grad_norm)",
     higher_is_better=True,
     needs_labels=True,
-    tolerance=1e-3,  # cross-machine, relative (experiments/cross_machine)
+    tolerance=4e-3,  # cross-machine, relative (experiments/cross_machine)
 )
 def grad_norm(net: torch.nn.Module, batches: list[tuple[torch.Tensor, torch.Tensor]], ctx: ProxyContext) -> float:
     images, labels = first_batch(batches)

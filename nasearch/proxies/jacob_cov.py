@@ -15,9 +15,10 @@ reference's general ``eig`` can return tiny imaginary parts); eigenvalues are cl
 is positive semi-definite, so negative values are round-off), so ``log`` never sees a negative
 argument. A Jacobian row with zero variance makes the correlation undefined: NaN is returned.
 
-Cross-machine tolerance (jacob_cov, ``ProxySpec.tolerance``, relative): measured: 1.5e-5 between the
-committed study and another machine, 1e-5 across kernel sets on issue 13's example cell; tolerance
-1e-4 (the 50-cell table of ``experiments/cross_machine`` refines it).
+Cross-machine tolerance (jacob_cov, ``ProxySpec.tolerance``, relative): measured on 50 cells
+(``experiments/cross_machine``): max 6e-5 between the default and the SSE4.1/default-ATen kernels, max 3.9e-4
+(median 1.1e-6) between this machine and the one that computed the committed study (worst cell index 12963);
+tolerance 1e-3.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ def eval_score(jacob: np.ndarray, k: float = K) -> float:
     "jacob_cov",
     paper="Mellor et al., Neural Architecture Search without Training (v1, 2020), as in Abdelfattah et al. 2021",
     higher_is_better=True,
-    tolerance=1e-4,  # cross-machine, relative (experiments/cross_machine)
+    tolerance=1e-3,  # cross-machine, relative (experiments/cross_machine)
 )
 def jacob_cov(net: torch.nn.Module, batches: list[tuple[torch.Tensor, torch.Tensor]], ctx: ProxyContext) -> float:
     images, _ = first_batch(batches)

@@ -28,11 +28,11 @@ key. The default ``zico`` is unchanged on purpose: the committed full-space tabl
 (``experiments/score_tables``, 2-3.5 CPU hours) and the studies built on it stay valid; tests compare
 ZiCo with committed values within its measured tolerance (below) and a rank check.
 
-Cross-machine tolerance (zico, ``ProxySpec.tolerance``, relative): measured: up to 2.2% (median
-0.4%, Spearman 0.998) over 60 cells between the default kernels and ``ATEN_CPU_CAPABILITY=default
-ONEDNN_MAX_CPU_ISA=SSE41`` (issue 13), 1.2% between the committed study and this machine on issue
-13's example cell; tolerance 5%. The 50-cell table of ``experiments/cross_machine`` refines it (see
-its README).
+Cross-machine tolerance (zico, ``ProxySpec.tolerance``, relative): measured on 50 cells
+(``experiments/cross_machine``): max 3.3%, median 0.42% between the default kernels and
+``ATEN_CPU_CAPABILITY=default ONEDNN_MAX_CPU_ISA=SSE41`` (Spearman rho 0.995, worst cell index 3040); max
+2.9%, median 0.33% between this machine and the machine that computed the committed study (rho 0.993);
+tolerance 7% (2x the worst).
 
 Cross-machine tolerance (zico_f64, ``ProxySpec.tolerance``, relative): provisional, pending the
 ``zico_f64`` rows of ``experiments/cross_machine``: float64 rounding (1e-16) amplified by ZiCo's
@@ -71,7 +71,7 @@ def zico_from_grads(per_batch: list[list[torch.Tensor]]) -> float:
     higher_is_better=True,
     needs_labels=True,
     min_batches=2,
-    tolerance=5e-2,  # cross-machine, relative (experiments/cross_machine)
+    tolerance=7e-2,  # cross-machine, relative (experiments/cross_machine)
 )
 def zico(net: torch.nn.Module, batches: list[tuple[torch.Tensor, torch.Tensor]], ctx: ProxyContext) -> float:
     if len(batches) < 2:
