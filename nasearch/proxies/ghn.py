@@ -107,17 +107,21 @@ def _version(path: str | os.PathLike[str]) -> str:
     return "1+" + file_sha256(path)[:12]
 
 
-def _binder(name: str, metric: str):
-    def bind(checkpoint: str) -> ProxySpec:
+class _Binder:
+    """``bind(checkpoint)`` of the ghn proxies: a module-level class, not a closure, so a spec (which
+    holds it) pickles to worker processes and Ray tasks."""
+
+    def __init__(self, name: str, metric: str):
+        self.name, self.metric = name, metric
+
+    def __call__(self, checkpoint: str) -> ProxySpec:
         from dataclasses import replace
 
         from nasearch.predictors.ghn_train import load_checkpoint
         from nasearch.proxies.registry import get_proxy
 
         load_checkpoint(checkpoint)  # fail early, naming the file, if it is missing or not a GHN
-        return replace(get_proxy(name), fn=GHNPredictor(checkpoint, metric), version=_version(checkpoint))
-
-    return bind
+        return replace(get_proxy(self.name), fn=GHNPredictor(checkpoint, self.metric), version=_version(checkpoint))
 
 
 def _default_version() -> str:
@@ -133,7 +137,7 @@ def _make(name: str, metric: str, higher: bool) -> None:
         needs_labels=True,
         min_batches=1,
         version=_default_version(),
-        bind=_binder(name, metric),
+        bind=_Binder(name, metric),
     )(GHNPredictor(default_checkpoint(), metric))
 
 
