@@ -282,8 +282,12 @@ def test_truncated_corrupt_or_incomplete_json(tmp_path: Path, macro_json: Path):
         NASBenchMacroBenchmark(tmp_path / "absent.json")
 
 
-def test_default_path_needs_nasearch_data(monkeypatch, macro_json: Path):
+def test_default_path_is_the_users_file_else_the_embedded_copy(monkeypatch, macro_json: Path, tmp_path: Path):
     monkeypatch.delenv("NASEARCH_DATA", raising=False)
+    embedded = NASBenchMacroBenchmark().path
+    assert embedded.parts[-3:] == ("embedded", "nasbench_macro", "nas-bench-macro_cifar10.json")
+    assert embedded.read_bytes() == macro_json.read_bytes()  # the published file, as shipped
+    monkeypatch.setenv("NASEARCH_DATA", str(tmp_path / "not-a-folder"))
     with pytest.raises(BenchmarkError, match="NASEARCH_DATA"):
         NASBenchMacroBenchmark(where="from config key benchmark.path")
     monkeypatch.setenv("NASEARCH_DATA", str(macro_json.parents[1]))

@@ -367,8 +367,12 @@ def test_truncated_corrupt_or_incomplete_table(tmp_path: Path, tnb_table: Path):
         TransNAS101MicroBenchmark(tmp_path / "absent.csv.gz")
 
 
-def test_default_path_needs_nasearch_data(monkeypatch, tnb_table: Path):
+def test_default_path_is_the_users_file_else_the_embedded_copy(monkeypatch, tnb_table: Path, tmp_path: Path):
     monkeypatch.delenv("NASEARCH_DATA", raising=False)
+    embedded = TransNAS101MicroBenchmark().path
+    assert embedded.parts[-3:] == ("embedded", "transnas101", "tnb101_final_valid.csv.gz")
+    assert embedded.read_bytes() == tnb_table.read_bytes()
+    monkeypatch.setenv("NASEARCH_DATA", str(tmp_path / "not-a-folder"))
     with pytest.raises(BenchmarkError, match="NASEARCH_DATA"):
         TransNAS101MicroBenchmark(where="from config key benchmark.path")
     monkeypatch.setenv("NASEARCH_DATA", str(tnb_table.parents[1]))
