@@ -335,3 +335,22 @@ __all__ = [
     "normalise",
     "sample_batches",
 ]
+
+
+def resize_batches(
+    batches: list[tuple[torch.Tensor, torch.Tensor]], size: int
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Batches with their images resized to ``size x size`` (bilinear, ``align_corners=False``, no
+    antialiasing, as ``torchvision.transforms.Resize`` on tensors without antialias); labels unchanged.
+    Deterministic: the same batches give the same pixels in any process. Used to run an image set on
+    a network built for another resolution (TransNAS-Bench-101's 256 x 256 encoders on CIFAR images);
+    upsampling adds no information, so scores computed this way say which images they used."""
+    if not isinstance(size, (int, np.integer)) or size < 1:
+        raise DataError(f"image size must be a positive integer, got {size!r}")
+    out = []
+    for x, y in batches:
+        if x.shape[-1] != size or x.shape[-2] != size:
+            x = torch.nn.functional.interpolate(x, size=(int(size), int(size)), mode="bilinear",
+                                                align_corners=False, antialias=False)
+        out.append((x.contiguous(), y))
+    return out

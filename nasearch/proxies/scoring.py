@@ -17,6 +17,9 @@ network is built (one of ``space.tasks``).
 2. calls the proxy on the run's minibatches, the same for every cell of a run:
    ``sample_batches(load_images(image_dataset), batch_size, num_batches, seed)``. Each call gets its
    own copies of the batches, so a proxy that modifies them in place cannot change later cells.
+   For a space with ``resize_images`` (TransNAS-Bench-101) images of another size are first resized
+   to ``space.input_size(dataset)`` (:func:`~nasearch.data.images.resize_batches`); the image set stays
+   in the score key, so every figure says which images it used.
 
 Batches without images ("data-free" batches, ``image_dataset='none'`` in the cache key) are standard
 normal images of shape ``(batch_size, 3, size, size)``, ``size`` the input size of ``dataset``, drawn from the run's seed, with all-zero
@@ -76,7 +79,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from nasearch.data.images import CLASSES, SIZE, load_images, sample_batches
+from nasearch.data.images import CLASSES, SIZE, load_images, resize_batches, sample_batches
 from nasearch.device import deterministic_kernels, parse_device
 from nasearch.executors import Executor, ScoringJob, make_executor
 from nasearch.proxies import shipped as shipped_scores
@@ -355,6 +358,9 @@ def score_cells(
             images = load_images(key.image_dataset, data_root, "train")
             size = SIZE[key.image_dataset]
             batches = sample_batches(images, key.batch_size, key.num_batches, key.seed)
+            if space.resize_images and size != space.input_size(dataset):
+                size = space.input_size(dataset)
+                batches = resize_batches(batches, size)
         owned = isinstance(executor, str)
         ex = (make_executor(executor, workers=workers, device=device, where="score_cells(executor=...)",
                             **(executor_options or {}))

@@ -57,6 +57,14 @@ class SearchSpace(ABC):
     all 7 of its tasks but builds networks for the classification tasks and jigsaw only; for the
     others ``build_network`` / ``num_classes`` raise :class:`ArchError` saying so."""
 
+    resize_images: ClassVar[bool] = False
+    """True when a network must see images at ``input_size(task)``: image sets of another size are then
+    resized to it before scoring (bilinear, :func:`nasearch.data.images.resize_batches`). NB201 and
+    NAS-Bench-Macro networks end in global pooling and were trained at their image sets' own sizes, so
+    they keep the images as read (their scores stay what they were); TransNAS-Bench-101's encoders are
+    built for 256 x 256 Taskonomy images, which nasearch does not have, so any image set the user
+    names is resized to that size."""
+
     def networks_for(self) -> tuple[str, ...]:
         """The tasks with a network: ``network_tasks`` or, when empty, ``tasks``."""
         return self.network_tasks or self.tasks

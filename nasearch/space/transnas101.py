@@ -364,6 +364,9 @@ class _TNBSpace(SearchSpace):
     tasks = TASKS
     network_tasks = NETWORK_TASKS
     """Tasks ``build_network`` builds a network for; the others are searchable through the benchmark."""
+    resize_images = True
+    """Image sets (CIFAR, ImageNet16: there are no Taskonomy images here) are resized to the task's input
+    size, 256 (255 for jigsaw), so the networks run at the benchmark's resolution."""
 
     def _check_task(self, task: str, *, network: bool) -> None:
         if task not in TASKS:
