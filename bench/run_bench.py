@@ -26,7 +26,9 @@
    section of the results file.
 7. GPU (``--only gpu``, on a CUDA machine): bench/gpu_bench.py writes bench/results_gpu.md.
 
-Results are printed as markdown and written to bench/results.md (override with --out).
+Results are printed as markdown and merged into bench/results.md (override with --out): each section
+replaces the section with the same heading and is stamped with the date and the machine's load, and
+the file's other sections are kept (so ``--only X`` updates X alone).
 """
 
 from __future__ import annotations
@@ -262,7 +264,7 @@ def bench_repro(cells, batches, threads_all: int) -> list[str]:
     return lines
 
 
-def replace_section(path: Path, heading: str, lines: list[str]) -> None:
+def replace_section(path: Path, heading: str, lines: list[str], echo: bool = True) -> None:
     """Put ``lines`` (starting with a ``### heading...`` line) into ``path`` in place of the section that
     starts with ``heading`` (up to the next ``### ``), or append it; the rest of the file is kept."""
     old = path.read_text().splitlines() if path.is_file() else []
@@ -273,7 +275,8 @@ def replace_section(path: Path, heading: str, lines: list[str]) -> None:
         end = next((i for i in range(start + 1, len(old)) if old[i].startswith("### ")), len(old))
         new = old[:start] + lines + [""] + old[end:]
     text = "\n".join(new).rstrip("\n") + "\n"
-    print("\n".join(lines))
+    if echo:
+        print("\n".join(lines))
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text)
     os.replace(tmp, path)
@@ -423,8 +426,6 @@ def main() -> None:
         out += bench_search(a.runs) + [""]
     if a.only in (None, "eznas"):
         out += bench_eznas(cells) + [""]
-    if not a.skip_proxies and a.only in (None, "gradsign", "proxies"):
-        out += [f"Images: {source}.", ""]
     if not a.skip_proxies and a.only in (None, "gradsign"):
         for t in sorted({1, threads_all}):
             out += bench_gradsign(cells, batches, t) + [""]
@@ -434,9 +435,27 @@ def main() -> None:
         out += bench_repro(cells, batches, threads_all) + [""]
     if a.only in (None, "ghn"):
         out += bench_ghn(cells, batches) + [""]
-    text = "\n".join(out) + "\n"
-    print(text)
-    Path(a.out).write_text(text)
+    print("\n".join(out))
+    stamp = (f"_Measured {time.strftime('%Y-%m-%d %H:%M')}, {threads_all} cores, torch {torch.__version__}, "
+             f"load average {os.getloadavg()[0]:.1f} at the end, images: {source} (`make bench"
+             + (f" BENCH_ARGS='--only {a.only}'" if a.only else "") + "`)._")
+    merge_sections(Path(a.out), out[2:], stamp)
+
+
+def merge_sections(path: Path, lines: list[str], stamp: str) -> None:
+    """Write each ``### `` section of ``lines`` into ``path`` in place of the section with the same
+    heading line (or appended), with ``stamp`` under its heading; every other section of the file is
+    kept, so ``--only X`` updates X's figures without erasing the others. Atomic (temp file + rename)."""
+    sections: list[list[str]] = []
+    for line in lines:
+        if line.startswith("### "):
+            sections.append([line, "", stamp])
+        elif sections:
+            sections[-1].append(line)
+    for sec in sections:
+        while sec and not sec[-1].strip():
+            sec.pop()
+        replace_section(path, sec[0], sec, echo=False)
 
 
 if __name__ == "__main__":
