@@ -148,11 +148,7 @@ class Arch:
 
         A cell without such a path outputs zeros whatever its input: NB201 trains it to chance level.
         """
-        reach = [True, False, False, False]
-        for (src, dst), op in zip(EDGES, self.ops):  # EDGES is topologically ordered by dst
-            if op != NONE and reach[src]:
-                reach[dst] = True
-        return reach[3]
+        return cell_is_connected(self.ops)
 
     def one_hot(self) -> np.ndarray:
         """Flat one-hot encoding, shape (30,): edge-major, ``[edge * 5 + op] = 1``."""
@@ -170,6 +166,17 @@ class Arch:
         return [
             self.mutate_edge(e, o) for e in range(NUM_EDGES) for o in range(NUM_OPS) if o != self.ops[e]
         ]
+
+
+def cell_is_connected(ops: Sequence[int]) -> bool:
+    """True when some path of non-``none`` edges (op code 0, :data:`NONE`) leads from node 0 (input)
+    to node 3 (output) of a 4-node cell whose 6 edges carry ``ops`` in :data:`EDGES` order. Shared by
+    NB201 and TransNAS-Bench-101's micro cells (same edges, ``none`` = 0 in both)."""
+    reach = [True, False, False, False]
+    for (src, dst), op in zip(EDGES, ops):  # EDGES is topologically ordered by dst
+        if op != NONE and reach[src]:
+            reach[dst] = True
+    return reach[3]
 
 
 def all_archs() -> Iterator[Arch]:

@@ -43,6 +43,7 @@ import torch
 from torch import nn
 
 from nasearch.space.base import ArchError, ProductSpace, _where, register_space
+from nasearch.space.networks import _bn, count_parameters, with_generator
 
 NAME = "nasbench_macro"
 BLOCKS: tuple[str, ...] = ("identity", "MB3_K3", "MB6_K5")
@@ -190,7 +191,7 @@ class NASBenchMacroSpace(ProductSpace):
     ) -> MacroNetwork:
         self.check_task(task)
         arch = self.parse(arch)
-        return _with_generator(generator, lambda: MacroNetwork(arch, NUM_CLASSES[task], bn=bn))
+        return with_generator(generator, lambda: MacroNetwork(arch, NUM_CLASSES[task], bn=bn))
 
     def __repr__(self) -> str:
         return "NASBenchMacroSpace()"
@@ -210,21 +211,6 @@ def shared_instance(cls: type, name: str) -> Any:
 
 
 # ---------------------------------------------------------------------- networks
-
-
-def _with_generator(generator: torch.Generator | None, build):
-    """Run ``build`` with torch's initialisers drawing from ``generator`` (a fork of the global RNG,
-    so the caller's global state is untouched); same generator state, same weights, any process."""
-    if generator is None:
-        return build()
-    seed = int(torch.randint(0, 2**62, (1,), generator=generator).item())
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return build()
-
-
-def _bn(channels: int, bn: bool) -> nn.Module:
-    return nn.BatchNorm2d(channels) if bn else nn.Identity()
 
 
 class IdentityBlock(nn.Module):
@@ -305,10 +291,6 @@ class MacroNetwork(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.head(self.features(self.stem(x))))
-
-
-def count_parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
 
 
 def count_flops(model: nn.Module, input_size: int = 32) -> int:

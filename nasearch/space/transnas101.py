@@ -65,8 +65,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from nasearch.space.arch import EDGES, cell_is_connected
 from nasearch.space.base import ArchError, ProductSpace, SearchSpace, _where, register_space
-from nasearch.space.nasbench_macro import _with_generator
+from nasearch.space.networks import ReLUConvBN, _bn, with_generator
 
 MICRO_NAME = "transnas101_micro"
 MACRO_NAME = "transnas101_macro"
@@ -93,7 +94,6 @@ BASE_CHANNELS = 64
 OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3")
 """Micro op names; an op code is a position in this tuple (the benchmark's codes 0..3)."""
 NONE, SKIP, CONV1, CONV3 = range(len(OPS))
-EDGES: tuple[tuple[int, int], ...] = ((0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (2, 3))
 NUM_EDGES = len(EDGES)
 NUM_OPS = len(OPS)
 MICRO_SKELETON = "41414"
@@ -167,11 +167,7 @@ class TNBMicroArch:
 
     def is_connected(self) -> bool:
         """Some path of non-``none`` edges leads from node 0 (input) to node 3 (output)."""
-        reach = [True, False, False, False]
-        for (src, dst), op in zip(EDGES, self.ops):
-            if op != NONE and reach[src]:
-                reach[dst] = True
-        return reach[3]
+        return cell_is_connected(self.ops)
 
 
 def _micro_from_string(text: str, where: str = "") -> TNBMicroArch:
@@ -340,7 +336,7 @@ class _TNBSpace(SearchSpace):
     ) -> TNBNetwork:
         self._check_task(task, network=True)
         arch = self.parse(arch)  # type: ignore[attr-defined]
-        return _with_generator(generator, lambda: TNBNetwork(arch, task, bn=bn))
+        return with_generator(generator, lambda: TNBNetwork(arch, task, bn=bn))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
@@ -492,19 +488,6 @@ class TransNAS101MacroSpace(_TNBSpace):
 
 
 # ====================================================================== networks
-
-
-def _bn(channels: int, bn: bool) -> nn.Module:
-    return nn.BatchNorm2d(channels) if bn else nn.Identity()
-
-
-class ReLUConvBN(nn.Sequential):
-    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int, padding: int, bn: bool = True):
-        super().__init__(
-            nn.ReLU(inplace=False),
-            nn.Conv2d(c_in, c_out, kernel, stride=stride, padding=padding, bias=False),
-            _bn(c_out, bn),
-        )
 
 
 class Zero(nn.Module):
