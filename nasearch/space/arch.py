@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nasearch.space.base import ArchError
+from nasearch.space.base import ArchError, codes_of_index, index_of_codes
 
 OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 """Operation names; an op id is a position in this tuple."""
@@ -102,12 +102,7 @@ class Arch:
         """Inverse of :attr:`index` (nasearch's base-5 index, not the official NB201 index)."""
         if not isinstance(index, (int, np.integer)) or not 0 <= index < NUM_ARCHS:
             raise ArchError(f"arch index {index!r} out of range: expected an integer in 0..{NUM_ARCHS - 1}")
-        index = int(index)
-        ops = []
-        for _ in range(NUM_EDGES):
-            ops.append(index % NUM_OPS)
-            index //= NUM_OPS
-        return cls(tuple(reversed(ops)))
+        return cls(codes_of_index(int(index), NUM_OPS, NUM_EDGES))
 
     @classmethod
     def parse(cls, value: str | Sequence[int] | int | Arch) -> Arch:
@@ -134,10 +129,7 @@ class Arch:
     @property
     def index(self) -> int:
         """nasearch's index: base-5 digits = op ids in edge order (edge 0 most significant)."""
-        i = 0
-        for o in self.ops:
-            i = i * NUM_OPS + o
-        return i
+        return index_of_codes(self.ops, NUM_OPS)
 
     def op_names(self) -> tuple[str, ...]:
         return tuple(OPS[o] for o in self.ops)

@@ -50,6 +50,24 @@ def _where(where: str) -> str:
     return f" ({where})" if where else ""
 
 
+def index_of_codes(codes: Sequence[int], k: int) -> int:
+    """``codes`` read as a base-``k`` number, the first code most significant (the ``index`` of NB201,
+    NAS-Bench-Macro and TransNAS-Bench-101 micro archs)."""
+    i = 0
+    for c in codes:
+        i = i * k + c
+    return i
+
+
+def codes_of_index(i: int, k: int, n: int) -> tuple[int, ...]:
+    """Inverse of :func:`index_of_codes`: the ``n`` base-``k`` digits of ``i``, most significant first."""
+    codes = []
+    for _ in range(n):
+        codes.append(i % k)
+        i //= k
+    return tuple(reversed(codes))
+
+
 class SearchSpace(ABC):
     """One search space. Subclasses set the class attributes and implement the abstract methods."""
 
@@ -306,13 +324,7 @@ class ProductSpace(SearchSpace):
                 f"index {i!r}{_where(where)} is out of range for space {self.name!r}{self.index_note}: expected "
                 f"an integer in 0..{self.num_archs - 1}"
             )
-        i = int(i)
-        k = self.positions[0]
-        codes = []
-        for _ in self.positions:
-            codes.append(i % k)
-            i //= k
-        return self.Arch(tuple(reversed(codes)))
+        return self.Arch(codes_of_index(int(i), self.positions[0], len(self.positions)))
 
     def from_index(self, i: int) -> Any:
         return self._parse_index(i)
@@ -391,4 +403,4 @@ def get_space(name: str | SearchSpace, where: str = "") -> SearchSpace:
     return _INSTANCES[name]
 
 
-__all__ = ["ArchError", "ProductSpace", "SearchSpace", "SpaceError", "get_space", "register_space", "space_names"]
+__all__ = ["ArchError", "ProductSpace", "codes_of_index", "index_of_codes", "SearchSpace", "SpaceError", "get_space", "register_space", "space_names"]

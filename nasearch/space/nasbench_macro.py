@@ -42,7 +42,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from nasearch.space.base import ArchError, ProductSpace, _where, register_space
+from nasearch.space.base import ArchError, ProductSpace, _where, index_of_codes, register_space
 from nasearch.space.networks import _bn, count_parameters, with_generator
 
 NAME = "nasbench_macro"
@@ -90,10 +90,7 @@ class MacroArch:
     @property
     def index(self) -> int:
         """The key read as a base-3 number (layer 0 most significant)."""
-        i = 0
-        for c in self.blocks:
-            i = i * NUM_BLOCKS + c
-        return i
+        return index_of_codes(self.blocks, NUM_BLOCKS)
 
     def to_string(self) -> str:
         """The benchmark's key, e.g. ``'01220120'``."""

@@ -66,7 +66,7 @@ import torch
 from torch import nn
 
 from nasearch.space.arch import EDGES, cell_is_connected
-from nasearch.space.base import ArchError, ProductSpace, SearchSpace, _where, register_space
+from nasearch.space.base import ArchError, ProductSpace, SearchSpace, _where, index_of_codes, register_space
 from nasearch.space.networks import ReLUConvBN, _bn, with_generator
 
 MICRO_NAME = "transnas101_micro"
@@ -150,10 +150,7 @@ class TNBMicroArch:
     @property
     def index(self) -> int:
         """Base-4 number of the op codes, edge 0 most significant."""
-        i = 0
-        for o in self.ops:
-            i = i * NUM_OPS + o
-        return i
+        return index_of_codes(self.ops, NUM_OPS)
 
     def to_string(self) -> str:
         o = "".join(str(x) for x in self.ops)
