@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from resume_helpers import kill_once_stored
 
 from nasearch.executors import EXECUTORS, Executor, ExecutorError, make_executor
 from nasearch.executors.local import LocalExecutor
@@ -161,16 +162,7 @@ def test_ray_killed_driver_resumes_without_recomputing(ray_runtime, tmp_path: Pa
         cwd=REPO, env=dict(os.environ),
     )
     store = ScoreStore(path)
-    deadline = time.monotonic() + 180
-    try:
-        while store.count(key) < 10:
-            assert proc.poll() is None, "the driver ended before it was killed"
-            assert time.monotonic() < deadline, "the driver stored nothing in 180 s"
-            time.sleep(0.02)
-    finally:
-        proc.kill()
-        proc.wait()
-    kept = store.count(key)
+    kept = kill_once_stored(proc, store, key, 10, 180, "the driver", poll=0.02)
     assert 10 <= kept < 40, kept
     stored = set(store.get_many(key, cells))
     ex = Counting(make_executor("ray"))

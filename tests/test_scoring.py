@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from resume_helpers import kill_once_stored
 
 from nasearch.data import DataError
 from nasearch.proxies import registry
@@ -243,16 +244,7 @@ def test_killed_run_resumes(tmp_path: Path):
     proc = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, env=env)
     key = score_key("_t_sleepy", batch_size=8)
     store = ScoreStore(path)
-    deadline = time.monotonic() + 60
-    try:
-        while store.count(key) < 4:
-            assert proc.poll() is None, "the scoring subprocess ended before it was killed"
-            assert time.monotonic() < deadline, "the scoring subprocess stored nothing in 60 s"
-            time.sleep(0.05)
-    finally:
-        proc.kill()
-        proc.wait()
-    kept = store.count(key)
+    kept = kill_once_stored(proc, store, key, 4, 60, "the scoring subprocess")
     assert 4 <= kept < 20
     resumed = score_cells(cells, "_t_sleepy", batch_size=8, store=store, progress=False)
     assert len(CALLS) == 20 - kept and store.count(key) == 20

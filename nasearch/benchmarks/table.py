@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import csv
 import gzip
-import io
 import logging
 import os
 import threading
@@ -33,6 +32,7 @@ from nasearch.benchmarks.base import (
     check_dataset,
     resolve_fidelity,
 )
+from nasearch.csvio import open_text, read_header
 from nasearch.space.arch import NUM_ARCHS, Arch, ArchError
 from nasearch.space.base import get_space
 
@@ -104,12 +104,6 @@ def default_table_path(where: str = "") -> Path | Traversable:
     return resolve_table_path(None, where)
 
 
-def _open_text(path: Path | Traversable) -> io.TextIOBase:
-    if path.name.endswith(".gz"):
-        return io.TextIOWrapper(gzip.GzipFile(fileobj=path.open("rb")), encoding="utf-8")
-    return path.open("r", encoding="utf-8", newline="")
-
-
 _LOADED: dict[tuple, tuple] = {}
 """Parsed tables of this process by file identity (path, size, mtime), so a multirun's jobs and repeated
 constructions parse a table once. The arrays are shared read-only (``column`` returns copies)."""
@@ -158,14 +152,11 @@ class TableBenchmark:
 
     def _load(self, path: Path | Traversable) -> None:
         try:
-            with _open_text(path) as fh:
+            with open_text(path) as fh:
                 reader = csv.reader(fh)
-                header = next(reader, None)
-                if header is None or tuple(header) != COLUMNS:
-                    raise BenchmarkError(
-                        f"malformed NB201 table {str(path)!r}: header {header!r} does not match the "
-                        f"expected columns {', '.join(COLUMNS)}"
-                    )
+                wrong = read_header(reader, COLUMNS)
+                if wrong:
+                    raise BenchmarkError(f"malformed NB201 table {str(path)!r}: {wrong}")
                 rows = list(reader)
         except (OSError, EOFError, UnicodeDecodeError, gzip.BadGzipFile) as exc:
             raise BenchmarkError(f"cannot read NB201 table {str(path)!r}: {exc}") from exc

@@ -37,8 +37,6 @@ the line and what is accepted.
 from __future__ import annotations
 
 import csv
-import gzip
-import io
 import os
 import threading
 import zlib
@@ -47,6 +45,7 @@ from pathlib import Path
 import numpy as np
 
 from nasearch.benchmarks.base import BenchmarkError, Result, check_dataset, resolve_fidelity
+from nasearch.csvio import open_text, read_header
 from nasearch.space.arch import ArchError
 from nasearch.space.nasbench_macro import shared_instance
 from nasearch.space.transnas101 import TASKS, TransNAS101MacroSpace, TransNAS101MicroSpace
@@ -87,12 +86,6 @@ def default_path(name: str = "transnas101", where: str = "") -> Path:
         raise BenchmarkError(str(exc)) from exc
 
 
-def _open_text(path: Path) -> io.TextIOBase:
-    if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
-    return open(path, encoding="utf-8", newline="")
-
-
 def load_table(path: Path, where: str = "") -> dict[str, np.ndarray]:
     """Parse the table into ``{space: values (7 tasks x num_archs)}`` (cached per file version)."""
     stat = path.stat()
@@ -109,14 +102,11 @@ def load_table(path: Path, where: str = "") -> dict[str, np.ndarray]:
         return BenchmarkError(f"malformed TransNAS-Bench-101 table {str(path)!r}{_where(where)} line {lineno}: {what}")
 
     try:
-        with _open_text(path) as fh:
+        with open_text(path) as fh:
             reader = csv.reader(fh)
-            header = next(reader, None)
-            if header is None or tuple(header) != HEADER:
-                raise BenchmarkError(
-                    f"malformed TransNAS-Bench-101 table {str(path)!r}{_where(where)}: header {header!r} "
-                    f"does not match the expected columns {', '.join(HEADER)}"
-                )
+            wrong = read_header(reader, HEADER)
+            if wrong:
+                raise BenchmarkError(f"malformed TransNAS-Bench-101 table {str(path)!r}{_where(where)}: {wrong}")
             for lineno, row in enumerate(reader, start=2):
                 if len(row) != len(HEADER):
                     raise bad(lineno, f"{len(row)} fields, expected {len(HEADER)} ({', '.join(HEADER)})")

@@ -1,33 +1,8 @@
-"""Image data: CIFAR-10/100 and ImageNet16-120 readers for the official layouts, seeded minibatches."""
+"""Image data: CIFAR-10/100 and ImageNet16-120 readers for the official layouts, seeded minibatches.
 
-from nasearch.data.images import (
-    CLASSES,
-    DATASETS,
-    FOLDERS,
-    MEAN,
-    SIZE,
-    STD,
-    DataError,
-    ImageSet,
-    clear_cache,
-    image_root,
-    load_images,
-    normalise,
-    sample_batches,
-)
+The package's API is :mod:`nasearch.data.images`' ``__all__`` (re-exported here, one list)."""
 
-__all__ = [
-    "CLASSES",
-    "DATASETS",
-    "FOLDERS",
-    "MEAN",
-    "SIZE",
-    "STD",
-    "DataError",
-    "ImageSet",
-    "clear_cache",
-    "image_root",
-    "load_images",
-    "normalise",
-    "sample_batches",
-]
+from nasearch.data import images
+from nasearch.data.images import *  # noqa: F403 - exactly images.__all__
+
+__all__ = list(images.__all__)

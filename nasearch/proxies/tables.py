@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import gzip
-import io
 import math
 import os
 from pathlib import Path
 
+from nasearch.csvio import open_text
 from nasearch.proxies.registry import ProxyError
 from nasearch.proxies.store import ScoreKey, ScoreStore
 from nasearch.space.base import ArchError, get_space
@@ -41,12 +40,6 @@ FIELDS = (
     "value",
     "seconds",
 )
-
-
-def _open(path: Path, mode: str) -> io.TextIOBase:
-    if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.GzipFile(path, mode[0] + "b", mtime=0), encoding="utf-8", newline="")
-    return open(path, mode, encoding="utf-8", newline="")
 
 
 def export_scores(store: ScoreStore, path: str | os.PathLike[str], keys: list[ScoreKey] | None = None) -> int:
@@ -68,7 +61,7 @@ def export_scores(store: ScoreStore, path: str | os.PathLike[str], keys: list[Sc
 def _export(store: ScoreStore, path: Path, tmp: Path, keys: list[ScoreKey]) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
     n = 0
-    with _open(tmp, "w") as fh:
+    with open_text(tmp, "w") as fh:
         w = csv.writer(fh, lineterminator="\n")
         w.writerow(FIELDS)
         for key in keys:
@@ -104,7 +97,7 @@ def read_scores(path: str | os.PathLike[str]) -> dict[ScoreKey, list[tuple[objec
 
 def _read_rows(path: Path) -> dict[ScoreKey, list[tuple[object, float, float]]]:
     groups: dict[ScoreKey, list[tuple[object, float, float]]] = {}
-    with _open(path, "r") as fh:
+    with open_text(path, "r") as fh:
         reader = csv.DictReader(fh)
         if tuple(reader.fieldnames or ()) != FIELDS:
             raise ProxyError(

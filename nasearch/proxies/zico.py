@@ -65,24 +65,34 @@ def zico_from_grads(per_batch: list[list[torch.Tensor]]) -> float:
     return score
 
 
+PAPER = "Li et al., ZiCo: Zero-shot NAS via Inverse Coefficient of Variation on Gradients, ICLR 2023"
+
+
+def _zico(name: str, net: torch.nn.Module, batches: list[tuple[torch.Tensor, torch.Tensor]], f64: bool) -> float:
+    """ZiCo of ``net`` over ``batches``; ``f64``: the network and the images cast to float64 first."""
+    if len(batches) < 2:
+        raise ValueError(f"{name} needs at least 2 minibatches (variance over batches), got {len(batches)}")
+    if f64:
+        net = net.double()
+    per_batch = [weight_grads(net, images.double() if f64 else images, labels) for images, labels in batches]
+    return finite_or_nan(zico_from_grads(per_batch))
+
+
 @register_proxy(
     "zico",
-    paper="Li et al., ZiCo: Zero-shot NAS via Inverse Coefficient of Variation on Gradients, ICLR 2023",
+    paper=PAPER,
     higher_is_better=True,
     needs_labels=True,
     min_batches=2,
     tolerance=7e-2,  # cross-machine, relative (experiments/cross_machine)
 )
 def zico(net: torch.nn.Module, batches: list[tuple[torch.Tensor, torch.Tensor]], ctx: ProxyContext) -> float:
-    if len(batches) < 2:
-        raise ValueError(f"zico needs at least 2 minibatches (variance over batches), got {len(batches)}")
-    per_batch = [weight_grads(net, images, labels) for images, labels in batches]
-    return finite_or_nan(zico_from_grads(per_batch))
+    return _zico("zico", net, batches, f64=False)
 
 
 @register_proxy(
     "zico_f64",
-    paper="Li et al., ZiCo: Zero-shot NAS via Inverse Coefficient of Variation on Gradients, ICLR 2023",
+    paper=PAPER,
     higher_is_better=True,
     needs_labels=True,
     min_batches=2,
@@ -91,8 +101,4 @@ def zico(net: torch.nn.Module, batches: list[tuple[torch.Tensor, torch.Tensor]],
 def zico_f64(net: torch.nn.Module, batches: list[tuple[torch.Tensor, torch.Tensor]], ctx: ProxyContext) -> float:
     """ZiCo with the network, the images and every gradient in float64 (opt-in; see the module
     docstring): the same definition and the same initial weights (float32 values cast exactly)."""
-    if len(batches) < 2:
-        raise ValueError(f"zico_f64 needs at least 2 minibatches (variance over batches), got {len(batches)}")
-    net = net.double()
-    per_batch = [weight_grads(net, images.double(), labels) for images, labels in batches]
-    return finite_or_nan(zico_from_grads(per_batch))
+    return _zico("zico_f64", net, batches, f64=True)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nasearch.space.base import ArchError
+from nasearch.space.base import ArchError, codes_of_index, index_of_codes
 
 OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 """Operation names; an op id is a position in this tuple."""
@@ -102,12 +102,7 @@ class Arch:
         """Inverse of :attr:`index` (nasearch's base-5 index, not the official NB201 index)."""
         if not isinstance(index, (int, np.integer)) or not 0 <= index < NUM_ARCHS:
             raise ArchError(f"arch index {index!r} out of range: expected an integer in 0..{NUM_ARCHS - 1}")
-        index = int(index)
-        ops = []
-        for _ in range(NUM_EDGES):
-            ops.append(index % NUM_OPS)
-            index //= NUM_OPS
-        return cls(tuple(reversed(ops)))
+        return cls(codes_of_index(int(index), NUM_OPS, NUM_EDGES))
 
     @classmethod
     def parse(cls, value: str | Sequence[int] | int | Arch) -> Arch:
@@ -134,10 +129,7 @@ class Arch:
     @property
     def index(self) -> int:
         """nasearch's index: base-5 digits = op ids in edge order (edge 0 most significant)."""
-        i = 0
-        for o in self.ops:
-            i = i * NUM_OPS + o
-        return i
+        return index_of_codes(self.ops, NUM_OPS)
 
     def op_names(self) -> tuple[str, ...]:
         return tuple(OPS[o] for o in self.ops)
@@ -148,11 +140,7 @@ class Arch:
 
         A cell without such a path outputs zeros whatever its input: NB201 trains it to chance level.
         """
-        reach = [True, False, False, False]
-        for (src, dst), op in zip(EDGES, self.ops):  # EDGES is topologically ordered by dst
-            if op != NONE and reach[src]:
-                reach[dst] = True
-        return reach[3]
+        return cell_is_connected(self.ops)
 
     def one_hot(self) -> np.ndarray:
         """Flat one-hot encoding, shape (30,): edge-major, ``[edge * 5 + op] = 1``."""
@@ -170,6 +158,17 @@ class Arch:
         return [
             self.mutate_edge(e, o) for e in range(NUM_EDGES) for o in range(NUM_OPS) if o != self.ops[e]
         ]
+
+
+def cell_is_connected(ops: Sequence[int]) -> bool:
+    """True when some path of non-``none`` edges (op code 0, :data:`NONE`) leads from node 0 (input)
+    to node 3 (output) of a 4-node cell whose 6 edges carry ``ops`` in :data:`EDGES` order. Shared by
+    NB201 and TransNAS-Bench-101's micro cells (same edges, ``none`` = 0 in both)."""
+    reach = [True, False, False, False]
+    for (src, dst), op in zip(EDGES, ops):  # EDGES is topologically ordered by dst
+        if op != NONE and reach[src]:
+            reach[dst] = True
+    return reach[3]
 
 
 def all_archs() -> Iterator[Arch]:

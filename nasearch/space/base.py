@@ -18,6 +18,13 @@ Defaults: the base class implements ``all_archs``, ``sample``, ``neighbours``, `
 ``from_choices`` / ``positions``, so a new space needs only those plus parsing and networks; a space
 overrides any of them where it has its own definition (NB201 keeps its own random streams so that
 every committed NB201 result reproduces bit for bit).
+
+Parsing: the default :meth:`SearchSpace.parse` dispatches on the value's type (an arch of the space, a
+string, an integer index, a choice tuple); a space supplies ``Arch``, ``expected_form`` and
+:meth:`~SearchSpace._parse_string` / :meth:`~SearchSpace._parse_index` (NB201 keeps its own
+``parse``). :class:`ProductSpace` adds what spaces whose archs are *every* vector of codes share
+(NAS-Bench-Macro, TransNAS-Bench-101 micro): index decoding, ``from_choices`` and NB201-style
+``sample`` / ``mutate`` draws.
 """
 
 from __future__ import annotations
@@ -41,6 +48,24 @@ class SpaceError(ArchError):
 
 def _where(where: str) -> str:
     return f" ({where})" if where else ""
+
+
+def index_of_codes(codes: Sequence[int], k: int) -> int:
+    """``codes`` read as a base-``k`` number, the first code most significant (the ``index`` of NB201,
+    NAS-Bench-Macro and TransNAS-Bench-101 micro archs)."""
+    i = 0
+    for c in codes:
+        i = i * k + c
+    return i
+
+
+def codes_of_index(i: int, k: int, n: int) -> tuple[int, ...]:
+    """Inverse of :func:`index_of_codes`: the ``n`` base-``k`` digits of ``i``, most significant first."""
+    codes = []
+    for _ in range(n):
+        codes.append(i % k)
+        i //= k
+    return tuple(reversed(codes))
 
 
 class SearchSpace(ABC):
@@ -71,16 +96,56 @@ class SearchSpace(ABC):
     positions: tuple[int, ...] = ()
     """Fixed-length categorical encoding: the number of choices at each position."""
 
+    Arch: ClassVar[type]
+    """The arch value class; :meth:`parse` returns its instances as they are."""
+    expected_form: ClassVar[str] = ""
+    """The accepted spellings of an arch, named in :meth:`parse`'s errors."""
+    choices_noun: ClassVar[str] = "choice tuple"
+    """What :meth:`parse`'s error calls a rejected tuple ("op tuple", "block tuple", ...)."""
+    config_error_shows_value: ClassVar[bool] = False
+    """True: :meth:`from_config`'s error ends with the rejected value, ``(got 'x')``."""
+
     # ------------------------------------------------------------------ arch values
-    @abstractmethod
     def parse(self, value: Any, where: str = "") -> Any:
         """An arch from the benchmark's string, an index, a choices tuple, or an arch of this space.
 
-        Raises :class:`ArchError` naming the space, the value, the accepted forms and ``where``."""
+        Raises :class:`ArchError` naming the space, the value, the accepted forms and ``where``.
+        The default returns an ``Arch`` as is and hands a string to :meth:`_parse_string`, an integer
+        (not a bool) to :meth:`_parse_index`, a tuple, list or array to :meth:`_parse_choices`."""
+        if isinstance(value, self.Arch):
+            return value
+        if isinstance(value, str):
+            return self._parse_string(value, where)
+        if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+            return self._parse_index(value, where)
+        if isinstance(value, (tuple, list, np.ndarray)):
+            return self._parse_choices(value, where)
+        raise ArchError(
+            f"{value!r} ({type(value).__name__}){_where(where)} is not an architecture of space "
+            f"{self.name!r}: expected {self.expected_form}"
+        )
 
-    @abstractmethod
+    def _parse_string(self, text: str, where: str = "") -> Any:
+        """The arch of the benchmark's string ``text`` (for the default :meth:`parse`)."""
+        raise NotImplementedError(f"{type(self).__name__} defines neither parse nor _parse_string")
+
+    def _parse_index(self, i: Any, where: str = "") -> Any:
+        """The arch of index ``i`` (for the default :meth:`parse`)."""
+        raise NotImplementedError(f"{type(self).__name__} defines neither parse nor _parse_index")
+
+    def _parse_choices(self, value: Any, where: str = "") -> Any:
+        """The arch of a code tuple (for the default :meth:`parse`): ``Arch(tuple(value))``."""
+        try:
+            return self.Arch(tuple(value))
+        except ArchError:
+            raise ArchError(
+                f"{self.choices_noun} {value!r}{_where(where)} is not an architecture of space {self.name!r}: "
+                f"expected {self.expected_form}"
+            ) from None
+
     def to_string(self, arch: Any) -> str:
-        """The benchmark's own string of ``arch``."""
+        """The benchmark's own string of ``arch`` (default: ``arch.to_string()``)."""
+        return arch.to_string()
 
     @abstractmethod
     def from_index(self, i: int) -> Any:
@@ -200,12 +265,16 @@ class SearchSpace(ABC):
         for p, name in enumerate(self.config_names()):
             values = self.config_values(p)
             try:
-                choices.append(values.index(str(config[name])))
-            except (KeyError, ValueError) as exc:
+                value = config[name]
+            except KeyError:
+                value = None
+            if str(value) not in values:
+                got = f" (got {value!r})" if self.config_error_shows_value else ""
                 raise ArchError(
                     f"configuration {dict(config)!r} is not one of space {self.name!r}: {name} must be one of "
-                    f"{', '.join(values)}"
-                ) from exc
+                    f"{', '.join(values)}{got}"
+                )
+            choices.append(values.index(str(value)))
         return self.from_choices(tuple(choices))
 
     # ------------------------------------------------------------------ helpers for subclasses
@@ -236,6 +305,53 @@ class SearchSpace(ABC):
     def __reduce__(self) -> tuple:
         # one shared instance per name, also across pickling (worker processes)
         return (get_space, (self.name,))
+
+
+class ProductSpace(SearchSpace):
+    """A space whose archs are all vectors of ``len(positions)`` codes with the same number of
+    choices ``positions[0]`` at every position (NAS-Bench-Macro: 8 layers x 3 blocks; TransNAS-Bench-101
+    micro: 6 edges x 4 ops). ``Arch`` takes the code tuple; ``arch.index`` is the codes read as a
+    base-``positions[0]`` number, position 0 most significant. ``sample`` and ``mutate`` draw as NB201's
+    do (all codes in one call; a position, then a different code), ``neighbours`` (the base class's)
+    lists position-major, then code."""
+
+    index_note: ClassVar[str] = ""
+    """Text after the space's name in the out-of-range index error (e.g. " (NAS-Bench-Macro)")."""
+
+    def _parse_index(self, i: Any, where: str = "") -> Any:
+        if isinstance(i, bool) or not isinstance(i, (int, np.integer)) or not 0 <= i < self.num_archs:
+            raise ArchError(
+                f"index {i!r}{_where(where)} is out of range for space {self.name!r}{self.index_note}: expected "
+                f"an integer in 0..{self.num_archs - 1}"
+            )
+        return self.Arch(codes_of_index(int(i), self.positions[0], len(self.positions)))
+
+    def from_index(self, i: int) -> Any:
+        return self._parse_index(i)
+
+    def from_choices(self, choices: Sequence[int]) -> Any:
+        """Every in-range vector is an arch (None is never returned); a vector of another length or
+        with codes out of range is an ArchError."""
+        try:
+            return self.Arch(tuple(int(c) for c in choices))
+        except (TypeError, ValueError) as exc:
+            raise ArchError(
+                f"choice vector {choices!r} is not one of space {self.name!r}: expected {self.expected_form}"
+            ) from exc
+
+    def sample(self, rng: np.random.Generator) -> Any:
+        """Uniform over all archs: one code drawn uniformly per position, in one call."""
+        return self.Arch(tuple(int(c) for c in rng.integers(0, self.positions[0], size=len(self.positions))))
+
+    def mutate(self, arch: Any, rng: np.random.Generator) -> Any:
+        """One position drawn uniformly, its code replaced by a different one drawn uniformly."""
+        p = int(rng.integers(len(self.positions)))
+        codes = list(self.to_choices(arch))
+        code = int(rng.integers(self.positions[0] - 1))
+        if code >= codes[p]:
+            code += 1
+        codes[p] = code
+        return self.Arch(tuple(codes))
 
 
 # ---------------------------------------------------------------------------------------- registry
@@ -287,4 +403,4 @@ def get_space(name: str | SearchSpace, where: str = "") -> SearchSpace:
     return _INSTANCES[name]
 
 
-__all__ = ["ArchError", "SearchSpace", "SpaceError", "get_space", "register_space", "space_names"]
+__all__ = ["ArchError", "ProductSpace", "codes_of_index", "index_of_codes", "SearchSpace", "SpaceError", "get_space", "register_space", "space_names"]

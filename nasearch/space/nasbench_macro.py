@@ -35,7 +35,6 @@ equivalent places of a stage compute the same function; the authors trained each
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,13 +42,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from nasearch.space.arch import ArchError
-from nasearch.space.base import SearchSpace, register_space
-
-try:  # the space interface's error for unknown task names (a subclass of ArchError)
-    from nasearch.space.base import SpaceError
-except ImportError:  # before nasearch/space/base.py exists
-    SpaceError = ArchError  # type: ignore[misc,assignment]
+from nasearch.space.base import ArchError, ProductSpace, _where, index_of_codes, register_space
+from nasearch.space.networks import _bn, count_parameters, with_generator
 
 NAME = "nasbench_macro"
 BLOCKS: tuple[str, ...] = ("identity", "MB3_K3", "MB6_K5")
@@ -74,10 +68,6 @@ _EXPECTED_FORM = (
 )
 
 
-def _where(where: str) -> str:
-    return f" ({where})" if where else ""
-
-
 @dataclass(frozen=True, slots=True, order=True)
 class MacroArch:
     """One NAS-Bench-Macro network: the block code of each of the 8 layers."""
@@ -100,10 +90,7 @@ class MacroArch:
     @property
     def index(self) -> int:
         """The key read as a base-3 number (layer 0 most significant)."""
-        i = 0
-        for c in self.blocks:
-            i = i * NUM_BLOCKS + c
-        return i
+        return index_of_codes(self.blocks, NUM_BLOCKS)
 
     def to_string(self) -> str:
         """The benchmark's key, e.g. ``'01220120'``."""
@@ -132,20 +119,6 @@ class MacroArch:
         return MacroArch(tuple(out))
 
 
-def _from_index(i: Any, where: str = "") -> MacroArch:
-    if isinstance(i, bool) or not isinstance(i, (int, np.integer)) or not 0 <= i < NUM_ARCHS:
-        raise ArchError(
-            f"index {i!r}{_where(where)} is out of range for space {NAME!r} (NAS-Bench-Macro): expected "
-            f"an integer in 0..{NUM_ARCHS - 1}"
-        )
-    i = int(i)
-    codes = []
-    for _ in range(NUM_LAYERS):
-        codes.append(i % NUM_BLOCKS)
-        i //= NUM_BLOCKS
-    return MacroArch(tuple(reversed(codes)))
-
-
 def _from_string(text: str, where: str = "") -> MacroArch:
     s = text.strip()
     if len(s) != NUM_LAYERS or any(ch not in "012" for ch in s):
@@ -159,7 +132,7 @@ def _from_string(text: str, where: str = "") -> MacroArch:
 
 
 @register_space
-class NASBenchMacroSpace(SearchSpace):
+class NASBenchMacroSpace(ProductSpace):
     """The NAS-Bench-Macro search space (see the module docstring)."""
 
     name = NAME
@@ -170,87 +143,20 @@ class NASBenchMacroSpace(SearchSpace):
     positions: tuple[int, ...] = (NUM_BLOCKS,) * NUM_LAYERS
     Arch = MacroArch
 
-    # ------------------------------------------------------------------ values
-    def parse(self, value: Any, where: str = "") -> MacroArch:
-        """A key string, an index, a tuple of 8 block codes, or a :class:`MacroArch`."""
-        if isinstance(value, MacroArch):
-            return value
-        if isinstance(value, str):
-            return _from_string(value, where)
-        if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-            return _from_index(value, where)
-        if isinstance(value, (tuple, list, np.ndarray)):
-            try:
-                return MacroArch(tuple(value))
-            except ArchError:
-                raise ArchError(
-                    f"block tuple {value!r}{_where(where)} is not an architecture of space {NAME!r}: "
-                    f"expected {_EXPECTED_FORM}"
-                ) from None
-        raise ArchError(
-            f"{value!r} ({type(value).__name__}){_where(where)} is not an architecture of space "
-            f"{NAME!r}: expected {_EXPECTED_FORM}"
-        )
+    expected_form = _EXPECTED_FORM
+    choices_noun = "block tuple"
+    index_note = " (NAS-Bench-Macro)"
+    config_error_shows_value = True
+    # parse (a key string, an index, a tuple of 8 block codes, or a MacroArch), from_index, sample,
+    # mutate, neighbours (the 16 keys that differ in one layer), from_choices and encode (one-hot,
+    # shape (n, 24), layer-major) are ProductSpace's / SearchSpace's
 
-    def to_string(self, arch: MacroArch) -> str:
-        return arch.to_string()
-
-    def from_index(self, i: int) -> MacroArch:
-        return _from_index(i)
-
-    def all_archs(self) -> Iterator[MacroArch]:
-        for i in range(NUM_ARCHS):
-            yield _from_index(i)
-
-    # ------------------------------------------------------------------ search moves
-    def sample(self, rng: np.random.Generator) -> MacroArch:
-        """Uniform over all 6,561 keys (one block drawn uniformly per layer)."""
-        return MacroArch(tuple(int(c) for c in rng.integers(0, NUM_BLOCKS, size=NUM_LAYERS)))
-
-    def mutate(self, arch: MacroArch, rng: np.random.Generator) -> MacroArch:
-        """One layer drawn uniformly, its block replaced by a different one drawn uniformly."""
-        layer = int(rng.integers(NUM_LAYERS))
-        code = int(rng.integers(NUM_BLOCKS - 1))
-        if code >= arch.blocks[layer]:
-            code += 1
-        blocks = list(arch.blocks)
-        blocks[layer] = code
-        return MacroArch(tuple(blocks))
-
-    def neighbours(self, arch: MacroArch) -> list[MacroArch]:
-        """The 16 keys that differ in exactly one layer (layer-major, then block code)."""
-        out = []
-        for layer in range(NUM_LAYERS):
-            for code in range(NUM_BLOCKS):
-                if code != arch.blocks[layer]:
-                    blocks = list(arch.blocks)
-                    blocks[layer] = code
-                    out.append(MacroArch(tuple(blocks)))
-        return out
+    def _parse_string(self, text: str, where: str = "") -> MacroArch:
+        return _from_string(text, where)
 
     # ------------------------------------------------------------------ encodings
     def to_choices(self, arch: MacroArch) -> tuple[int, ...]:
         return arch.blocks
-
-    def from_choices(self, choices: Sequence[int]) -> MacroArch | None:
-        """Every in-range vector of 8 codes is a key (None is never returned); a vector of another
-        length or with codes outside 0..2 is an ArchError."""
-        try:
-            return MacroArch(tuple(int(c) for c in choices))
-        except (TypeError, ValueError) as exc:
-            raise ArchError(
-                f"choice vector {choices!r} is not one of space {NAME!r}: expected {_EXPECTED_FORM}"
-            ) from exc
-
-    def encode(self, archs: Sequence[MacroArch]) -> np.ndarray:
-        """One-hot, shape (n, 24): layer-major, ``[layer * 3 + code] = 1``."""
-        out = np.zeros((len(archs), NUM_LAYERS * NUM_BLOCKS), dtype=np.float32)
-        if archs:
-            codes = np.asarray([a.blocks for a in archs])
-            rows = np.repeat(np.arange(len(archs)), NUM_LAYERS)
-            cols = (np.arange(NUM_LAYERS) * NUM_BLOCKS + codes).ravel()
-            out[rows, cols] = 1.0
-        return out
 
     def config_names(self) -> tuple[str, ...]:
         return tuple(f"layer{i}" for i in range(NUM_LAYERS))
@@ -258,53 +164,19 @@ class NASBenchMacroSpace(SearchSpace):
     def config_values(self, position: int) -> tuple[str, ...]:
         return BLOCKS
 
-    def config_space(self, seed: int | None = None):
-        """8 categorical hyperparameters ``layer0`` .. ``layer7`` over the block names."""
-        import ConfigSpace as CS
-
-        space = CS.ConfigurationSpace(seed=seed)
-        space.add([CS.CategoricalHyperparameter(n, list(BLOCKS)) for n in self.config_names()])
-        return space
-
-    def to_config(self, arch: MacroArch, config_space: Any = None) -> Any:
-        """``arch`` as a ``Configuration`` of ``config_space`` (a plain dict without one)."""
-        values = {n: BLOCKS[c] for n, c in zip(self.config_names(), arch.blocks)}
-        if config_space is None:
-            return values
-        import ConfigSpace as CS
-
-        return CS.Configuration(config_space, values=values)
-
-    def from_config(self, config: Mapping[str, Any]) -> MacroArch | None:
-        """Inverse of :meth:`to_config` (a ``Configuration`` or a plain mapping); every complete
-        configuration is a key, so None is never returned; a malformed one is an ArchError."""
-        codes = []
-        for key in self.config_names():
-            value = config.get(key) if hasattr(config, "get") else config[key]
-            if value not in BLOCKS:
-                raise ArchError(
-                    f"configuration {dict(config)!r} is not one of space {NAME!r}: {key} must be one of "
-                    f"{', '.join(BLOCKS)} (got {value!r})"
-                )
-            codes.append(BLOCKS.index(value))
-        return MacroArch(tuple(codes))
+    # config_space (8 categorical hyperparameters layer0 .. layer7 over the block names), to_config and
+    # from_config (every complete configuration is a key) are SearchSpace's
 
     def is_trivial(self, arch: MacroArch) -> bool:
         """Never: every block passes its input on."""
         return False
 
     # ------------------------------------------------------------------ networks
-    def _check_task(self, task: str) -> None:
-        if task not in TASKS:
-            raise SpaceError(f"unknown task {task!r} for space {NAME!r}; accepted: {', '.join(TASKS)}")
-
     def num_classes(self, task: str) -> int:
-        self._check_task(task)
-        return NUM_CLASSES[task]
+        return NUM_CLASSES[self.check_task(task)]
 
     def input_size(self, task: str) -> int:
-        self._check_task(task)
-        return INPUT_SIZE[task]
+        return INPUT_SIZE[self.check_task(task)]
 
     def build_network(
         self,
@@ -314,9 +186,9 @@ class NASBenchMacroSpace(SearchSpace):
         bn: bool = True,
         generator: torch.Generator | None = None,
     ) -> MacroNetwork:
-        self._check_task(task)
+        self.check_task(task)
         arch = self.parse(arch)
-        return _with_generator(generator, lambda: MacroNetwork(arch, NUM_CLASSES[task], bn=bn))
+        return with_generator(generator, lambda: MacroNetwork(arch, NUM_CLASSES[task], bn=bn))
 
     def __repr__(self) -> str:
         return "NASBenchMacroSpace()"
@@ -336,21 +208,6 @@ def shared_instance(cls: type, name: str) -> Any:
 
 
 # ---------------------------------------------------------------------- networks
-
-
-def _with_generator(generator: torch.Generator | None, build):
-    """Run ``build`` with torch's initialisers drawing from ``generator`` (a fork of the global RNG,
-    so the caller's global state is untouched); same generator state, same weights, any process."""
-    if generator is None:
-        return build()
-    seed = int(torch.randint(0, 2**62, (1,), generator=generator).item())
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return build()
-
-
-def _bn(channels: int, bn: bool) -> nn.Module:
-    return nn.BatchNorm2d(channels) if bn else nn.Identity()
 
 
 class IdentityBlock(nn.Module):
@@ -431,10 +288,6 @@ class MacroNetwork(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.head(self.features(self.stem(x))))
-
-
-def count_parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
 
 
 def count_flops(model: nn.Module, input_size: int = 32) -> int:

@@ -23,10 +23,25 @@ INPUT_SIZE = {"cifar10": 32, "cifar100": 32, "ImageNet16-120": 16}
 
 
 def _bn(channels: int, bn: bool) -> nn.Module:
+    """BatchNorm (affine, running statistics) or, with ``bn=False``, the identity."""
     return nn.BatchNorm2d(channels, affine=True, track_running_stats=True) if bn else nn.Identity()
 
 
+def with_generator(generator: torch.Generator | None, build):
+    """Run ``build`` with torch's initialisers drawing from ``generator`` (a fork of the global RNG,
+    so the caller's global state is untouched); same generator state, same weights, any process.
+    Without a generator ``build`` draws from the global RNG. Used by every space's networks."""
+    if generator is None:
+        return build()
+    seed = int(torch.randint(0, 2**62, (1,), generator=generator).item())
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return build()
+
+
 class ReLUConvBN(nn.Sequential):
+    """ReLU, a bias-free conv, BN (NB201's op; also TransNAS-Bench-101's convs and stem)."""
+
     def __init__(self, c_in: int, c_out: int, kernel: int, stride: int, padding: int, bn: bool = True):
         super().__init__(
             nn.ReLU(inplace=False),
@@ -148,13 +163,7 @@ def build_network(
         if dataset not in NUM_CLASSES:
             raise ValueError(f"unknown dataset {dataset!r}; accepted: {', '.join(NUM_CLASSES)}")
         num_classes = NUM_CLASSES[dataset]
-    if generator is None:
-        return NB201Network(arch, num_classes=num_classes, bn=bn)
-    # torch's initialisers draw from the global generator: fork it so the caller's state is untouched.
-    seed = int(torch.randint(0, 2**62, (1,), generator=generator).item())
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return NB201Network(arch, num_classes=num_classes, bn=bn)
+    return with_generator(generator, lambda: NB201Network(arch, num_classes=num_classes, bn=bn))
 
 
 def count_parameters(model: nn.Module) -> int:

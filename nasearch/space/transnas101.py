@@ -57,7 +57,7 @@ network here):
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,9 +65,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from nasearch.space.arch import ArchError
-from nasearch.space.base import SearchSpace, register_space
-from nasearch.space.nasbench_macro import SpaceError, _with_generator
+from nasearch.space.arch import EDGES, cell_is_connected
+from nasearch.space.base import ArchError, ProductSpace, SearchSpace, _where, index_of_codes, register_space
+from nasearch.space.networks import ReLUConvBN, _bn, with_generator
 
 MICRO_NAME = "transnas101_micro"
 MACRO_NAME = "transnas101_macro"
@@ -94,7 +94,6 @@ BASE_CHANNELS = 64
 OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3")
 """Micro op names; an op code is a position in this tuple (the benchmark's codes 0..3)."""
 NONE, SKIP, CONV1, CONV3 = range(len(OPS))
-EDGES: tuple[tuple[int, int], ...] = ((0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (2, 3))
 NUM_EDGES = len(EDGES)
 NUM_OPS = len(OPS)
 MICRO_SKELETON = "41414"
@@ -115,10 +114,6 @@ _MACRO_FORM = (
     "code 2 or 4, e.g. '64-2243-basic'; or an index in 0..3255; or a tuple of 4 to 6 module codes "
     "(or 6 positions with 0 = absent at the end)"
 )
-
-
-def _where(where: str) -> str:
-    return f" ({where})" if where else ""
 
 
 def _other_space_hint(s: str) -> str:
@@ -155,10 +150,7 @@ class TNBMicroArch:
     @property
     def index(self) -> int:
         """Base-4 number of the op codes, edge 0 most significant."""
-        i = 0
-        for o in self.ops:
-            i = i * NUM_OPS + o
-        return i
+        return index_of_codes(self.ops, NUM_OPS)
 
     def to_string(self) -> str:
         o = "".join(str(x) for x in self.ops)
@@ -172,25 +164,7 @@ class TNBMicroArch:
 
     def is_connected(self) -> bool:
         """Some path of non-``none`` edges leads from node 0 (input) to node 3 (output)."""
-        reach = [True, False, False, False]
-        for (src, dst), op in zip(EDGES, self.ops):
-            if op != NONE and reach[src]:
-                reach[dst] = True
-        return reach[3]
-
-
-def _micro_from_index(i: Any, where: str = "") -> TNBMicroArch:
-    if not _is_code(i, 0, NUM_MICRO - 1):
-        raise ArchError(
-            f"index {i!r}{_where(where)} is out of range for space {MICRO_NAME!r}: expected an integer in "
-            f"0..{NUM_MICRO - 1}"
-        )
-    i = int(i)
-    ops = []
-    for _ in range(NUM_EDGES):
-        ops.append(i % NUM_OPS)
-        i //= NUM_OPS
-    return TNBMicroArch(tuple(reversed(ops)))
+        return cell_is_connected(self.ops)
 
 
 def _micro_from_string(text: str, where: str = "") -> TNBMicroArch:
@@ -319,44 +293,6 @@ def _macro_from_choices(values: Sequence[Any]) -> TNBMacroArch | None:
 # ====================================================================== spaces
 
 
-def _config_space(space: Any, seed: int | None):
-    import ConfigSpace as CS
-
-    cs = CS.ConfigurationSpace(seed=seed)
-    cs.add(
-        [
-            CS.CategoricalHyperparameter(name, list(space.config_values(p)))
-            for p, name in enumerate(space.config_names())
-        ]
-    )
-    return cs
-
-
-def _to_config(space: Any, arch: Any, config_space: Any) -> Any:
-    values = {
-        name: space.config_values(p)[v] for p, (name, v) in enumerate(zip(space.config_names(), space.to_choices(arch)))
-    }
-    if config_space is None:
-        return values
-    import ConfigSpace as CS
-
-    return CS.Configuration(config_space, values=values)
-
-
-def _from_config(space: Any, config: Mapping[str, Any]) -> Any:
-    choices = []
-    for p, name in enumerate(space.config_names()):
-        values = space.config_values(p)
-        value = config.get(name) if hasattr(config, "get") else config[name]
-        if str(value) not in values:
-            raise ArchError(
-                f"configuration {dict(config)!r} is not one of space {space.name!r}: {name} must be one of "
-                f"{', '.join(values)} (got {value!r})"
-            )
-        choices.append(values.index(str(value)))
-    return space.from_choices(tuple(choices))
-
-
 class _TNBSpace(SearchSpace):
     """What the two spaces share: tasks, heads, networks."""
 
@@ -368,9 +304,10 @@ class _TNBSpace(SearchSpace):
     """Image sets (CIFAR, ImageNet16: there are no Taskonomy images here) are resized to the task's input
     size, 256 (255 for jigsaw), so the networks run at the benchmark's resolution."""
 
+    config_error_shows_value = True
+
     def _check_task(self, task: str, *, network: bool) -> None:
-        if task not in TASKS:
-            raise SpaceError(f"unknown task {task!r} for space {self.name!r}; accepted: {', '.join(TASKS)}")
+        self.check_task(task)
         if network and task not in NETWORK_TASKS:
             raise ArchError(
                 f"space {self.name!r} has no network for task {task!r}: its head (a regression or "
@@ -396,14 +333,14 @@ class _TNBSpace(SearchSpace):
     ) -> TNBNetwork:
         self._check_task(task, network=True)
         arch = self.parse(arch)  # type: ignore[attr-defined]
-        return _with_generator(generator, lambda: TNBNetwork(arch, task, bn=bn))
+        return with_generator(generator, lambda: TNBNetwork(arch, task, bn=bn))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
 
 
 @register_space
-class TransNAS101MicroSpace(_TNBSpace):
+class TransNAS101MicroSpace(_TNBSpace, ProductSpace):
     """TransNAS-Bench-101's cell-level space (see the module docstring)."""
 
     name = MICRO_NAME
@@ -411,83 +348,18 @@ class TransNAS101MicroSpace(_TNBSpace):
     positions: tuple[int, ...] = (NUM_OPS,) * NUM_EDGES
     Arch = TNBMicroArch
 
-    def parse(self, value: Any, where: str = "") -> TNBMicroArch:
-        """An arch string, an index, a tuple of 6 op codes, or a :class:`TNBMicroArch`."""
-        if isinstance(value, TNBMicroArch):
-            return value
-        if isinstance(value, str):
-            return _micro_from_string(value, where)
-        if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-            return _micro_from_index(value, where)
-        if isinstance(value, (tuple, list, np.ndarray)):
-            try:
-                return TNBMicroArch(tuple(value))
-            except ArchError:
-                raise ArchError(
-                    f"op tuple {value!r}{_where(where)} is not an architecture of space {self.name!r}: "
-                    f"expected {_MICRO_FORM}"
-                ) from None
-        raise ArchError(
-            f"{value!r} ({type(value).__name__}){_where(where)} is not an architecture of space "
-            f"{self.name!r}: expected {_MICRO_FORM}"
-        )
+    expected_form = _MICRO_FORM
+    choices_noun = "op tuple"
+    # parse (an arch string, an index, a tuple of 6 op codes, or a TNBMicroArch), from_index, sample
+    # (uniform over all 4,096 cells, trivial ones included), mutate, neighbours (the 18 cells that differ
+    # on one edge), from_choices and encode (one-hot, shape (n, 24), edge-major) are ProductSpace's /
+    # SearchSpace's
 
-    def to_string(self, arch: TNBMicroArch) -> str:
-        return arch.to_string()
-
-    def from_index(self, i: int) -> TNBMicroArch:
-        return _micro_from_index(i)
-
-    def all_archs(self) -> Iterator[TNBMicroArch]:
-        for i in range(NUM_MICRO):
-            yield _micro_from_index(i)
-
-    def sample(self, rng: np.random.Generator) -> TNBMicroArch:
-        """Uniform over all 4,096 cells (one op drawn uniformly per edge; trivial cells included)."""
-        return TNBMicroArch(tuple(int(o) for o in rng.integers(0, NUM_OPS, size=NUM_EDGES)))
-
-    def mutate(self, arch: TNBMicroArch, rng: np.random.Generator) -> TNBMicroArch:
-        """One edge drawn uniformly, its op replaced by a different one drawn uniformly."""
-        edge = int(rng.integers(NUM_EDGES))
-        op = int(rng.integers(NUM_OPS - 1))
-        if op >= arch.ops[edge]:
-            op += 1
-        ops = list(arch.ops)
-        ops[edge] = op
-        return TNBMicroArch(tuple(ops))
-
-    def neighbours(self, arch: TNBMicroArch) -> list[TNBMicroArch]:
-        """The 18 cells that differ on exactly one edge (edge-major, then op code)."""
-        out = []
-        for e in range(NUM_EDGES):
-            for o in range(NUM_OPS):
-                if o != arch.ops[e]:
-                    ops = list(arch.ops)
-                    ops[e] = o
-                    out.append(TNBMicroArch(tuple(ops)))
-        return out
+    def _parse_string(self, text: str, where: str = "") -> TNBMicroArch:
+        return _micro_from_string(text, where)
 
     def to_choices(self, arch: TNBMicroArch) -> tuple[int, ...]:
         return arch.ops
-
-    def from_choices(self, choices: Sequence[int]) -> TNBMicroArch | None:
-        """Every in-range vector of 6 op codes is a cell (None is never returned); another length or
-        a code outside 0..3 is an ArchError."""
-        try:
-            return TNBMicroArch(tuple(int(c) for c in choices))
-        except (TypeError, ValueError) as exc:
-            raise ArchError(
-                f"choice vector {choices!r} is not one of space {self.name!r}: expected {_MICRO_FORM}"
-            ) from exc
-
-    def encode(self, archs: Sequence[TNBMicroArch]) -> np.ndarray:
-        """One-hot, shape (n, 24): edge-major, ``[edge * 4 + op] = 1``."""
-        out = np.zeros((len(archs), NUM_EDGES * NUM_OPS), dtype=np.float32)
-        if archs:
-            codes = np.asarray([a.ops for a in archs])
-            rows = np.repeat(np.arange(len(archs)), NUM_EDGES)
-            out[rows, (np.arange(NUM_EDGES) * NUM_OPS + codes).ravel()] = 1.0
-        return out
 
     @staticmethod
     def edge_names() -> tuple[str, ...]:
@@ -500,16 +372,8 @@ class TransNAS101MicroSpace(_TNBSpace):
     def config_values(self, position: int) -> tuple[str, ...]:
         return OPS
 
-    def config_space(self, seed: int | None = None):
-        """6 categorical hyperparameters, one per edge, over the op names."""
-        return _config_space(self, seed)
-
-    def to_config(self, arch: TNBMicroArch, config_space: Any = None) -> Any:
-        return _to_config(self, arch, config_space)
-
-    def from_config(self, config: Mapping[str, Any]) -> TNBMicroArch | None:
-        """Inverse of :meth:`to_config`; every complete configuration is a cell."""
-        return _from_config(self, config)
+    # config_space (6 categorical hyperparameters, one per edge, over the op names), to_config and
+    # from_config (every complete configuration is a cell) are SearchSpace's
 
     def is_trivial(self, arch: TNBMicroArch) -> bool:
         """No path from the cell's input to its output: the network's output ignores its input."""
@@ -525,30 +389,23 @@ class TransNAS101MacroSpace(_TNBSpace):
     positions: tuple[int, ...] = (len(MODULES),) * MAX_MODULES
     Arch = TNBMacroArch
 
-    def parse(self, value: Any, where: str = "") -> TNBMacroArch:
-        """An arch string, an index, 4..6 module codes (or 6 positions, 0 = absent), or a
-        :class:`TNBMacroArch`."""
-        if isinstance(value, TNBMacroArch):
-            return value
-        if isinstance(value, str):
-            return _macro_from_string(value, where)
-        if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-            return _macro_from_index(value, where)
-        if isinstance(value, (tuple, list, np.ndarray)):
-            arch = _macro_from_choices(value)
-            if arch is None:
-                raise ArchError(
-                    f"vector {value!r}{_where(where)} is not an architecture of space {self.name!r} (not a "
-                    f"skeleton of the benchmark): expected {_MACRO_FORM}"
-                )
-            return arch
-        raise ArchError(
-            f"{value!r} ({type(value).__name__}){_where(where)} is not an architecture of space "
-            f"{self.name!r}: expected {_MACRO_FORM}"
-        )
+    expected_form = _MACRO_FORM
+    # parse: an arch string, an index, 4..6 module codes (or 6 positions, 0 = absent), or a TNBMacroArch
 
-    def to_string(self, arch: TNBMacroArch) -> str:
-        return arch.to_string()
+    def _parse_string(self, text: str, where: str = "") -> TNBMacroArch:
+        return _macro_from_string(text, where)
+
+    def _parse_index(self, i: Any, where: str = "") -> TNBMacroArch:
+        return _macro_from_index(i, where)
+
+    def _parse_choices(self, value: Any, where: str = "") -> TNBMacroArch:
+        arch = _macro_from_choices(value)
+        if arch is None:
+            raise ArchError(
+                f"vector {value!r}{_where(where)} is not an architecture of space {self.name!r} (not a "
+                f"skeleton of the benchmark): expected {_MACRO_FORM}"
+            )
+        return arch
 
     def from_index(self, i: int) -> TNBMacroArch:
         return _macro_from_index(i)
@@ -618,17 +475,9 @@ class TransNAS101MacroSpace(_TNBSpace):
     def config_values(self, position: int) -> tuple[str, ...]:
         return tuple(str(c) for c in range(len(MODULES)))
 
-    def config_space(self, seed: int | None = None):
-        """6 categorical hyperparameters ``module0`` .. ``module5`` over the codes '0' (absent) ..
-        '4'. ConfigSpace cannot state which vectors are skeletons (trailing absences, the counting
-        rule), so :meth:`from_config` returns None for the others (about 4 in 5 of uniform draws)."""
-        return _config_space(self, seed)
-
-    def to_config(self, arch: TNBMacroArch, config_space: Any = None) -> Any:
-        return _to_config(self, arch, config_space)
-
-    def from_config(self, config: Mapping[str, Any]) -> TNBMacroArch | None:
-        return _from_config(self, config)
+    # config_space: 6 categorical hyperparameters ``module0`` .. ``module5`` over the codes '0' (absent)
+    # .. '4' (SearchSpace's). ConfigSpace cannot state which vectors are skeletons (trailing absences,
+    # the counting rule), so from_config returns None for the others (about 4 in 5 of uniform draws).
 
     def is_trivial(self, arch: TNBMacroArch) -> bool:
         """Never: every module passes its input on."""
@@ -636,19 +485,6 @@ class TransNAS101MacroSpace(_TNBSpace):
 
 
 # ====================================================================== networks
-
-
-def _bn(channels: int, bn: bool) -> nn.Module:
-    return nn.BatchNorm2d(channels) if bn else nn.Identity()
-
-
-class ReLUConvBN(nn.Sequential):
-    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int, padding: int, bn: bool = True):
-        super().__init__(
-            nn.ReLU(inplace=False),
-            nn.Conv2d(c_in, c_out, kernel, stride=stride, padding=padding, bias=False),
-            _bn(c_out, bn),
-        )
 
 
 class Zero(nn.Module):
