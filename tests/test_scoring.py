@@ -369,3 +369,47 @@ def test_damaged_store_mid_run_keeps_the_scores(tmp_path: Path, monkeypatch):
     assert len(got) >= 16, "every score computed before the failure is kept"
     want = score_cells([Arch.from_index(i) for i in sorted(got)], "_t_free", data_free=True, progress=False)
     assert list(want) == [got[i] for i in sorted(got)]
+
+
+def _side(net, batches, ctx) -> float:
+    """The image side the proxy was handed (and a check that the engine's context agrees)."""
+    side = batches[0][0].shape[-1]
+    assert batches[0][0].shape[-2] == side == ctx.input_size
+    return float(side)
+
+
+@pytest.mark.parametrize("space_name, task, want", [
+    ("transnas101_micro", "class_scene", 256),  # CIFAR-10 images resized to the benchmark's input size
+    ("transnas101_macro", "jigsaw", 255),
+    ("nb201", "cifar10", 32),  # NB201 and NAS-Bench-Macro keep the images as read
+    ("nb201", "ImageNet16-120", 32),
+    ("nasbench_macro", "cifar10", 32),
+])
+def test_images_are_resized_to_the_space_input_size(space_name, task, want, cifar10_root, monkeypatch):
+    from nasearch.space import get_space
+
+    monkeypatch.setitem(TEST_PROXIES, "_t_side", (_side, dict(needs_labels=True)))
+    register()
+    space = get_space(space_name)
+    rng = np.random.default_rng(0)
+    cells = []
+    while len(cells) < 2:
+        a = space.sample(rng)
+        if not space.is_trivial(a) and a not in cells:
+            cells.append(a)
+    got = score_cells(cells, "_t_side", task, image_dataset="cifar10", data_root=cifar10_root.parent,
+                      batch_size=4, progress=False, space=space, shipped=False)
+    assert list(got) == [want, want]
+
+
+def test_resize_batches_is_deterministic_and_keeps_labels():
+    from nasearch.data.images import DataError, resize_batches
+
+    g = torch.Generator().manual_seed(0)
+    batches = [(torch.rand(3, 3, 32, 32, generator=g), torch.tensor([1, 2, 3]))]
+    a, b = resize_batches(batches, 64), resize_batches(batches, 64)
+    assert a[0][0].shape == (3, 3, 64, 64) and torch.equal(a[0][0], b[0][0])
+    assert torch.equal(a[0][1], batches[0][1])
+    assert resize_batches(batches, 32)[0][0].data_ptr() == batches[0][0].data_ptr()  # same size: untouched
+    with pytest.raises(DataError, match="positive integer"):
+        resize_batches(batches, 0)
