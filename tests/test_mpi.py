@@ -80,6 +80,10 @@ REPRO_CELLS = {
         "|avg_pool_3x3~0|+|none~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_1x1~1|nor_conv_3x3~2|",
     "gradsign worst (index 8072)":
         "|nor_conv_1x1~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|nor_conv_1x1~0|avg_pool_3x3~1|nor_conv_1x1~2|",
+    "grasp worst against the committed machine (index 10619)":
+        "|nor_conv_3x3~0|+|skip_connect~0|avg_pool_3x3~1|+|avg_pool_3x3~0|nor_conv_3x3~1|avg_pool_3x3~2|",
+    "snip and grad_norm worst across kernels (index 437)":
+        "|none~0|+|none~0|nor_conv_3x3~1|+|nor_conv_1x1~0|nor_conv_1x1~1|nor_conv_1x1~2|",
 }
 
 
@@ -90,8 +94,18 @@ def test_repro_cells_are_study_cells():
     assert not missing, f"not in the committed study: {missing}"
 
 
+REPRO_PROXIES = ("fisher", "flops", "grad_norm", "gradsign", "grasp", "jacob_cov", "naswot", "params", "snip",
+                 "synflow", "zen", "zico")
+"""Every proxy of the committed study (its scores.csv columns): each is checked on REPRO_CELLS."""
+
+
+def test_repro_proxies_are_the_study_columns():
+    _cells, scores = _study_scores()
+    assert sorted(scores) == sorted(REPRO_PROXIES)
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("proxy", sorted(THRESHOLDS))
+@pytest.mark.parametrize("proxy", REPRO_PROXIES)
 def test_committed_scores_reproduce(proxy, cifar10_root):
     """The fixed cells of REPRO_CELLS, recomputed here, equal the committed scores within the proxy's
     measured cross-machine tolerance (ProxySpec.tolerance), and every pair of cells whose committed

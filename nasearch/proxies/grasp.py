@@ -14,9 +14,12 @@ of ``-theta * Hg``), and we rank like zero-cost-nas does: ``higher_is_better=Tru
 
 Deviations: none.
 
-Cross-machine tolerance (grasp, ``ProxySpec.tolerance``, relative): provisional (not yet measured:
-see ``experiments/cross_machine``): a Hessian-gradient product (double backward) summed with
-cancellations between layers; tolerance 1e-2.
+Cross-machine tolerance (grasp, ``ProxySpec.tolerance``, relative): measured on 50 cells
+(``experiments/cross_machine``): max 2.6%, median 1.7e-4 between the default kernels and
+``ATEN_CPU_CAPABILITY=default ONEDNN_MAX_CPU_ISA=SSE41`` (Spearman rho 1.000, worst cell index 29); max
+1.4%, median 8.7e-5 against the machine that computed the committed study (worst cell 10619). A
+Hessian-gradient product (double backward) summed with cancellations between layers, so a cell whose
+sum nearly cancels moves most; tolerance 6e-2 (2x the worst).
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from nasearch.proxies.utils import cross_entropy, finite_or_nan, first_batch, la
     paper="Wang et al., Picking Winning Tickets Before Training by Preserving Gradient Flow, ICLR 2020",
     higher_is_better=True,
     needs_labels=True,
-    tolerance=1e-2,  # cross-machine, relative (experiments/cross_machine)
+    tolerance=6e-2,  # cross-machine, relative (experiments/cross_machine)
 )
 def grasp(net: torch.nn.Module, batches: list[tuple[torch.Tensor, torch.Tensor]], ctx: ProxyContext) -> float:
     images, labels = first_batch(batches)

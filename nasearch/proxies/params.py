@@ -6,7 +6,8 @@ Counts every parameter of the network built for the dataset with BatchNorm (equa
 Deviations: none.
 
 Cross-machine tolerance (params, ``ProxySpec.tolerance``, relative): a count of parameters: exact on
-any machine (float64 sum of integers); tolerance 1e-9.
+any machine (float64 sum of integers; measured: 0 on 50 cells, ``experiments/cross_machine``);
+tolerance 1e-9.
 """
 
 from __future__ import annotations

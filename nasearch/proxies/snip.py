@@ -11,9 +11,10 @@ product is the same).
 Deviations: none (the paper normalises the sensitivities by their sum to prune; zero-cost-nas and we
 take the raw sum).
 
-Cross-machine tolerance (snip, ``ProxySpec.tolerance``, relative): provisional (not yet measured:
-see ``experiments/cross_machine``): float32 gradients or activations summed in float32, about 1e-6
-across kernel sets for well-conditioned sums; tolerance 1e-3.
+Cross-machine tolerance (snip, ``ProxySpec.tolerance``, relative): measured on 50 cells
+(``experiments/cross_machine``): max 1.3e-3, median 7.2e-6 between the default kernels and
+``ATEN_CPU_CAPABILITY=default ONEDNN_MAX_CPU_ISA=SSE41`` (worst cell index 437); max 3.0e-4 against the
+machine that computed the committed study; tolerance 3e-3 (2x the worst).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from nasearch.proxies.utils import finite_or_nan, first_batch, layer_weights, we
     paper="Lee et al., SNIP: Single-shot Network Pruning based on Connection Sensitivity, ICLR 2019",
     higher_is_better=True,
     needs_labels=True,
-    tolerance=1e-3,  # cross-machine, relative (experiments/cross_machine)
+    tolerance=3e-3,  # cross-machine, relative (experiments/cross_machine)
 )
 def snip(net: torch.nn.Module, batches: list[tuple[torch.Tensor, torch.Tensor]], ctx: ProxyContext) -> float:
     images, labels = first_batch(batches)

@@ -34,9 +34,19 @@ Cross-machine tolerance (zico, ``ProxySpec.tolerance``, relative): measured on 5
 2.9%, median 0.33% between this machine and the machine that computed the committed study (rho 0.993);
 tolerance 7% (2x the worst).
 
-Cross-machine tolerance (zico_f64, ``ProxySpec.tolerance``, relative): provisional, pending the
-``zico_f64`` rows of ``experiments/cross_machine``: float64 rounding (1e-16) amplified by ZiCo's
-conditioning (about 1e5, the ratio of ZiCo's float32 spread to float32 rounding) stays near 1e-11.
+Cross-machine tolerance (zico_f64, ``ProxySpec.tolerance``, relative): measured on 50 cells
+(``experiments/cross_machine``): max 2.6%, median 0.18% between the default kernels and
+``ATEN_CPU_CAPABILITY=default ONEDNN_MAX_CPU_ISA=SSE41`` (Spearman rho 0.996, worst cell index 437), so
+float64 alone does not bring ZiCo within 0.1% across machines. ``experiments/cross_machine/init_split.py``
+finds why (10 cells): with oneDNN limited to SSE4.1 and the same initial weights, ``zico_f64`` is
+bit-identical to the default kernels (``zico``: up to 3.2%): float64 convolutions do not run in
+oneDNN, and a float64 kernel that rounds differently errs at 1e-16, about 1e-11 after ZiCo's 1e5
+amplification, so float64 removes the arithmetic part; under ``ATEN_CPU_CAPABILITY=default`` ATen's scalar ``torch.randn`` draws the initial weights
+about one float32 ulp apart from its AVX2 path (all 10 networks differ), and ZiCo's conditioning
+amplifies that to 2.6% (``zico`` 1.0%). Machines whose ATen kernels draw normals like this one's
+(AVX2 builds) agree on ``zico_f64`` exactly; others (no AVX2, other architectures) within the
+tolerance, 6e-2 (2x the worst). Removing the rest needs initial weights drawn by kernel-independent
+code, which would change every proxy's scores and the shipped tables: not done.
 """
 
 from __future__ import annotations
@@ -96,7 +106,7 @@ def zico(net: torch.nn.Module, batches: list[tuple[torch.Tensor, torch.Tensor]],
     higher_is_better=True,
     needs_labels=True,
     min_batches=2,
-    tolerance=1e-6,  # cross-machine, relative (experiments/cross_machine)
+    tolerance=6e-2,  # cross-machine, relative (experiments/cross_machine)
 )
 def zico_f64(net: torch.nn.Module, batches: list[tuple[torch.Tensor, torch.Tensor]], ctx: ProxyContext) -> float:
     """ZiCo with the network, the images and every gradient in float64 (opt-in; see the module
