@@ -162,8 +162,10 @@ def summary() -> None:
                 for k, v in r.items():
                     if k not in ("index", "arch"):
                         committed.setdefault(k, {})[int(r["index"])] = float(v)
+    from nasearch.proxies import get_proxy
+
     header = ["proxy", "setting", "cells", "max_rel_diff", "median_rel_diff", "spearman", "worst_cell",
-              "sec_per_cell"]
+              "sec_per_cell", "tolerance"]
     rows: list[list[object]] = []
     for proxy in proxies():
         base_path = RAW / proxy / "default.csv"
@@ -175,24 +177,29 @@ def summary() -> None:
             if not path.is_file():
                 continue
             mx, med, rho, worst = _compare(base, _read(path))
-            rows.append([proxy, setting, len(base), f"{mx:.3g}", f"{med:.3g}", f"{rho:.6f}", worst, ""])
+            rows.append([proxy, setting, len(base), f"{mx:.3g}", f"{med:.3g}", f"{rho:.6f}", worst, "",
+                         f"{get_proxy(proxy).tolerance:g}"])
         if proxy in committed:
             want = {i: committed[proxy][i] for i in base}
             mx, med, rho, worst = _compare(base, want)
-            rows.append([proxy, "committed study", len(base), f"{mx:.3g}", f"{med:.3g}", f"{rho:.6f}", worst, ""])
+            rows.append([proxy, "committed study", len(base), f"{mx:.3g}", f"{med:.3g}", f"{rho:.6f}", worst, "",
+                         f"{get_proxy(proxy).tolerance:g}"])
         with open(base_path, newline="") as fh:
             secs = [float(r["seconds"]) for r in csv.DictReader(fh)]
-        rows[-1][-1] = f"{sum(secs) / len(secs):.3g}"
+        rows[-1][-2] = f"{sum(secs) / len(secs):.3g}"
     _write_atomic(HERE / "table.csv", rows, header)
     lines = [
         f"Cells: {CELLS_DOC} (50 connected cells), cifar10 networks, batch 64, seed 0, CIFAR-10 train images,",
         "one torch thread. Relative difference to the `default` kernel run, |s - s_default| / |s_default|.",
         "",
-        "| proxy | against `default` | max rel. diff | median rel. diff | Spearman rho | worst cell (index) |",
-        "|---|---|---|---|---|---|",
+        "The last column is the proxy's `ProxySpec.tolerance`, what the committed-score tests allow "
+        "(`tests/test_mpi.py`; `tests/test_tolerances.py` checks it covers every row).",
+        "",
+        "| proxy | against `default` | max rel. diff | median rel. diff | Spearman rho | worst cell (index) | tolerance |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        lines.append(f"| {r[0]} | {r[1]} | {r[3]} | {r[4]} | {r[5]} | {r[6]} |")
+        lines.append(f"| {r[0]} | {r[1]} | {r[3]} | {r[4]} | {r[5]} | {r[6]} | {r[8]} |")
     (HERE / "table.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

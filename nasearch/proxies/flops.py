@@ -6,7 +6,7 @@ The image size is ``ctx.input_size`` (32 for CIFAR, 16 for ImageNet16-120). Need
 data. Deviations: none.
 
 Cross-machine tolerance (flops, ``ProxySpec.tolerance``, relative): a count of multiply-adds: exact
-on any machine; tolerance 1e-9.
+on any machine (measured: 0 on 50 cells, ``experiments/cross_machine``); tolerance 1e-9.
 """
 
 from __future__ import annotations
