@@ -163,7 +163,10 @@ def one_thread() -> Iterator[None]:
     (oneDNN) splits among its threads; another thread count sums in another order, which changes the
     last bits of every gradient, and ill-conditioned proxies (ZiCo's std over two batches) turn that
     into a 0.01-1% change of the score. Pinning makes a score independent of the caller's thread
-    count and of ``workers`` (workers run with one thread too). Cost: see ``make bench``.
+    count and of ``workers`` (workers run with one thread too). Cost (``make bench BENCH_ARGS='--only
+repro'``, 8 cells, 2 cores, 2026-11-29): entering and leaving the block costs 3.4 us per proxy call;
+a caller at 2 threads that scores in-process now takes 1.8x as long per cell (ZiCo: 3.05 s pinned
+against 1.68 s at 2 threads), which ``workers=2`` (one thread each, the same values) wins back.
     """
     n = torch.get_num_threads()
     if n == 1:
