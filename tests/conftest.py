@@ -12,6 +12,23 @@ import torch
 torch.set_num_threads(1)
 
 
+@pytest.fixture(autouse=True)
+def _seeded_global_rngs():
+    """Every test starts from seeded global RNGs (torch, numpy's legacy one, Python's ``random``), so a
+    draw a test makes without its own generator (a network built only to count its parameters, say)
+    is the same in every run and on every worker: no test can pass or fail by chance. Library code
+    never relies on this: it takes explicit generators (``tests/test_networks.py`` checks that a
+    seeded build leaves the global RNG alone)."""
+    import random
+
+    import numpy as np
+
+    torch.manual_seed(0)
+    np.random.seed(0)
+    random.seed(0)
+    yield
+
+
 def _data_root() -> Path | None:
     root = os.environ.get("NASEARCH_DATA")
     # absolute: tests hand it to subprocesses that run in other directories (a relative
