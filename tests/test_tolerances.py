@@ -35,5 +35,5 @@ def test_tolerance_covers_the_measured_spread(proxy):
     spec = get_proxy(proxy)
     for r in rows:
         assert float(r["max_rel_diff"]) <= spec.tolerance, (proxy, r["setting"], r["max_rel_diff"], spec.tolerance)
-    doc = sys.modules[spec.fn.__module__ if hasattr(spec.fn, "__module__") else ""].__doc__ or ""
+    doc = sys.modules[spec.fn.__module__].__doc__ or ""
     assert "Cross-machine tolerance" in doc and "experiments/cross_machine" in doc, f"{proxy}: undocumented"

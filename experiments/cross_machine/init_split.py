@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import os
 import subprocess
 import sys
 import time
@@ -65,15 +64,14 @@ def main() -> None:
         _run_setting(sys.argv[2])
         return
     sys.path.insert(0, str(HERE))
-    from run import KERNEL_VARS, SETTINGS
+    from run import kernel_env
 
     procs = []
     for setting in SPLIT:
         if (OUT / f"{setting}.csv").is_file():
             continue
-        env = {k: v for k, v in os.environ.items() if k not in KERNEL_VARS}
-        env.update(SETTINGS[setting], OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-        procs.append((setting, time.time(), subprocess.Popen([sys.executable, __file__, "--setting", setting], env=env)))
+        cmd = [sys.executable, __file__, "--setting", setting]
+        procs.append((setting, time.time(), subprocess.Popen(cmd, env=kernel_env(setting))))
     for setting, t0, p in procs:
         if p.wait() != 0:
             raise SystemExit(f"{setting} failed with exit code {p.returncode}")

@@ -108,10 +108,16 @@ def jobs() -> list[tuple[str, str]]:
     return order
 
 
-def _cmd(proxy: str, setting: str) -> tuple[list[str], dict[str, str]]:
+def kernel_env(setting: str) -> dict[str, str]:
+    """This process's environment with the kernel variables of ``setting`` (and no others) and one
+    OpenMP/MKL thread: the environment of a subprocess that scores under that setting."""
     env = {k: v for k, v in os.environ.items() if k not in KERNEL_VARS}
     env.update(SETTINGS[setting], OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    return [sys.executable, __file__, "--worker", proxy, setting], env
+    return env
+
+
+def _cmd(proxy: str, setting: str) -> tuple[list[str], dict[str, str]]:
+    return [sys.executable, __file__, "--worker", proxy, setting], kernel_env(setting)
 
 
 def drive(parallel: int = 1) -> None:
