@@ -75,6 +75,29 @@ def test_instances_found_by_structure() -> None:
     assert len(find_instances(_tiny())) == 2
 
 
+def test_instances_of_every_space_and_in_place_relus() -> None:
+    """NAS-Bench-Macro: two instances per MobileNetV2 block (depthwise and projection conv), none in
+    identity blocks; its in-place ReLUs must not overwrite what the hooks record."""
+    from nasearch.space import get_space
+
+    space = get_space("nasbench_macro")
+    arch = space.parse("10200001")  # 3 inverted-residual blocks
+    net = space.build_network(arch, "cifar10", generator=torch.Generator().manual_seed(0))
+    inst = find_instances(net)
+    assert len(inst) == 2 * 3 and all(r.inplace for r, _, _ in inst)
+    assert [c.groups > 1 for _, c, _ in inst] == [True, False] * 3
+    stats = collect(net, _images(b=2, size=32), torch.Generator().manual_seed(5), names=["inpact_D", "preact_D", "act_D"])
+    assert all(r.inplace for r, _, _ in inst)  # restored
+    for s in stats:
+        assert torch.equal(s["preact_D"], s["inpact_D"].relu())
+        assert (s["inpact_D"] < 0).any() and (s["act_D"] < 0).any()  # recorded before the ReLUs ran
+    for name in ("transnas101_micro", "transnas101_macro"):
+        space = get_space(name)
+        net = space.build_network(space.sample(np.random.default_rng(0)), space.networks_for()[0],
+                                  generator=torch.Generator().manual_seed(0))
+        assert find_instances(net), name
+
+
 def test_statistics_shapes_and_determinism() -> None:
     x = _images()
     stats = collect(_tiny(), x, torch.Generator().manual_seed(5))

@@ -137,6 +137,21 @@ def test_gradsign_batched_matches_the_per_sample_loop(arch, cifar):
     assert batched == float(gradsign_sign_sums(net, x, y).abs().sum())
 
 
+@pytest.mark.parametrize("key", ["22212202", "12021010"])
+def test_gradsign_per_sample_gradients_of_depthwise_convs(key, cifar):
+    """NAS-Bench-Macro's inverted residuals use depthwise (grouped) convs: the batched per-sample
+    gradients fold the batch into the groups, and must equal the one-sample-at-a-time loop."""
+    from nasearch.space import get_space
+
+    space = get_space("nasbench_macro")
+    net = space.build_network(space.parse(key), "cifar10", generator=torch.Generator().manual_seed(4)).double()
+    assert any(isinstance(m, torch.nn.Conv2d) and m.groups > 1 for m in net.modules())
+    x, y = cifar[0][:8].double(), cifar[1][:8]
+    signs_batched, signs_loop = gradsign_sign_matrix(net, x, y), gradsign_loop_sign_matrix(net, x, y)
+    assert signs_batched.shape == signs_loop.shape
+    assert (signs_batched == signs_loop).float().mean().item() >= 0.999
+
+
 def test_gradsign_batch_64_agreement(cifar):
     x, y = cifar[0][:64], cifar[1][:64]
     net = build_network(POOL_1X1, generator=torch.Generator().manual_seed(5))

@@ -272,6 +272,12 @@ def test_a_strategy_of_another_space_is_refused():
 
 
 # ------------------------------------------------------------------------------------ proxies
+# (proxy, space) pairs where a proxy does not apply, and why; every other pair must give finite
+# scores (an error there is a bug, not "does not apply": gradsign on NAS-Bench-Macro's depthwise
+# convs and zen on networks without NB201's pooling attribute once failed and passed this test)
+DOES_NOT_APPLY: dict[tuple[str, str], str] = {}
+
+
 @pytest.mark.parametrize("proxy", [p.name for p in all_proxies()])
 def test_every_proxy_runs_on_every_space_or_says_it_does_not_apply(space, proxy, data_root_or_none):
     from nasearch.proxies.scoring import score_cells
@@ -289,11 +295,12 @@ def test_every_proxy_runs_on_every_space_or_says_it_does_not_apply(space, proxy,
         kwargs.update(image_dataset="cifar10", data_root=str(data_root_or_none))
     else:
         kwargs.update(data_free=True)
-    try:
-        scores = score_cells(archs, proxy, task, **kwargs)
-    except ProxyError as exc:  # it may not apply, but then it must say so (naming the proxy)
-        assert proxy in str(exc)
+    reason = DOES_NOT_APPLY.get((proxy, space.name))
+    if reason is not None:  # it does not apply, and says so with a clear error naming the proxy
+        with pytest.raises(ProxyError, match=proxy):
+            score_cells(archs, proxy, task, **kwargs)
         return
+    scores = score_cells(archs, proxy, task, **kwargs)
     assert scores.shape == (2,) and np.isfinite(scores).all(), f"{proxy} on {space.name}: {scores}"
 
 

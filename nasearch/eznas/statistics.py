@@ -4,12 +4,16 @@ Akhauri, Munoz, Jain & Iyer, "EZNAS: Evolving Zero-Cost Proxies For Neural Archi
 NeurIPS 2022, Sec. 3 and the authors' code (IntelLabs/Hardware-Aware-Automated-Machine-Learning,
 ``EZNAS/evol_utilities.py``: ``process_network_output``, ``process_layer_data``).
 
-Instances. A ReLU-Conv-BN instance is any ``nn.Sequential`` whose children are exactly
-``(nn.ReLU, nn.Conv2d, nn.BatchNorm2d)`` in that order (NB201's ``ReLUConvBN``: the conv edges of every
-cell and the two convs of each residual reduction block), found in ``net.modules()`` order. This is
-the authors' rule for NB201 stated structurally (they walk the flat list of Conv/BN/ReLU modules and
-cut the stem, the residual shortcut conv that has no BN, and the final BN-ReLU); it needs no
-knowledge of the space, so any network made of such blocks works.
+Instances. A ReLU-Conv-BN instance is any run of three consecutive children ``(nn.ReLU, nn.Conv2d,
+nn.BatchNorm2d)`` of an ``nn.Sequential``, found in ``net.modules()`` order. On NB201 these are exactly
+the ``ReLUConvBN`` blocks (the conv edges of every cell and the two convs of each residual reduction
+block): the authors' rule for NB201 stated structurally (they walk the flat list of Conv/BN/ReLU
+modules and cut the stem, the residual shortcut conv that has no BN, and the final BN-ReLU). It needs
+no knowledge of the space, so every nasearch space's networks have instances: TransNAS-Bench-101's
+ReLU-conv-BN ops and basic blocks, and in NAS-Bench-Macro's MobileNetV2 blocks (1x1 conv, BN, ReLU,
+depthwise conv, BN, ReLU, 1x1 conv, BN) the depthwise and the projection convs with the ReLU before
+and the BN after each (the expansion conv has no ReLU before it, like NB201's stem conv). In-place
+ReLUs run out of place while statistics are recorded (same values).
 
 Inputs (one forward and one backward pass each, BN in train mode, same network for all three):
 
@@ -91,15 +95,34 @@ class Subsample:
         return t[: self.batch, : self.channels].contiguous()
 
 
-def find_instances(net: nn.Module) -> list[nn.Sequential]:
-    """Every ``nn.Sequential`` of exactly (ReLU, Conv2d, BatchNorm2d), in ``net.modules()`` order."""
-    out = []
+Instance = tuple[nn.ReLU, nn.Conv2d, nn.BatchNorm2d]
+
+
+def find_instances(net: nn.Module) -> list[Instance]:
+    """Every run of three consecutive children (ReLU, Conv2d, BatchNorm2d) of an ``nn.Sequential``,
+    in ``net.modules()`` order (see the module docstring)."""
+    out: list[Instance] = []
     for m in net.modules():
-        if isinstance(m, nn.Sequential) and len(m) == 3:
-            a, b, c = m[0], m[1], m[2]
-            if isinstance(a, nn.ReLU) and isinstance(b, nn.Conv2d) and isinstance(c, nn.BatchNorm2d):
-                out.append(m)
+        if isinstance(m, nn.Sequential):
+            kids = list(m.children())
+            for a, b, c in zip(kids, kids[1:], kids[2:]):
+                if isinstance(a, nn.ReLU) and isinstance(b, nn.Conv2d) and isinstance(c, nn.BatchNorm2d):
+                    out.append((a, b, c))
     return out
+
+
+@contextlib.contextmanager
+def out_of_place_relus(net: nn.Module) -> Iterator[None]:
+    """Every ``nn.ReLU(inplace=True)`` of ``net`` runs out of place for the block (same values): an
+    in-place ReLU would overwrite the BN output and the ReLU input that the hooks record."""
+    relus = [m for m in net.modules() if isinstance(m, nn.ReLU) and m.inplace]
+    for m in relus:
+        m.inplace = False
+    try:
+        yield
+    finally:
+        for m in relus:
+            m.inplace = True
 
 
 @contextlib.contextmanager
@@ -138,7 +161,7 @@ def _loss_input(net: nn.Module) -> nn.Linear | None:
     return linears[-1] if linears else None
 
 
-def _one_pass(net: nn.Module, x: torch.Tensor, instances: list[nn.Sequential],
+def _one_pass(net: nn.Module, x: torch.Tensor, instances: list[Instance],
               subsample: Subsample | None = None) -> list[dict[str, torch.Tensor]]:
     """Forward + backward of ``x``; per instance the 7 per-kind tensors (detached, float32), cut by
     ``subsample`` right away (elementwise work after the cut gives bitwise the same values)."""
@@ -213,10 +236,10 @@ def collect(
     instances = find_instances(net)
     if not instances:
         raise StatisticsError(
-            f"{type(net).__name__} has no ReLU-Conv-BN instance (an nn.Sequential of ReLU, Conv2d, "
-            "BatchNorm2d); EZNAS statistics need at least one"
+            f"{type(net).__name__} has no ReLU-Conv-BN instance (consecutive ReLU, Conv2d, BatchNorm2d "
+            "children of an nn.Sequential); EZNAS statistics need at least one"
         )
-    with one_thread():
+    with one_thread(), out_of_place_relus(net):
         inputs = make_inputs(images.to(torch.float32), generator)
         net.train()
         passes = {k: _one_pass(net, inputs[k], instances, subsample) for k in kinds}

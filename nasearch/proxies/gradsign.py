@@ -57,31 +57,45 @@ Consumer = Callable[[int, torch.Tensor], None]
 """Called with (layer index in module order, per-sample weight gradients of shape (n, *weight.shape))."""
 
 
+def _numeric_padding(module: nn.Conv2d) -> list[int]:
+    """The conv's padding as numbers; ``'same'`` only where it is symmetric (odd effective kernel)."""
+    if module.padding_mode != "zeros":
+        raise NotImplementedError(f"per-sample gradients of convs with padding_mode={module.padding_mode!r}")
+    if not isinstance(module.padding, str):
+        return list(module.padding)
+    if module.padding == "valid":
+        return [0, 0]
+    total = [d * (k - 1) for d, k in zip(module.dilation, module.kernel_size)]
+    if any(t % 2 for t in total):
+        raise NotImplementedError("per-sample gradients of convs with asymmetric padding='same'")
+    return [t // 2 for t in total]
+
+
 def _per_sample_grad(module: nn.Module, x: torch.Tensor, dy: torch.Tensor) -> torch.Tensor:
     """Per-sample gradient of a conv/linear weight from the layer input ``x`` and output grad ``dy``."""
     n = x.shape[0]
     if isinstance(module, nn.Linear):
         return torch.einsum("no,ni->noi", dy, x)
     assert isinstance(module, nn.Conv2d)
-    if module.groups != 1 or isinstance(module.padding, str):
-        raise NotImplementedError("per-sample gradients of grouped or string-padded convs")
-    # Fold the batch into the channels: a conv with groups=n over a batch of one image whose channels
-    # are the n samples' channels. Its weight gradient, (n * C_out, C_in, kh, kw), is the per-sample
-    # weight gradients stacked; the backend's grouped weight-gradient kernel computes it at about the
-    # cost of the ordinary (summed) weight gradient, with no im2col buffer.
+    padding = _numeric_padding(module)
+    # Fold the batch into the channels: a conv with groups=n*g over a batch of one image whose
+    # channels are the n samples' channels (g: the layer's own groups, e.g. a depthwise conv's). Its
+    # weight gradient, (n * C_out, C_in / g, kh, kw), is the per-sample weight gradients stacked; the
+    # backend's grouped weight-gradient kernel computes it at about the cost of the ordinary (summed)
+    # weight gradient, with no im2col buffer.
     c_out, c_in = dy.shape[1], x.shape[1]
-    weight_shape = (n * c_out, c_in, *module.kernel_size)
+    weight_shape = (n * c_out, c_in // module.groups, *module.kernel_size)
     grad = torch.ops.aten.convolution_backward(
         dy.reshape(1, n * c_out, *dy.shape[2:]),
         x.reshape(1, n * c_in, *x.shape[2:]),
         module.weight.new_empty(weight_shape),
         None,
         list(module.stride),
-        list(module.padding),
+        padding,
         list(module.dilation),
         False,
         [0, 0],
-        n,
+        n * module.groups,
         [False, True, False],
     )[1]
     return grad.reshape(n, *module.weight.shape)

@@ -17,6 +17,11 @@ with identity/pool edges, so the correction is only approximate (nothing in NB20
 BN"). We keep the paper's formula and sum over every BatchNorm2d of the network (stem, cell ops,
 reduction blocks, lastact).
 
+Other spaces: f is likewise the input of the network's ``global_pooling`` module. NAS-Bench-Macro:
+the output of the head's 1x1 conv + BN + ReLU (1280 channels), the sum over every BN (stem, blocks,
+head). TransNAS-Bench-101: the encoder's output (for ``jigsaw``, the 9 tiles' encodings
+concatenated along channels), the sum over every BN of the encoder.
+
 Deviations: a BN whose input is identically zero (an op fed by a node that only ``none`` edges reach;
 such ops do not influence the output) is left out of the sum instead of adding log(0) = -inf.
 sigma_i is taken from the batch variance (unbiased, per channel, of BN's input) seen in
@@ -59,7 +64,13 @@ def gaussian_init_(net: nn.Module, generator: torch.Generator) -> None:
 
 def _pre_gap(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
     feats: list[torch.Tensor] = []
-    handle = net.global_pooling.register_forward_pre_hook(lambda mod, inputs: feats.append(inputs[0]))
+    pooling = getattr(net, "global_pooling", None)
+    if not isinstance(pooling, nn.Module):
+        raise TypeError(
+            f"zen needs the network's pre-GAP feature map: {type(net).__name__} has no `global_pooling` "
+            "module (every nasearch space's networks have one)"
+        )
+    handle = pooling.register_forward_pre_hook(lambda mod, inputs: feats.append(inputs[0]))
     try:
         net(x)
     finally:

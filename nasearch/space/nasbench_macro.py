@@ -281,13 +281,13 @@ class MacroNetwork(nn.Module):
             nn.Conv2d(c, HEAD_CHANNELS, 1, bias=False),
             _bn(HEAD_CHANNELS, bn),
             nn.ReLU(inplace=True),
-            nn.AdaptiveAvgPool2d(1),
-            nn.Flatten(1),
         )
+        # its own module: the pre-GAP feature map (Zen-score's f) is this module's input
+        self.global_pooling = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Linear(HEAD_CHANNELS, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.head(self.features(self.stem(x))))
+        return self.classifier(self.global_pooling(self.head(self.features(self.stem(x)))).flatten(1))
 
 
 def count_flops(model: nn.Module, input_size: int = 32) -> int:

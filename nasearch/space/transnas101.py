@@ -645,12 +645,13 @@ class TNBNetwork(nn.Module):
         self.num_classes = NUM_CLASSES[task]
         self.encoder = Encoder(arch, bn)
         tiles = JIGSAW_TILES if task == "jigsaw" else 1
-        self.pool = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(1))
+        # its own module: the pre-GAP feature map (Zen-score's f) is this module's input
+        self.global_pooling = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Linear(self.encoder.out_channels * tiles, self.num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.task != "jigsaw":
-            return self.classifier(self.pool(self.encoder(x)))
+            return self.classifier(self.global_pooling(self.encoder(x)).flatten(1))
         if x.dim() == 4:
             x = image_to_tiles(x)
         if x.dim() != 5 or x.shape[1] != JIGSAW_TILES:
@@ -659,7 +660,7 @@ class TNBNetwork(nn.Module):
                 f"N x 3 x S x S images"
             )
         features = torch.cat([self.encoder(x[:, i]) for i in range(JIGSAW_TILES)], dim=1)
-        return self.classifier(self.pool(features))
+        return self.classifier(self.global_pooling(features).flatten(1))
 
 
 __all__ = [
