@@ -354,3 +354,32 @@ def test_task_evolve_end_to_end(tmp_path: Path) -> None:
     r2 = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     assert r2.returncode == 0, r2.stderr[-2000:]
     assert (tmp_path / "run" / "hall_of_fame.csv").read_text().splitlines() == hof
+
+
+@pytest.mark.skipif(not DATA, reason="needs NASEARCH_DATA (NB201 table and CIFAR-10 images)")
+def test_task_evolve_killed_mid_generation_resumes_to_the_uninterrupted_result(tmp_path: Path) -> None:
+    """A real SIGKILL of ``task=evolve`` in the middle of generation 2 (fault injection, no cleanup);
+    the rerun resumes from generation 1's checkpoint and ends with the uninterrupted run's hall of
+    fame, log and final population."""
+    def cmd(run: str) -> list[str]:
+        return [sys.executable, "-m", "nasearch.cli", "task=evolve", "evolve.cells=4", "evolve.validation_cells=2",
+                "evolve.population=4", "evolve.offspring=4", "evolve.generations=3", "evolve.init_max_depth=2",
+                "evolve.batch_size=2", "evolve.workers=1", f"evolve.cache_dir={tmp_path / 'cache'}",
+                f"hydra.run.dir={tmp_path / run}", "progress=false"]
+
+    env = {k: v for k, v in os.environ.items() if k != "NASEARCH_FAULT_KILL_EVOLVE"}
+    straight = subprocess.run(cmd("a"), capture_output=True, text=True, timeout=900, env=env)
+    assert straight.returncode == 0, straight.stderr[-2000:]
+    killed = subprocess.run(cmd("b"), capture_output=True, text=True, timeout=900,
+                            env=env | {"NASEARCH_FAULT_KILL_EVOLVE": "2:1"})
+    assert killed.returncode == -9, (killed.returncode, killed.stderr[-2000:])
+    assert json.loads((tmp_path / "b" / "checkpoint.json").read_text())["generation"] == 1
+    assert not (tmp_path / "b" / "hall_of_fame.csv").exists()
+    resumed = subprocess.run(cmd("b"), capture_output=True, text=True, timeout=900, env=env)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    for name in ("hall_of_fame.csv", "evolution.csv"):
+        assert (tmp_path / "b" / name).read_text() == (tmp_path / "a" / name).read_text(), name
+    a = json.loads((tmp_path / "a" / "checkpoint.json").read_text())
+    b = json.loads((tmp_path / "b" / "checkpoint.json").read_text())
+    assert a["generation"] == b["generation"] == 3
+    assert a["population"] == b["population"] and a["random_state"] == b["random_state"]
