@@ -24,6 +24,9 @@
 6. Store (``--only store``): a synthetic score store of 2.4 M scores (bench/store_bench.py): import
    rows/s, ``get_many`` latency for 100 cells, merge rows/s. ``--only store`` replaces only its own
    section of the results file.
+4b. Strategy step (``--only step``, bench/step_compare.py): the searches of 4 in this tree and in
+   the last commit before the search-space interface (``git archive``), alternating subprocesses;
+   ratio this / that per arm (issue 16: at most 1.10), and whether the accuracies agree bit for bit.
 7. GPU (``--only gpu``, on a CUDA machine): bench/gpu_bench.py writes bench/results_gpu.md.
 
 Results are printed as markdown and merged into bench/results.md (override with --out): each section
@@ -403,7 +406,7 @@ def main() -> None:
     p.add_argument("--out", default=str(Path(__file__).with_name("results.md")))
     p.add_argument("--runs", type=int, default=500)
     p.add_argument("--skip-proxies", action="store_true")
-    p.add_argument("--only", choices=("search", "gradsign", "proxies", "repro", "store", "gpu", "ghn", "eznas"),
+    p.add_argument("--only", choices=("search", "step", "gradsign", "proxies", "repro", "store", "gpu", "ghn", "eznas"),
                    default=None, help="run one section")
     a = p.parse_args()
     if a.only == "store":
@@ -424,6 +427,11 @@ def main() -> None:
     out = [f"# nasearch benchmark ({time.strftime('%Y-%m-%d')}, {threads_all} cores, torch {torch.__version__})", ""]
     if a.only in (None, "search"):
         out += bench_search(a.runs) + [""]
+    if a.only in (None, "step"):
+        sys.path.insert(0, str(Path(__file__).parent))
+        from step_compare import compare
+
+        out += compare(runs=min(a.runs, 200), rounds=5) + [""]
     if a.only in (None, "eznas"):
         out += bench_eznas(cells) + [""]
     if not a.skip_proxies and a.only in (None, "gradsign"):

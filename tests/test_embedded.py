@@ -111,11 +111,16 @@ def test_user_table_wins_at_the_command_line(user_data: Path, tmp_path: Path) ->
 
 
 # ---------------------------------------------------------------------------------------------- score tables
-def test_every_shipped_table_holds_one_nb201_setting_that_score_key_produces() -> None:
+def test_every_shipped_table_holds_one_setting_that_score_key_produces() -> None:
     files = shipped.table_files()
     ks = shipped.keys()
     assert len(ks) == len(files)  # one setting per file
-    by_proxy = {k.proxy: k for k in ks}
+    assert {k.space for k in ks} == {"nb201", "nasbench_macro"}
+    # NAS-Bench-Macro: synflow over all 6,561 networks (the file's dataset column is SPACE:TASK)
+    macro = [k for k in ks if k.space == "nasbench_macro"]
+    assert macro == [score_key("synflow", "cifar10", batch_size=64, seed=0, space="nasbench_macro")]
+    assert sorted(shipped.cells_of(macro[0])) == list(range(6561))
+    by_proxy = {k.proxy: k for k in ks if k.space == "nb201"}
     full = ("gradsign", "synflow", "zico")
     sample = ("fisher", "grad_norm", "grasp", "jacob_cov", "naswot", "snip", "zen")
     assert set(full + sample) <= set(by_proxy)

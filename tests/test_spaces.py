@@ -199,6 +199,26 @@ def test_an_arch_of_another_space_is_refused(space):
 
 
 # ------------------------------------------------------------------------------------ networks
+def test_structural_proxies_count_a_meta_network_as_the_real_one(space):
+    """params and flops (``needs_weights=False``) are computed on a network built on the meta device:
+    the same counts as on the initialised CPU network, for every task's network."""
+    from nasearch.proxies import get_proxy
+    from nasearch.proxies.registry import ProxyContext
+    from nasearch.proxies.scoring import score_one
+
+    archs = _non_trivial(space, 2, seed=5)
+    for task in space.networks_for():
+        for name in ("params", "flops"):
+            spec = get_proxy(name)
+            assert not spec.needs_weights
+            for arch in archs:
+                meta, _ = score_one(spec, arch, task, [], 0, space.input_size(task), space)
+                net = space.build_network(arch, task, generator=torch.Generator().manual_seed(0))
+                ctx = ProxyContext(space.num_classes(task), torch.Generator(), space.input_size(task))
+                real = spec.fn(net, [], ctx)
+                assert meta == real, (name, task, str(arch))
+
+
 @pytest.mark.parametrize("bn", [True, False])
 def test_networks_forward_every_task(space, bn):
     a = _non_trivial(space, 1, seed=1)[0]

@@ -25,6 +25,7 @@ from nasearch.space.networks import count_parameters
     data_free=True,
     bn=True,
     needs_network=True,
+    needs_weights=False,  # counted on a network built on the meta device
     tolerance=1e-9,  # cross-machine, relative (experiments/cross_machine)
 )
 def params(net: torch.nn.Module, batches: list[tuple[torch.Tensor, torch.Tensor]], ctx: ProxyContext) -> float:

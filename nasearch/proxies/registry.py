@@ -55,6 +55,10 @@ class ProxySpec:
     needs_network: bool = True
     """False for a proxy computed from the cell alone that needs no network at all. (params and flops
     count the network they are given, so they are registered data-free with a network.)"""
+    needs_weights: bool = True
+    """False for a proxy that reads only the network's structure and shapes (params, flops): the
+    engine builds its network on the ``meta`` device (no initialisation, no memory, no batches), a
+    fraction of the cost of a real build on large networks such as TransNAS-Bench-101's."""
     version: str = "1"
     """Bump when the proxy's code changes its values: the score store keys scores by it."""
     tolerance: float = 1e-6
@@ -87,6 +91,7 @@ def register_proxy(
     bn: bool = True,
     min_batches: int = 1,
     needs_network: bool = True,
+    needs_weights: bool = True,
     version: str = "1",
     tolerance: float = 1e-6,
     bind: Callable[[str], ProxySpec] | None = None,
@@ -108,6 +113,7 @@ def register_proxy(
             bn=bn,
             min_batches=min_batches,
             needs_network=needs_network,
+            needs_weights=needs_weights,
             version=version,
             tolerance=tolerance,
             bind=bind,

@@ -194,8 +194,13 @@ def score_one(
     t0 = time.perf_counter()
     g_net, g_ctx = cell_generators(seed, arch)
     try:
-        net = space.build_network(arch, dataset, bn=spec.bn, generator=g_net)
-        if device is not None and device.type != "cpu":
+        if not spec.needs_weights:  # structure and shapes only: no initialisation, no memory, no data
+            with torch.device("meta"):
+                net = space.build_network(arch, dataset, bn=spec.bn, generator=None)
+            batches = []
+        else:
+            net = space.build_network(arch, dataset, bn=spec.bn, generator=g_net)
+        if spec.needs_weights and device is not None and device.type != "cpu":
             net = net.to(device)
         net.train()
         ctx = ProxyContext(num_classes=space.num_classes(dataset), generator=g_ctx, input_size=input_size)

@@ -1,8 +1,9 @@
 """Shipped score tables: a read-only layer of proxy scores beneath the user's score store.
 
 The package carries the score tables this project computed (``nasearch/embedded/scores/*.csv.gz``,
-the format of ``nasearch scores export``: full-space GradSign, synflow and ZiCo on CIFAR-10 networks,
-batch 64, seed 0; the 1,000 cells of the correlation study for the other proxies). A lookup under a
+the format of ``nasearch scores export``: full-space GradSign, synflow and ZiCo on NB201's CIFAR-10
+networks, batch 64, seed 0; the 1,000 cells of the correlation study for the other proxies; synflow
+over all 6,561 NAS-Bench-Macro networks, whose ``dataset`` column reads ``nasbench_macro:cifar10``). A lookup under a
 :class:`~nasearch.proxies.store.ScoreKey` that one of them holds finds its scores without an import
 step:
 
@@ -39,7 +40,7 @@ from importlib import resources
 
 from nasearch.proxies.registry import ProxyError
 from nasearch.proxies.store import ScoreKey, ScoreStore, _arch_index
-from nasearch.space.arch import NUM_ARCHS, Arch
+from nasearch.space.arch import Arch
 
 PACKAGE = "nasearch.embedded"
 FOLDER = "scores"
@@ -72,8 +73,10 @@ def _key_of(header: list[str], row: list[str], entry_name: str) -> ScoreKey:
     if "proxy" not in names or not {"index", "value", "seconds"} <= set(header):
         raise ProxyError(f"malformed shipped score table {entry_name!r}: columns {header}")
     try:
-        return ScoreKey(**{n: int(row[header.index(n)]) if types[n] in (int, "int") else row[header.index(n)]
-                           for n in names})
+        values = {n: int(row[header.index(n)]) if types[n] in (int, "int") else row[header.index(n)] for n in names}
+        if "dataset" in values and "space" not in values:  # the exported form: SPACE:TASK outside NB201
+            values["space"], values["dataset"] = ScoreKey.split_dataset_field(values["dataset"])
+        return ScoreKey(**values)
     except (ValueError, IndexError) as exc:
         raise ProxyError(f"malformed shipped score table {entry_name!r} line 2: {exc}") from exc
 
@@ -99,8 +102,12 @@ def _parse(entry, key: ScoreKey) -> dict[int, tuple[float, float]]:
     """Every row of one shipped file (which must hold the single setting ``key``)."""
     raw, header, reader = _rows(entry)
     col = {c: i for i, c in enumerate(header)}
-    ident = [(col[f.name], str(getattr(key, f.name))) for f in fields(ScoreKey) if f.name in col]
+    ident = [(col[f.name], key.dataset_field if f.name == "dataset" and "space" not in col else str(getattr(key, f.name)))
+             for f in fields(ScoreKey) if f.name in col]
     i_idx, i_val, i_sec = col["index"], col["value"], col["seconds"]
+    from nasearch.space.base import get_space
+
+    size = get_space(key.space, where=f"shipped score table {entry.name!r}").num_archs
     out: dict[int, tuple[float, float]] = {}
     with raw:
         for line, r in enumerate(reader, start=2):
@@ -109,8 +116,8 @@ def _parse(entry, key: ScoreKey) -> dict[int, tuple[float, float]]:
                     raise ValueError(f"a second setting in one file ({', '.join(r[c] for c, _ in ident)}); "
                                      "ship one setting per file")
                 idx = int(r[i_idx])
-                if not 0 <= idx < NUM_ARCHS:
-                    raise ValueError(f"index {idx} outside 0..{NUM_ARCHS - 1}")
+                if not 0 <= idx < size:
+                    raise ValueError(f"index {idx} outside 0..{size - 1} (space {key.space})")
                 out[idx] = (float(r[i_val]) if r[i_val] else math.nan, float(r[i_sec]) if r[i_sec] else math.nan)
             except (ValueError, IndexError) as exc:
                 raise ProxyError(f"malformed shipped score table {entry.name!r} line {line}: {exc}") from exc

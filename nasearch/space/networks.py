@@ -176,6 +176,7 @@ def count_flops(model: NB201Network, input_size: int = 32) -> float:
     NATS-Bench counts the multiply-accumulates of every conv and linear layer (conv bias would add one
     per output element; NB201 convs have none) plus the classifier's bias. Pooling, BN, ReLU and the
     additions that sum a node's inputs are not counted. ``none`` edges hold no conv and cost nothing.
+    The image goes to the model's device: a model on the ``meta`` device is counted from shapes alone.
     """
     total = 0.0
     hooks = []
@@ -203,7 +204,7 @@ def count_flops(model: NB201Network, input_size: int = 32) -> float:
         was_training = model.training
         model.eval()
         with torch.no_grad():
-            model(torch.zeros(1, 3, input_size, input_size))
+            model(torch.zeros(1, 3, input_size, input_size, device=next(model.parameters()).device))
         model.train(was_training)
     finally:
         for h in hooks:
