@@ -199,9 +199,9 @@ def test_an_arch_of_another_space_is_refused(space):
 
 
 # ------------------------------------------------------------------------------------ networks
-def test_structural_proxies_count_a_meta_network_as_the_real_one(space):
-    """params and flops (``needs_weights=False``) are computed on a network built on the meta device:
-    the same counts as on the initialised CPU network, for every task's network."""
+def test_structural_proxies_count_a_blank_network_as_the_real_one(space):
+    """params and flops (``needs_weights=False``) are computed on a network built without
+    initialisation: the same counts as on the initialised network, for every task's network."""
     from nasearch.proxies import get_proxy
     from nasearch.proxies.registry import ProxyContext
     from nasearch.proxies.scoring import score_one
@@ -212,11 +212,11 @@ def test_structural_proxies_count_a_meta_network_as_the_real_one(space):
             spec = get_proxy(name)
             assert not spec.needs_weights
             for arch in archs:
-                meta, _ = score_one(spec, arch, task, [], 0, space.input_size(task), space)
+                blank, _ = score_one(spec, arch, task, [], 0, space.input_size(task), space)
                 net = space.build_network(arch, task, generator=torch.Generator().manual_seed(0))
                 ctx = ProxyContext(space.num_classes(task), torch.Generator(), space.input_size(task))
                 real = spec.fn(net, [], ctx)
-                assert meta == real, (name, task, str(arch))
+                assert blank == real, (name, task, str(arch))
 
 
 @pytest.mark.parametrize("bn", [True, False])

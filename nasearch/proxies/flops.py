@@ -24,10 +24,8 @@ from nasearch.space.networks import count_flops
     data_free=True,
     bn=True,
     needs_network=True,
-    needs_weights=False,  # counted on a network built on the meta device
+    needs_weights=False,  # counted on a network built without initialisation (blank_network)
     tolerance=1e-9,  # cross-machine, relative (experiments/cross_machine)
 )
 def flops(net: torch.nn.Module, batches: list[tuple[torch.Tensor, torch.Tensor]], ctx: ProxyContext) -> float:
-    if next(net.parameters()).device.type != "meta":
-        net = net.cpu()  # shapes only: counted on the CPU (or on the meta device, computing nothing)
-    return float(count_flops(net, input_size=ctx.input_size))  # type: ignore[arg-type]
+    return float(count_flops(net.cpu(), input_size=ctx.input_size))  # shapes only: counted on the CPU  # type: ignore[arg-type]

@@ -25,7 +25,7 @@ from nasearch.space.networks import count_parameters
     data_free=True,
     bn=True,
     needs_network=True,
-    needs_weights=False,  # counted on a network built on the meta device
+    needs_weights=False,  # counted on a network built without initialisation (blank_network)
     tolerance=1e-9,  # cross-machine, relative (experiments/cross_machine)
 )
 def params(net: torch.nn.Module, batches: list[tuple[torch.Tensor, torch.Tensor]], ctx: ProxyContext) -> float:

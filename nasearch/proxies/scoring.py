@@ -156,6 +156,31 @@ def data_free_batches(
 
 # ---------------------------------------------------------------------------------------- one cell
 @contextmanager
+def blank_network() -> Iterator[None]:
+    """Build networks with every ``torch.nn.init`` initialiser filling zeros, for proxies that read
+    only structure and shapes (``needs_weights=False``: params, flops): no random draws, and the
+    Kaiming initialisation of a large network (half a second for a TransNAS-Bench-101 encoder) is
+    skipped. (The ``meta`` device would avoid memory too, but its initialisers and forward passes run
+    torch's Python reference decompositions: slower than the real thing.) The patch is process-wide
+    for the duration of one build; the engine scores one cell at a time per process."""
+    init = torch.nn.init
+    names = [n for n in dir(init) if n.endswith("_") and not n.startswith("_") and callable(getattr(init, n))]
+    saved = {n: getattr(init, n) for n in names}
+    try:
+        for n in names:
+            setattr(init, n, _zero_init)
+        yield
+    finally:
+        for n, f in saved.items():
+            setattr(init, n, f)
+
+
+def _zero_init(tensor: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
+    with torch.no_grad():
+        return tensor.zero_()
+
+
+@contextmanager
 def one_thread() -> Iterator[None]:
     """Run the block with one torch intra-op thread, then restore the caller's setting.
 
@@ -194,8 +219,8 @@ def score_one(
     t0 = time.perf_counter()
     g_net, g_ctx = cell_generators(seed, arch)
     try:
-        if not spec.needs_weights:  # structure and shapes only: no initialisation, no memory, no data
-            with torch.device("meta"):
+        if not spec.needs_weights:  # structure and shapes only: no initialisation, no data
+            with blank_network():
                 net = space.build_network(arch, dataset, bn=spec.bn, generator=None)
             batches = []
         else:
