@@ -1,6 +1,7 @@
-"""Spearman rho and Kendall tau-b of the benchmark's own `params` and `flops` fields against the mean
-of the three CIFAR-10 test accuracies, over all 6,561 NAS-Bench-Macro networks, and the best network
-of the space (the reference line of the search table).
+"""Spearman rho and Kendall tau-b of the benchmark's own `params` and `flops` fields, and of every
+full-space proxy score table shipped with nasearch for this space (synflow), against the mean of the
+three CIFAR-10 test accuracies, over all 6,561 NAS-Bench-Macro networks, and the best network of the
+space (the reference line of the search table).
 
     NASEARCH_DATA=... python experiments/nasbench_macro/space_correlations.py
 writes experiments/nasbench_macro/space_correlations.{md,csv} (the JSON's fields, no network is built; the
@@ -29,6 +30,19 @@ for name in ("params", "flops"):
     rho, tau = spearmanr(x, acc).statistic, kendalltau(x, acc).statistic
     lines.append(f"| {name} | {rho:.3f} | {tau:.3f} |")
     csv_rows.append(f"{name},{len(archs)},{rho:.4f},{tau:.4f}")
+from nasearch.proxies import shipped  # noqa: E402
+
+for key in shipped.keys():
+    if key.space != "nasbench_macro":
+        continue
+    cells = shipped.cells_of(key)
+    if len(cells) != len(archs):  # full-space tables only
+        continue
+    x = np.array([cells[a.index][0] for a in archs], dtype=float)
+    rho, tau = spearmanr(x, acc).statistic, kendalltau(x, acc).statistic
+    name = f"{key.proxy} (batch {key.batch_size}, seed {key.seed})"
+    lines.append(f"| {name} | {rho:.3f} | {tau:.3f} |")
+    csv_rows.append(f"{key.proxy},{len(archs)},{rho:.4f},{tau:.4f}")
 best = int(np.argmax(acc))
 lines += ["", f"Best network: {bench.space.to_string(archs[best])} at {acc[best]:.2f}% "
           f"(median of the space {np.median(acc):.2f}%, worst {acc.min():.2f}%)."]
