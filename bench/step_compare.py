@@ -76,7 +76,9 @@ def extract(commit: str, dest: Path) -> Path:
             subprocess.run(["git", "-C", str(ROOT), "archive", commit], stdout=fh, check=True, stderr=subprocess.PIPE)
     except (OSError, subprocess.CalledProcessError) as exc:
         err = getattr(exc, "stderr", b"") or b""
-        raise SystemExit(f"step_compare: cannot extract commit {commit!r} with git archive: {err.decode().strip() or exc}")
+        raise SystemExit(
+            f"step_compare: cannot extract commit {commit!r} with git archive: {err.decode().strip() or exc}"
+        ) from exc
     tree = dest / "tree"
     with tarfile.open(tar) as tf:
         tf.extractall(tree, filter="data")
