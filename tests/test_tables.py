@@ -66,7 +66,7 @@ def test_committed_score_tables_match_the_study(tmp_path):
         for t in tables:
             assert import_scores(store, t) > 0
         for key in store.keys():
-            if key.proxy not in rows[0]:
+            if key.proxy not in rows[0] or key.space != "nb201":  # the study scored NB201 cells
                 continue
             got = store.get_many(key, [int(r["index"]) for r in rows])
             assert len(got) == len(rows), key
