@@ -64,6 +64,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from nasearch.proxies.scoring import one_thread  # the engine's pin: statistics are summed like scores
+
 KINDS = ("D", "N", "P")
 """Input kinds: data minibatch, Gaussian noise, noise-perturbed minibatch."""
 
@@ -123,17 +125,6 @@ def out_of_place_relus(net: nn.Module) -> Iterator[None]:
     finally:
         for m in relus:
             m.inplace = True
-
-
-@contextlib.contextmanager
-def one_thread() -> Iterator[None]:
-    """Pin torch to one intra-op thread for the block (the caller's setting is restored)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def make_inputs(images: torch.Tensor, generator: torch.Generator) -> dict[str, torch.Tensor]:
