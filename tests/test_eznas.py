@@ -34,6 +34,7 @@ from nasearch.eznas.statistics import (
     find_instances,
     group_instances,
     kinds_needed,
+    needs_backward,
 )
 from nasearch.space.arch import Arch
 from nasearch.space.networks import ReLUConvBN, build_network
@@ -125,6 +126,19 @@ def test_statistics_shapes_and_determinism() -> None:
     sub = collect(_tiny(), x, torch.Generator().manual_seed(5), names=["act_P", "wt"])
     assert torch.equal(sub[1]["act_P"], b["act_P"]) and torch.equal(sub[1]["wt"], b["wt"])
     assert kinds_needed(["act_P"]) == ("D", "P") and kinds_needed(["wt"]) == ()
+    # forward-only passes (no gradient statistic named) record bitwise the same activations
+    assert not needs_backward(["act_P", "wt", "preact_D", "inpact_N"])
+    assert needs_backward(["act_D", "wtgrad_N"]) and needs_backward(["inpactgrad_P"])
+    arch = Arch.parse("|nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|+|none~0|avg_pool_3x3~1|nor_conv_3x3~2|")
+    net = build_network(arch, "cifar10", generator=torch.Generator().manual_seed(0))
+    x32 = _images(b=2, size=32)
+    full = collect(net, x32, torch.Generator().manual_seed(5), names=["preact_D", "act_P", "inpact_N", "wtgrad_D"])
+    fwd = collect(net, x32, torch.Generator().manual_seed(5), names=["preact_D", "act_P", "inpact_N"])
+    assert len(full) == len(fwd) == 49
+    for s, t in zip(full, fwd):
+        assert sorted(t) == ["act_P", "inpact_N", "preact_D"]
+        for n in t:
+            assert torch.equal(s[n], t[n]), n
 
 
 def test_subsample_and_groups() -> None:

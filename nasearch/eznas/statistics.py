@@ -15,7 +15,8 @@ depthwise conv, BN, ReLU, 1x1 conv, BN) the depthwise and the projection convs w
 and the BN after each (the expansion conv has no ReLU before it, like NB201's stem conv). In-place
 ReLUs run out of place while statistics are recorded (same values).
 
-Inputs (one forward and one backward pass each, BN in train mode, same network for all three):
+Inputs (one forward and one backward pass each, BN in train mode, same network for all three; forward
+only when no gradient statistic is asked for, see :func:`collect`):
 
 * ``D``: the data minibatch (the scorer's images);
 * ``N``: standard normal noise of the same shape;
@@ -147,15 +148,29 @@ def kinds_needed(names: Iterable[str]) -> tuple[str, ...]:
     return tuple(k for k in KINDS if k in need)
 
 
+GRADIENT_STATS = frozenset({"wtgrad", "inpactgrad", "preactgrad", "actgrad"})
+"""Per-kind statistics that need the backward pass."""
+
+
+def needs_backward(names: Iterable[str]) -> bool:
+    """Whether any of the statistics ``names`` is a gradient (else the passes run forward only)."""
+    return any(n != "wt" and n[:-2] in GRADIENT_STATS for n in names)
+
+
 def _loss_input(net: nn.Module) -> nn.Linear | None:
     linears = [m for m in net.modules() if isinstance(m, nn.Linear)]
     return linears[-1] if linears else None
 
 
 def _one_pass(net: nn.Module, x: torch.Tensor, instances: list[Instance],
-              subsample: Subsample | None = None) -> list[dict[str, torch.Tensor]]:
+              subsample: Subsample | None = None, backward: bool = True) -> list[dict[str, torch.Tensor]]:
     """Forward + backward of ``x``; per instance the 7 per-kind tensors (detached, float32), cut by
-    ``subsample`` right away (elementwise work after the cut gives bitwise the same values)."""
+    ``subsample`` right away (elementwise work after the cut gives bitwise the same values).
+
+    ``backward=False``: forward only, under ``torch.no_grad`` (the forward values are the same
+    tensors; the gradient statistics are then absent from the result)."""
+    if not backward:
+        return _forward_pass(net, x, instances, subsample)
     rec: list[dict[str, torch.Tensor]] = [{} for _ in instances]
     handles = []
 
@@ -208,6 +223,39 @@ def _one_pass(net: nn.Module, x: torch.Tensor, instances: list[Instance],
     return rec
 
 
+def _forward_pass(net: nn.Module, x: torch.Tensor, instances: list[Instance],
+                  subsample: Subsample | None) -> list[dict[str, torch.Tensor]]:
+    rec: list[dict[str, torch.Tensor]] = [{} for _ in instances]
+
+    def relu_hook(i: int):
+        def fn(mod: nn.Module, inp: tuple[torch.Tensor, ...], out: torch.Tensor) -> None:
+            rec[i]["inpact"] = inp[0].detach()
+            rec[i]["preact"] = out.detach()
+
+        return fn
+
+    def bn_hook(i: int):
+        def fn(mod: nn.Module, inp: tuple[torch.Tensor, ...], out: torch.Tensor) -> None:
+            rec[i]["act"] = out.detach()
+
+        return fn
+
+    handles = []
+    for i, m in enumerate(instances):
+        handles.append(m[0].register_forward_hook(relu_hook(i)))
+        handles.append(m[2].register_forward_hook(bn_hook(i)))
+    try:
+        with torch.no_grad():
+            net(x.detach().clone())
+    finally:
+        for h in handles:
+            h.remove()
+    if subsample is not None:
+        for r in rec:
+            r.update({k: subsample.apply(k, v) for k, v in r.items()})
+    return rec
+
+
 def collect(
     net: nn.Module,
     images: torch.Tensor,
@@ -219,7 +267,8 @@ def collect(
     """Statistics ``names`` of every ReLU-Conv-BN instance of ``net`` (one dict per instance).
 
     ``net`` is used as given (train mode is set); ``generator`` draws the N and P noise (both drawn
-    even when only one is needed, so the values do not depend on ``names``). With ``subsample`` the
+    even when only one is needed, so the values do not depend on ``names``). When no name is a
+    gradient statistic the passes run forward only (no backward: about 40% of the time saved). With ``subsample`` the
     tensors are cut as :class:`Subsample` says; ``dtype`` is the storage type of the result.
     """
     names = tuple(dict.fromkeys(names))
@@ -233,7 +282,8 @@ def collect(
     with one_thread(), out_of_place_relus(net):
         inputs = make_inputs(images.to(torch.float32), generator)
         net.train()
-        passes = {k: _one_pass(net, inputs[k], instances, subsample) for k in kinds}
+        backward = needs_backward(names)
+        passes = {k: _one_pass(net, inputs[k], instances, subsample, backward) for k in kinds}
     out = []
     for i, m in enumerate(instances):
         d: dict[str, torch.Tensor] = {}
@@ -299,6 +349,7 @@ __all__ = [
     "group_instances",
     "kinds_needed",
     "make_inputs",
+    "needs_backward",
     "one_thread",
     "shape_signature",
 ]
