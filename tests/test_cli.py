@@ -104,6 +104,7 @@ def test_listings(tmp_path):
         (["experiment=zico_synflow_table5", "proxy=synflow"], {("synflow", 1), ("synflow", 10), ("synflow", 100)}),
         (["experiment=gradsign_table5", "proxy.n=10,20"], {("gradsign", 10), ("gradsign", 20)}),
         (["experiment=headline"], {("gradsign", 1), ("gradsign", 10)}),
+        (["experiment=eznas_table5"], {("eznas", 1), ("eznas", 10), ("eznas", 100)}),
         # a swept preset contributes no sweep params (Hydra reads them from the primary config)
         (["experiment=gradsign_table5,zico_synflow_table5"], {("gradsign", 1), ("zico", 1)}),
     ],
