@@ -16,7 +16,8 @@
    subsampled as the evolution cache stores them) in seconds per cell at batch 16, as a ratio to one
    plain forward+backward of the same network and batch in its fastest layout (the faster of
    contiguous and channels_last, measured in the same run); and programs evaluated per second on the
-   cached statistics of 80 cells (the evolution task's size).
+   cached statistics of 80 cells (the evolution task's size); and the ``eznas`` proxy's cost per cell
+   (full tensors, only the passes a program needs) for the published and two evolved programs.
 4. Search: 500 runs of REA on nb201 cifar10 (12,000 simulated seconds) with table-lookup proxy
    scores (N = 10), and the cost per run of every strategy, vanilla; reference: random search.
 5. Reproducibility (issue 13): ZiCo with and without the engine's one-thread pinning and the float64
@@ -349,14 +350,25 @@ def bench_ghn(cells, batches, n_cells: int = 5) -> list[str]:
     ]
 
 
+EZNAS_PROGRAMS = {
+    "net_mean(frob_norm(sigmoid(logdet(sign(inpactgrad_D)))))": "published program (D pass, fwd+bwd)",
+    "net_mean(square(det(sigmoid(mul(preact_D, preact_D)))))": "evolved gen-4 program (D pass, forward only)",
+    "net_mean(square(det(sigmoid(mul(l1_mean(log(exp(inpact_N))), preact_D)))))":
+        "evolved gen-10 program (D and N passes, forward only)",
+}
+"""Programs whose proxy cost ``make bench --only eznas`` reports (the published one and the two of
+experiments/eznas/search)."""
+
+
 def bench_eznas(cells, n_programs: int = 20) -> list[str]:
-    from nasearch.eznas.program import PUBLISHED_NB201, cell_scores, parse, random_program
+    from nasearch.eznas.program import PUBLISHED_NB201, cell_scores, parse, random_program, score_network
     from nasearch.eznas.statistics import STAT_NAMES, Subsample, collect, group_instances, one_thread
 
     xb, _ = batch(16, 1)
     x = xb[0][0]
     cells = cells[:5]
     ref, ext, per_cell = [], [], []
+    proxy_s: dict[str, list[float]] = {}
     with one_thread():
         for a in cells:
             times = []
@@ -372,6 +384,10 @@ def bench_eznas(cells, n_programs: int = 20) -> list[str]:
                             dtype=torch.bfloat16)
             ext.append(time.perf_counter() - t0)
             per_cell.append(stats)
+            for text in EZNAS_PROGRAMS:  # the proxy: full tensors, only the passes the program needs
+                t0 = time.perf_counter()
+                score_network(parse(text), _net(a), x, torch.Generator().manual_seed(1))
+                proxy_s.setdefault(text, []).append(time.perf_counter() - t0)
         tiled = [per_cell[i % len(per_cell)] for i in range(80)]
         groups = group_instances(tiled)
         rng = np.random.default_rng(0)
@@ -395,6 +411,9 @@ def bench_eznas(cells, n_programs: int = 20) -> list[str]:
         f"({len(programs)} programs: the published one and {n_programs} random ones of height <= 4, "
         f"{failed} of which fail on every cell) |",
         f"| cached statistics of 80 cells in memory (bfloat16) | {nbytes / 2**20:.0f} MiB |",
+        *(f"| proxy score, {label} | {statistics.median(proxy_s[text]):.3f} s/cell "
+          f"(**{statistics.median(proxy_s[text]) / statistics.median(ref):.2f}x** the reference) |"
+          for text, label in EZNAS_PROGRAMS.items()),
         "",
         f"Medians over {len(cells)} cells; the 80 cells tile their statistics (same shapes and sizes as 80 "
         "distinct cells).",
