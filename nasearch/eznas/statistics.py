@@ -169,8 +169,6 @@ def _one_pass(net: nn.Module, x: torch.Tensor, instances: list[Instance],
 
     ``backward=False``: forward only, under ``torch.no_grad`` (the forward values are the same
     tensors; the gradient statistics are then absent from the result)."""
-    if not backward:
-        return _forward_pass(net, x, instances, subsample)
     rec: list[dict[str, torch.Tensor]] = [{} for _ in instances]
     handles = []
 
@@ -199,12 +197,16 @@ def _one_pass(net: nn.Module, x: torch.Tensor, instances: list[Instance],
     if lin is not None:
         handles.append(lin.register_forward_pre_hook(lambda mod, inp: captured.__setitem__("z", inp[0])))
     try:
-        for p in net.parameters():
-            p.grad = None
-        x = x.detach().clone().requires_grad_(True)
-        out = net(x)
-        z = captured.get("z", out)
-        z.sum().backward()
+        if backward:
+            for p in net.parameters():
+                p.grad = None
+            x = x.detach().clone().requires_grad_(True)
+            out = net(x)
+            z = captured.get("z", out)
+            z.sum().backward()
+        else:  # the hooks see outputs that do not require grad, so they register no gradient hook
+            with torch.no_grad():
+                net(x.detach().clone())
     finally:
         for h in handles:
             h.remove()
@@ -212,6 +214,8 @@ def _one_pass(net: nn.Module, x: torch.Tensor, instances: list[Instance],
         r = rec[i]
         if subsample is not None:
             r.update({k: subsample.apply(k, v) for k, v in r.items()})
+        if not backward:
+            continue
         zeros = torch.zeros_like(r["preact"])
         g_pre = r.get("preactgrad", zeros)  # an instance the loss does not reach has zero gradients
         r["preactgrad"] = g_pre
@@ -220,39 +224,6 @@ def _one_pass(net: nn.Module, x: torch.Tensor, instances: list[Instance],
         w = m[1].weight
         g = w.grad.detach().clone() if w.grad is not None else torch.zeros_like(w)
         r["wtgrad"] = subsample.apply("wt", g) if subsample is not None else g
-    return rec
-
-
-def _forward_pass(net: nn.Module, x: torch.Tensor, instances: list[Instance],
-                  subsample: Subsample | None) -> list[dict[str, torch.Tensor]]:
-    rec: list[dict[str, torch.Tensor]] = [{} for _ in instances]
-
-    def relu_hook(i: int):
-        def fn(mod: nn.Module, inp: tuple[torch.Tensor, ...], out: torch.Tensor) -> None:
-            rec[i]["inpact"] = inp[0].detach()
-            rec[i]["preact"] = out.detach()
-
-        return fn
-
-    def bn_hook(i: int):
-        def fn(mod: nn.Module, inp: tuple[torch.Tensor, ...], out: torch.Tensor) -> None:
-            rec[i]["act"] = out.detach()
-
-        return fn
-
-    handles = []
-    for i, m in enumerate(instances):
-        handles.append(m[0].register_forward_hook(relu_hook(i)))
-        handles.append(m[2].register_forward_hook(bn_hook(i)))
-    try:
-        with torch.no_grad():
-            net(x.detach().clone())
-    finally:
-        for h in handles:
-            h.remove()
-    if subsample is not None:
-        for r in rec:
-            r.update({k: subsample.apply(k, v) for k, v in r.items()})
     return rec
 
 
