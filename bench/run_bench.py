@@ -48,6 +48,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from nasearch.eznas.program import PUBLISHED_NB201
 from nasearch.proxies import all_proxies
 from nasearch.proxies.registry import ProxyContext
 from nasearch.space import Arch, sample
@@ -351,7 +352,7 @@ def bench_ghn(cells, batches, n_cells: int = 5) -> list[str]:
 
 
 EZNAS_PROGRAMS = {
-    "net_mean(frob_norm(sigmoid(logdet(sign(inpactgrad_D)))))": "published program (D pass, fwd+bwd)",
+    PUBLISHED_NB201: "published program (D pass, fwd+bwd)",
     "net_mean(square(det(sigmoid(mul(preact_D, preact_D)))))": "evolved gen-4 program (D pass, forward only)",
     "net_mean(square(det(sigmoid(mul(l1_mean(log(exp(inpact_N))), preact_D)))))":
         "evolved gen-10 program (D and N passes, forward only)",
@@ -361,7 +362,7 @@ experiments/eznas/search)."""
 
 
 def bench_eznas(cells, n_programs: int = 20) -> list[str]:
-    from nasearch.eznas.program import PUBLISHED_NB201, cell_scores, parse, random_program, score_network
+    from nasearch.eznas.program import cell_scores, parse, random_program, score_network
     from nasearch.eznas.statistics import STAT_NAMES, Subsample, collect, group_instances, one_thread
 
     xb, _ = batch(16, 1)
