@@ -1,6 +1,6 @@
 """The TransNAS-Bench-101 search table: per (space, task), each strategy's mean +- std of the
 incumbent's value on the task it searched, beside the best value of that task in the benchmark
-(the reference line) and the space's median. Built from `sweep/collected.csv` and `sweep_bohb/collected.csv`
+(the reference line) and the space's median. Built from `sweep/collected.csv` and `sweep_bohb500/collected.csv`
 (written by the nasearch sweeps) and the embedded benchmark table.
 
 Every value is the benchmark's final-epoch VALIDATION metric (the only one in the export): the
@@ -25,7 +25,7 @@ METRIC = {"class_scene": "top-1 %", "class_object": "top-1 %", "jigsaw": "top-1 
           "segmentsemantic": "pixel acc %", "room_layout": "neg. L2 loss", "normal": "SSIM",
           "autoencoder": "SSIM"}
 
-rows = [r for sweep in ("sweep", "sweep_bohb") if (HERE / sweep / "collected.csv").exists()
+rows = [r for sweep in ("sweep", "sweep_bohb500") if (HERE / sweep / "collected.csv").exists()
         for r in csv.DictReader(open(HERE / sweep / "collected.csv"))]
 cell = {(r["benchmark"], r["dataset"], r["strategy"]): r for r in rows if r["proxy"] == "none"}
 lines = ["| space | task (metric) | " + " | ".join(f"{s.upper()} (runs)" for s in ORDER)
