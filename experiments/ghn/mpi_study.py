@@ -89,8 +89,7 @@ def report(cells, got: dict, key) -> None:
     for name, keys in cols.items():
         row = {"proxy": name, "cells": len(done)}
         for d in DATASETS:
-            acc = bench.column(d, "test_acc")[idx]
-            rho, tau = correlations(keys, acc)
+            rho, tau = correlations(keys, bench.column(d, "test_acc")[idx])
             row[f"{d}_rho"], row[f"{d}_tau"] = round(rho, 4), round(tau, 4)
         rows.append(row)
     fields = ["proxy", "cells", *[f"{d}_{m}" for d in DATASETS for m in ("rho", "tau")]]
@@ -110,12 +109,11 @@ def report(cells, got: dict, key) -> None:
         w = csv.writer(f)
         w.writerow(["index", "arch", "ghn", "ghn_acc", "ghn_loss", "seconds", "test_acc_cifar10"])
         acc10 = bench.column("cifar10", "test_acc")
-        for a, s, ac, lo, t in zip(done, ghn, acc, loss, secs):
+        for a, s, ac, lo, t in zip(done, ghn, cols["ghn accuracy only"], loss, secs):
             w.writerow([a.index, a.to_string(), repr(float(s)), f"{ac:.4f}", f"{lo:.6f}", f"{t:.4g}",
                         f"{acc10[a.index]:.2f}"])
     if len(done) >= 3:
-        acc = bench.column("cifar10", "test_acc")[idx]
-        scatter(ghn, acc, HERE / "scatter_ghn.png", proxy="ghn", label="cifar10 test accuracy (200 epochs)",
+        scatter(ghn, bench.column("cifar10", "test_acc")[idx], HERE / "scatter_ghn.png", proxy="ghn", label="cifar10 test accuracy (200 epochs)",
                 rho=rows[0]["cifar10_rho"])
     print("\n".join(lines))
 
