@@ -401,7 +401,7 @@ def bench_eznas(cells, n_programs: int = 20) -> list[str]:
     nbytes = sum(t.numel() * t.element_size() for g in groups for t in g.stats.values())
     r = statistics.median(ext) / statistics.median(ref)
     return [
-        "## EZNAS (one thread, batch 16)",
+        "### EZNAS (one thread, batch 16)",
         "",
         "| measure | value |",
         "|---|---|",
