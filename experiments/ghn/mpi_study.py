@@ -6,7 +6,7 @@ to the score store ``--store`` (a killed run resumes from the store). Then, on t
 far, Spearman's rho and Kendall's tau against NB201's 200-epoch test accuracy on CIFAR-10,
 CIFAR-100 and ImageNet16-120, next to params, synflow, GradSign and ZiCo on the SAME cells (their
 scores from experiments/mpi_cifar10/run/scores.csv). Writes mpi.md, mpi.csv, ghn_scores.csv and
-scatter_ghn.png here.
+scatter_ghn.png into ``--out`` (default: here).
 
     NASEARCH_DATA=... nice -n 10 .venv/bin/python experiments/ghn/mpi_study.py \
         --checkpoint nasearch/predictors/ghn_nb201_cifar10.pt [--budget-minutes 40] [--report-only]
@@ -46,6 +46,7 @@ def main() -> None:
     p.add_argument("--chunk", type=int, default=25)
     p.add_argument("--budget-minutes", type=float, default=math.inf)
     p.add_argument("--report-only", action="store_true")
+    p.add_argument("--out", default=str(HERE), help="folder for mpi.md, mpi.csv, ghn_scores.csv, scatter_ghn.png")
     a = p.parse_args()
     logging.basicConfig(level=logging.WARNING)
     torch.set_num_threads(1)
@@ -64,10 +65,12 @@ def main() -> None:
                 score_cells(chunk, "ghn", "cifar10", store=store, progress=False, **kw)
                 print(f"{min(s + a.chunk, len(todo))} of {len(todo)} cells scored", flush=True)
         got = store.get_many(key, cells, with_seconds=True)
-    report(cells, got, key)
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    report(cells, got, key, out)
 
 
-def report(cells, got: dict, key) -> None:
+def report(cells, got: dict, key, out: Path) -> None:
     bench = TableBenchmark(Path(os.environ["NASEARCH_DATA"]) / "nb201" / "nb201.csv.gz")
     done = [a for a in cells if a.index in got]
     idx = np.array([a.index for a in done])
@@ -93,7 +96,7 @@ def report(cells, got: dict, key) -> None:
             row[f"{d}_rho"], row[f"{d}_tau"] = round(rho, 4), round(tau, 4)
         rows.append(row)
     fields = ["proxy", "cells", *[f"{d}_{m}" for d in DATASETS for m in ("rho", "tau")]]
-    with open(HERE / "mpi.csv", "w", newline="") as f:
+    with open(out / "mpi.csv", "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=fields)
         w.writeheader()
         w.writerows(rows)
@@ -104,8 +107,8 @@ def report(cells, got: dict, key) -> None:
              "|---|" + "---|" * len(DATASETS)]
     for r in rows:
         lines.append(f"| {r['proxy']} | " + " | ".join(f"{r[f'{d}_rho']:.3f} / {r[f'{d}_tau']:.3f}" for d in DATASETS) + " |")
-    (HERE / "mpi.md").write_text("\n".join(lines) + "\n")
-    with open(HERE / "ghn_scores.csv", "w", newline="") as f:
+    (out / "mpi.md").write_text("\n".join(lines) + "\n")
+    with open(out / "ghn_scores.csv", "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["index", "arch", "ghn", "ghn_acc", "ghn_loss", "seconds", "test_acc_cifar10"])
         acc10 = bench.column("cifar10", "test_acc")
@@ -113,7 +116,7 @@ def report(cells, got: dict, key) -> None:
             w.writerow([a.index, a.to_string(), repr(float(s)), f"{ac:.4f}", f"{lo:.6f}", f"{t:.4g}",
                         f"{acc10[a.index]:.2f}"])
     if len(done) >= 3:
-        scatter(ghn, bench.column("cifar10", "test_acc")[idx], HERE / "scatter_ghn.png", proxy="ghn", label="cifar10 test accuracy (200 epochs)",
+        scatter(ghn, bench.column("cifar10", "test_acc")[idx], out / "scatter_ghn.png", proxy="ghn", label="cifar10 test accuracy (200 epochs)",
                 rho=rows[0]["cifar10_rho"])
     print("\n".join(lines))
 
