@@ -89,10 +89,11 @@ def report(cells, got: dict, key, out: Path) -> None:
     loss = (acc - ghn) / 1e-4  # exact up to float rounding: the tie-break term is below one image
     cols = {"ghn": ghn, "ghn accuracy only": acc, "ghn_loss (negated)": -loss,
             **{o: np.array([others[o][i] for i in idx]) for o in OTHERS}}
+    targets = {d: bench.column(d, "test_acc")[idx] for d in DATASETS}
     for name, keys in cols.items():
         row = {"proxy": name, "cells": len(done)}
         for d in DATASETS:
-            rho, tau = correlations(keys, bench.column(d, "test_acc")[idx])
+            rho, tau = correlations(keys, targets[d])
             row[f"{d}_rho"], row[f"{d}_tau"] = round(rho, 4), round(tau, 4)
         rows.append(row)
     fields = ["proxy", "cells", *[f"{d}_{m}" for d in DATASETS for m in ("rho", "tau")]]
@@ -111,13 +112,11 @@ def report(cells, got: dict, key, out: Path) -> None:
     with open(out / "ghn_scores.csv", "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["index", "arch", "ghn", "ghn_acc", "ghn_loss", "seconds", "test_acc_cifar10"])
-        acc10 = bench.column("cifar10", "test_acc")
-        for a, s, ac, lo, t in zip(done, ghn, cols["ghn accuracy only"], loss, secs):
-            w.writerow([a.index, a.to_string(), repr(float(s)), f"{ac:.4f}", f"{lo:.6f}", f"{t:.4g}",
-                        f"{acc10[a.index]:.2f}"])
+        for a, s, ac, lo, t, y in zip(done, ghn, cols["ghn accuracy only"], loss, secs, targets["cifar10"]):
+            w.writerow([a.index, a.to_string(), repr(float(s)), f"{ac:.4f}", f"{lo:.6f}", f"{t:.4g}", f"{y:.2f}"])
     if len(done) >= 3:
-        scatter(ghn, bench.column("cifar10", "test_acc")[idx], out / "scatter_ghn.png", proxy="ghn", label="cifar10 test accuracy (200 epochs)",
-                rho=rows[0]["cifar10_rho"])
+        scatter(ghn, targets["cifar10"], out / "scatter_ghn.png", proxy="ghn",
+                label="cifar10 test accuracy (200 epochs)", rho=rows[0]["cifar10_rho"])
     print("\n".join(lines))
 
 
