@@ -193,7 +193,7 @@ def _one_pass(net: nn.Module, x: torch.Tensor, instances: list[Instance],
         handles.append(m[0].register_forward_hook(relu_hook(i)))
         handles.append(m[2].register_forward_hook(bn_hook(i)))
     captured: dict[str, torch.Tensor] = {}
-    lin = _loss_input(net)
+    lin = _loss_input(net) if backward else None  # only the backward pass needs the loss input
     if lin is not None:
         handles.append(lin.register_forward_pre_hook(lambda mod, inp: captured.__setitem__("z", inp[0])))
     try:
