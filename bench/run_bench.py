@@ -25,7 +25,8 @@
 6. Store (``--only store``): a synthetic score store of 2.4 M scores (bench/store_bench.py): import
    rows/s, ``get_many`` latency for 100 cells, merge rows/s. ``--only store`` replaces only its own
    section of the results file.
-4b. Strategy step (``--only step``, bench/step_compare.py): the searches of 4 in this tree and in
+4b. Strategy step (``--only step``, bench/step_compare.py): the searches of 4 (plus BOHB behind an
+   N = 100 pre-filter) in this tree and in
    the last commit before the search-space interface (``git archive``), alternating subprocesses;
    ratio this / that per arm (issue 16: at most 1.10), and whether the accuracies agree bit for bit.
 7. GPU (``--only gpu``, on a CUDA machine): bench/gpu_bench.py writes bench/results_gpu.md.

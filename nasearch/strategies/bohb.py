@@ -23,7 +23,9 @@ KDE is a product of Aitchison-Aitken kernels, ``k(x, x_i) = 1 - h_p`` if ``x_p =
 ``random_fraction``, a uniform choice vector. Otherwise ``num_samples`` candidates, each a random cell
 of the good set whose every value is kept with probability ``1 - h_p`` and else redrawn uniformly
 from the ``K_p`` levels; the candidate maximising ``max(l, 1e-32) / max(g, 1e-32)`` (the TPE
-expected-improvement criterion) is proposed (ties: the first).
+expected-improvement criterion) is proposed (ties: the first). The candidates repeat (most values
+are kept from a few good cells), so each distinct vector's densities are computed once: the same
+numbers as scoring every row, about 9x faster with a pre-filter asking for 100 proposals.
 
 Invalid vectors: on a space where some in-range vectors are not archs (``space.from_choices``
 returns None; TransNAS-Bench-101 macro), a model candidate that is not an arch is never chosen
@@ -155,6 +157,8 @@ class BOHB(Strategy):
             self._levels = np.asarray(positions, dtype=np.int64)
             self._max_bw = (self._levels - 1) / self._levels
         max_bw_min = float(np.min(self._max_bw))
+        # mixed-radix code of a choice vector (distinct vectors, distinct codes), for _propose
+        self._radix = np.cumprod([1, *positions[:0:-1]], dtype=np.int64)[::-1].copy()
         # every in-range vector is an arch when the enumeration is the full product of the choices
         self._dense = self.space.num_archs == math.prod(positions)
         if eta is None:
@@ -309,10 +313,16 @@ class BOHB(Strategy):
         keep = rng.random((n, m, d)) < good._same
         redraw = rng.integers(0, levels, size=(n, m, d))
         cand = np.where(keep, base, redraw).reshape(n * m, d)
-        ratio = np.maximum(good.pdf(cand), 1e-32) / np.maximum(bad.pdf(cand), 1e-32)
+        # The candidates repeat (most values are kept from a few good cells): score each distinct
+        # vector once. A row's density is computed by the same arithmetic whatever other rows are
+        # there, so the ratios (and every proposal) are bit for bit those of scoring every row.
+        _, first, inverse = np.unique(cand @ self._radix, return_index=True, return_inverse=True)
+        distinct = cand[first]
+        ratio = np.maximum(good.pdf(distinct), 1e-32) / np.maximum(bad.pdf(distinct), 1e-32)
         if not self._dense:  # candidates that are not archs are never chosen
-            valid = np.array([from_choices(tuple(row)) is not None for row in cand.tolist()])
+            valid = np.array([from_choices(tuple(row)) is not None for row in distinct.tolist()])
             ratio = np.where(valid, ratio, -1.0)
+        ratio = ratio[inverse.reshape(-1)]
         best = ratio.reshape(n, m).argmax(axis=1)
         picks = cand.reshape(n, m, d)[np.arange(n), best]
         n_random = int(coins.sum())
