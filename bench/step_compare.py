@@ -100,6 +100,7 @@ def compare(ref: str = REFERENCE, runs: int = 200, rounds: int = 3) -> list[str]
     data = os.environ.get("NASEARCH_DATA")
     if not data:
         return ["### Strategy step vs the pre-interface tree", "", "skipped: set NASEARCH_DATA"]
+    data = os.path.abspath(data)  # the children run in the extracted tree (.ci/run passes ../shared/data)
     with tempfile.TemporaryDirectory() as tmp:
         trees = {"ref": extract(ref, Path(tmp)), "head": ROOT}
         best: dict[str, dict] = {}

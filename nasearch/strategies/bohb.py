@@ -97,6 +97,7 @@ from nasearch.space.base import SearchSpace
 from nasearch.strategies.base import Arch, Strategy, StrategyError, register_strategy
 
 _ASSIGNED_CAP = 4096  # fidelity assignments remembered for asked-but-untold cells
+_DEDUP_MIN = 512  # candidates per ask from which distinct vectors are scored once (make bench --only step)
 
 
 class _KDE:
@@ -313,16 +314,20 @@ class BOHB(Strategy):
         keep = rng.random((n, m, d)) < good._same
         redraw = rng.integers(0, levels, size=(n, m, d))
         cand = np.where(keep, base, redraw).reshape(n * m, d)
-        # The candidates repeat (most values are kept from a few good cells): score each distinct
-        # vector once. A row's density is computed by the same arithmetic whatever other rows are
-        # there, so the ratios (and every proposal) are bit for bit those of scoring every row.
-        _, first, inverse = np.unique(cand @ self._radix, return_index=True, return_inverse=True)
-        distinct = cand[first]
+        # The candidates repeat (most values are kept from a few good cells): with many of them, score
+        # each distinct vector once. A row's density is computed by the same arithmetic whatever other
+        # rows are there, so the ratios (and every proposal) are bit for bit those of scoring every
+        # row. With few candidates (vanilla BOHB: 64) the dedup costs more than it saves.
+        distinct, inverse = cand, None
+        if len(cand) >= _DEDUP_MIN:
+            _, first, inverse = np.unique(cand @ self._radix, return_index=True, return_inverse=True)
+            distinct = cand[first]
         ratio = np.maximum(good.pdf(distinct), 1e-32) / np.maximum(bad.pdf(distinct), 1e-32)
         if not self._dense:  # candidates that are not archs are never chosen
             valid = np.array([from_choices(tuple(row)) is not None for row in distinct.tolist()])
             ratio = np.where(valid, ratio, -1.0)
-        ratio = ratio[inverse.reshape(-1)]
+        if inverse is not None:
+            ratio = ratio[inverse.reshape(-1)]
         best = ratio.reshape(n, m).argmax(axis=1)
         picks = cand.reshape(n, m, d)[np.arange(n), best]
         n_random = int(coins.sum())
