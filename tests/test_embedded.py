@@ -19,10 +19,11 @@ import pytest
 
 from nasearch.benchmarks.table import COLUMNS, TableBenchmark, embedded_table
 from nasearch.data import DataError
-from nasearch.proxies import shipped
+from nasearch.proxies import get_proxy, shipped
 from nasearch.proxies.scoring import score_cells, score_key
 from nasearch.proxies.store import ScoreStore
 from nasearch.space.arch import NUM_ARCHS, Arch
+from nasearch.space.base import get_space
 
 CELL_11 = Arch.from_string(  # NAS-Bench-201's cell 11
     "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|none~0|nor_conv_3x3~1|avg_pool_3x3~2|"
@@ -116,10 +117,12 @@ def test_every_shipped_table_holds_one_setting_that_score_key_produces() -> None
     ks = shipped.keys()
     assert len(ks) == len(files)  # one setting per file
     assert {k.space for k in ks} == {"nb201", "nasbench_macro"}
-    # NAS-Bench-Macro: synflow over all 6,561 networks (the file's dataset column is SPACE:TASK)
-    macro = [k for k in ks if k.space == "nasbench_macro"]
-    assert macro == [score_key("synflow", "cifar10", batch_size=64, seed=0, space="nasbench_macro")]
-    assert sorted(shipped.cells_of(macro[0])) == list(range(6561))
+    # NAS-Bench-Macro: synflow and GradSign over all 6,561 networks (the file's dataset column is SPACE:TASK)
+    macro = {k.proxy: k for k in ks if k.space == "nasbench_macro"}
+    assert set(macro) == {"synflow", "gradsign"}
+    for name, key in macro.items():
+        assert key == score_key(name, "cifar10", batch_size=64, seed=0, space="nasbench_macro")
+        assert sorted(shipped.cells_of(key)) == list(range(6561)), name
     by_proxy = {k.proxy: k for k in ks if k.space == "nb201"}
     full = ("gradsign", "synflow", "zico", "ghn")  # ghn: the shipped GHN, its key carries the checkpoint's hash
     sample = ("fisher", "grad_norm", "grasp", "jacob_cov", "naswot", "snip", "zen")
@@ -185,6 +188,15 @@ def test_shipped_scores_are_what_the_code_computes(cifar10_root: Path, tmp_path:
         # float32 kernels differ across CPUs: a relative tolerance, not equality (ghn: 1e-6, its
         # measured cross-CPU tolerance; GHN weights do not depend on the engine's initialisation)
         assert fresh.tolist() == pytest.approx(want, rel=1e-6 if proxy == "ghn" else 1e-4), proxy
+    # NAS-Bench-Macro's GradSign table: two networks, within GradSign's cross-machine tolerance (part
+    # of the table was computed in an earlier session, possibly on another CPU)
+    key = score_key("gradsign", "cifar10", space="nasbench_macro")
+    table = shipped.cells_of(key)
+    space = get_space("nasbench_macro")
+    nets = [space.from_index(int(i)) for i in np.random.default_rng(0).choice(6561, 2, replace=False)]
+    fresh = score_cells(nets, "gradsign", data_root=cifar10_root.parent, progress=False, space=space)
+    want = [table[a.index][0] for a in nets]
+    assert fresh.tolist() == pytest.approx(want, rel=get_proxy("gradsign").tolerance)
 
 
 # ---------------------------------------------------------------------------------------------- acceptance
@@ -258,8 +270,6 @@ def test_headline_equals_the_gradsign_table5_study(tmp_path: Path) -> None:
 def test_layered_takes_archs_of_any_space(tmp_path: Path) -> None:
     """The store-then-shipped lookup keys a non-NB201 arch by its own index (the MPI study on
     NAS-Bench-Macro failed with a TypeError here), and nothing shipped answers for another space."""
-    from nasearch.space.base import get_space
-
     space = get_space("nasbench_macro")
     archs = [space.from_index(i) for i in (0, 17, 6560)]
     key = score_key("params", "cifar10", space=space)
