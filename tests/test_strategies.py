@@ -514,3 +514,25 @@ def test_bohb_config_space_round_trips():
     for a in (Arch((0, 1, 2, 3, 4, 0)), Arch.from_index(12345)):
         assert nb201.from_config(nb201.to_config(a, space)) == a
     assert isinstance(nb201.from_config(space.sample_configuration()), Arch)
+
+
+@pytest.mark.parametrize("space", ["nb201", "nasbench_macro", "transnas101_macro"])
+def test_bohb_distinct_candidate_scoring_changes_no_proposal(monkeypatch, space):
+    """BOHB scores each distinct candidate vector once when an ask has many (a pre-filter's N = 100):
+    the proposals are exactly those of scoring every candidate, on a dense space and on one where
+    some vectors are not archs (TransNAS-Bench-101 macro)."""
+    import nasearch.strategies.bohb as bohb_module
+
+    def proposals(dedup_min: int) -> list:
+        monkeypatch.setattr(bohb_module, "_DEDUP_MIN", dedup_min)
+        rng = np.random.default_rng(3)
+        st = get_strategy("bohb")(np.random.default_rng(7), space=space)
+        out = []
+        for _ in range(40):
+            asked = st.ask(100)
+            out.append([str(a) for a in asked])
+            st.tell(asked[0], _res(float(rng.uniform(0, 100))), None)
+        assert st.model_fidelity() is None and st._model is not None  # the model proposed the later asks
+        return out
+
+    assert proposals(512) == proposals(10**9)
