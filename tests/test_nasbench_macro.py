@@ -305,29 +305,14 @@ def test_committed_macro_study_runs_reproduce(bench: NASBenchMacroBenchmark, run
     proxy-assisted) come out again field for field (wall time and version aside): same seeds, the
     JSON, and for an assisted arm the full-space score table shipped with the package beneath an
     empty store (nothing is computed). A proxy table or strategy that changed would show here."""
-    import csv
+    from committed_runs import assert_first_runs_reproduce, read_committed
 
     from nasearch.experiments.scorer import ArchScorer
-    from nasearch.experiments.search import ArmSpec, _one_run
-    from nasearch.results import _fmt, row_fields
-    from nasearch.search import Budget
 
-    with open(runs_csv, newline="") as f:
-        committed = {int(r["run"]): r for r in csv.DictReader(f)}
-    first = committed[0]
+    first = read_committed(runs_csv)[0]
     scorer = None
     if first["proxy"] != "none":
         scorer = ArchScorer(first["proxy"], first["dataset"], image_dataset=None, batch_size=64, num_batches=None,
                             seed=0, store_path=str(tmp_path / "empty.sqlite"), space=bench.space)
         assert np.isfinite(scorer.keys).all(), f"the shipped {first['proxy']} table does not cover the space"
-    spec = ArmSpec(
-        benchmark="nasbench_macro", benchmark_path=None, dataset=first["dataset"], strategy=first["strategy"],
-        strategy_params={}, proxy=first["proxy"], n=int(first["n"]), k=int(first["k"]),
-        budget=Budget(queries=int(first["budget_queries"])), fidelity=None,
-        charge_time=first["charge_time"] == "True", seed=int(first["seed"]), runs=int(len(committed)), scorer=scorer,
-    )
-    for i in range(5):
-        row, _curve = _one_run(bench, spec, i)
-        got = {k: _fmt(row.get(k)) for k in row_fields() if k not in ("wall_seconds", "version")}
-        want = {k: committed[i][k] for k in got}
-        assert got == want, f"run {i} differs from {runs_csv.relative_to(REPO)}"
+    assert_first_runs_reproduce(bench, runs_csv, scorer, 5)

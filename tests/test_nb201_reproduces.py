@@ -12,18 +12,14 @@ of table values, so exact equality is right here (no float kernel is involved).
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import pytest
-
-from nasearch.results import ROW_FIELDS, _fmt
-from nasearch.search import Budget
+from committed_runs import assert_first_runs_reproduce, read_committed
 
 ROOT = Path(__file__).resolve().parents[1]
 EXP = ROOT / "experiments"
 RUNS = 20
-SKIP_FIELDS = {"wall_seconds", "version"}
 
 ARMS = {
     "rs": EXP / "nb201_baselines/sweep/0_runs=500,strategy=rs/runs.csv",
@@ -33,11 +29,6 @@ ARMS = {
     "rea+gradsign10": EXP / "gradsign_table5/sweep/1_experiment=gradsign_table5,proxy.n=10/runs.csv",
 }
 GRADSIGN_TABLE = EXP / "score_tables/gradsign_cifar10_b64_seed0.csv.gz"
-
-
-def _committed(path: Path) -> dict[int, dict[str, str]]:
-    with open(path, newline="") as f:
-        return {int(r["run"]): r for r in csv.DictReader(f)}
 
 
 @pytest.fixture(scope="module")
@@ -54,23 +45,10 @@ def gradsign_store(tmp_path_factory):
 @pytest.mark.parametrize("arm", list(ARMS))
 def test_committed_nb201_runs_reproduce_bit_for_bit(nb201_table, gradsign_store, arm):
     from nasearch.experiments.scorer import ArchScorer
-    from nasearch.experiments.search import ArmSpec, _one_run
 
-    committed = _committed(ARMS[arm])
-    first = committed[0]
-    strategy = first["strategy"]
+    first = read_committed(ARMS[arm])[0]
     scorer = None
     if first["proxy"] != "none":
         scorer = ArchScorer(first["proxy"], first["dataset"], image_dataset=None, batch_size=64, num_batches=None,
                             seed=0, store_path=str(gradsign_store), space=nb201_table.space)
-    spec = ArmSpec(
-        benchmark="nb201", benchmark_path=None, dataset=first["dataset"], strategy=strategy, strategy_params={},
-        proxy=first["proxy"], n=int(first["n"]), k=int(first["k"]),
-        budget=Budget(seconds=float(first["budget_seconds"])), fidelity=None,
-        charge_time=first["charge_time"] == "True", seed=int(first["seed"]), runs=500, scorer=scorer,
-    )
-    for i in range(RUNS):
-        row, _curve = _one_run(nb201_table, spec, i)
-        got = {k: _fmt(row.get(k)) for k in ROW_FIELDS if k not in SKIP_FIELDS}
-        want = {k: committed[i][k] for k in got}
-        assert got == want, f"{arm} run {i} differs from {ARMS[arm].relative_to(ROOT)}"
+    assert_first_runs_reproduce(nb201_table, ARMS[arm], scorer, RUNS)

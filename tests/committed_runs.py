@@ -1,0 +1,43 @@
+"""Shared check of the committed studies: the first runs of a committed ``runs.csv`` come out again
+field for field (wall time and version aside) through the code path the experiments use
+(:func:`nasearch.experiments.search._one_run`). Used by test_nb201_reproduces and test_nasbench_macro."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+from nasearch.results import _fmt, row_fields
+from nasearch.search import Budget
+
+SKIP_FIELDS = {"wall_seconds", "version"}
+
+
+def read_committed(path: Path) -> dict[int, dict[str, str]]:
+    with open(path, newline="") as f:
+        return {int(r["run"]): r for r in csv.DictReader(f)}
+
+
+def assert_first_runs_reproduce(bench: Any, runs_csv: Path, scorer: Any, runs: int) -> None:
+    """Rerun runs 0..runs-1 of the arm in ``runs_csv`` on ``bench`` (``scorer``: an ArchScorer for an
+    assisted arm, else None) and compare every field with the committed row."""
+    from nasearch.experiments.search import ArmSpec, _one_run
+
+    committed = read_committed(runs_csv)
+    first = committed[0]
+    budget = Budget(
+        seconds=float(first["budget_seconds"]) if first["budget_seconds"] else None,
+        queries=int(first["budget_queries"]) if first["budget_queries"] else None,
+    )
+    spec = ArmSpec(
+        benchmark=first["benchmark"], benchmark_path=None, dataset=first["dataset"], strategy=first["strategy"],
+        strategy_params={}, proxy=first["proxy"], n=int(first["n"]), k=int(first["k"]), budget=budget,
+        fidelity=None, charge_time=first["charge_time"] == "True", seed=int(first["seed"]), runs=len(committed),
+        scorer=scorer,
+    )
+    for i in range(runs):
+        row, _curve = _one_run(bench, spec, i)
+        got = {k: _fmt(row.get(k)) for k in row_fields() if k not in SKIP_FIELDS}
+        want = {k: committed[i][k] for k in got}
+        assert got == want, f"run {i} differs from {runs_csv}"
