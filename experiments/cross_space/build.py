@@ -6,7 +6,10 @@ benchmark's target, from the committed CSVs of the correlation studies (no compu
 Sources:
 * NB201 / CIFAR-10: experiments/mpi_cifar10/run/mpi.csv (1,000 connected cells, 200-epoch test acc).
 * NAS-Bench-Macro / CIFAR-10, 1,000 networks: experiments/nasbench_macro/mpi/mpi.csv (mean of the
-  three test accuracies); a proxy absent there is "not computed".
+  three test accuracies); a proxy absent there is "not computed". EZNAS (its protocol's batch 16,
+  so its own run): experiments/nasbench_macro/mpi_eznas/mpi.csv, same 1,000 networks.
+* EZNAS on NB201: the published program on 600 of the 1,000 cells,
+  experiments/eznas/published_mpi1000_partial/mpi.csv (marked "600 cells" in the table).
 * NAS-Bench-Macro / CIFAR-10, all 6,561: experiments/nasbench_macro/space_correlations.csv (the
   benchmark's own params/FLOPs fields).
 * NAS-Bench-Macro / CIFAR-10, all 6,561: experiments/nasbench_macro/space_correlations.csv also
@@ -37,11 +40,20 @@ def read(path: Path, **match: str) -> dict[str, tuple[float, int]]:
     return out
 
 
+def read_eznas_nb201(path: Path) -> dict[str, tuple[float, int]]:
+    for r in csv.DictReader(open(path)) if path.exists() else []:
+        if r["target_dataset"] == "cifar10" and r["metric"] == "test_acc":
+            return {"eznas": (float(r["spearman"]), int(r["cells"]))}
+    return {}
+
+
 columns = [
     ("NB201 / CIFAR-10 (1,000 cells)",
-     read(ROOT / "mpi_cifar10/run/mpi.csv", network_dataset="cifar10", target_dataset="cifar10")),
+     read(ROOT / "mpi_cifar10/run/mpi.csv", network_dataset="cifar10", target_dataset="cifar10")
+     | read_eznas_nb201(ROOT / "eznas/published_mpi1000_partial/mpi.csv")),
     ("NAS-Bench-Macro / CIFAR-10 (1,000 networks)",
-     read(ROOT / "nasbench_macro/mpi/mpi.csv", network_dataset="cifar10", target_dataset="cifar10")),
+     read(ROOT / "nasbench_macro/mpi/mpi.csv", network_dataset="cifar10", target_dataset="cifar10")
+     | read(ROOT / "nasbench_macro/mpi_eznas/mpi.csv", network_dataset="cifar10", target_dataset="cifar10")),
     ("NAS-Bench-Macro / CIFAR-10 (all 6,561)", read(ROOT / "nasbench_macro/space_correlations.csv")),
     ("TransNAS-Bench-101 micro / class_scene (all connected cells)",
      read(ROOT / "transnas101/mpi/mpi.csv", network_dataset="class_scene", target_dataset="class_scene")),
@@ -55,7 +67,8 @@ for p in proxies:
     cells = []
     for name, col in columns:
         if p in col:
-            cells.append(f"{col[p][0]:.3f}")
+            note = f" ({col[p][1]} cells)" if name.startswith("NB201") and col[p][1] != 1000 else ""
+            cells.append(f"{col[p][0]:.3f}{note}")
         else:
             cells.append("not computed (CPU)" if name.startswith("TransNAS") else "not computed")
     lines.append(f"| {p} | " + " | ".join(cells) + " |")
