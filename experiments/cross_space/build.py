@@ -13,7 +13,7 @@ Sources:
 * NAS-Bench-Macro / CIFAR-10, all 6,561: experiments/nasbench_macro/space_correlations.csv (the
   benchmark's own params/FLOPs fields).
 * NAS-Bench-Macro / CIFAR-10, all 6,561: experiments/nasbench_macro/space_correlations.csv also
-  holds the full-space tables shipped with nasearch (synflow, GradSign).
+  holds the full-space tables shipped with nasearch (synflow, GradSign, ZiCo).
 * TransNAS-Bench-101 micro, class_scene / class_object: experiments/transnas101/mpi/mpi.csv (every
   connected cell; the class_scene network's scores against each task's final-epoch validation
   top-1, the only metric of the export). Micro encoders all end in the same width, so a class_object

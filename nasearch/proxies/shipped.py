@@ -2,8 +2,8 @@
 
 The package carries the score tables this project computed (``nasearch/embedded/scores/*.csv.gz``,
 the format of ``nasearch scores export``: full-space GradSign, synflow and ZiCo on NB201's CIFAR-10
-networks, batch 64, seed 0; the 1,000 cells of the correlation study for the other proxies; synflow
-over all 6,561 NAS-Bench-Macro networks, whose ``dataset`` column reads ``nasbench_macro:cifar10``;
+networks, batch 64, seed 0; the 1,000 cells of the correlation study for the other proxies; synflow,
+GradSign and ZiCo over all 6,561 NAS-Bench-Macro networks, whose ``dataset`` column reads ``nasbench_macro:cifar10``;
 full-space tables of EZNAS programs evolved here, batch 16, keyed by the program's hash as every
 ``eznas`` score; the full-space table of the GHN shipped in ``nasearch/predictors/``, keyed by the
 checkpoint's hash as every ``ghn`` score). A lookup under a
