@@ -205,6 +205,63 @@ def test_bad_checkpoints_fail_clearly(tmp_path: Path):
         train_ghn(tiny_settings(steps=3), exported, progress=False, data=data)
 
 
+def test_ghn_trains_on_another_space_from_the_space_interface(tmp_path: Path):
+    """NAS-Bench-Macro: architectures, networks and graphs from the space; kill + resume is bitwise."""
+    from nasearch.predictors.ghn_train import eval_archs
+    from nasearch.space import get_space
+
+    macro = get_space("nasbench_macro")
+    archs = eval_archs(3, macro)
+    assert all(isinstance(a, macro.Arch) and not macro.is_trivial(a) for a in archs)
+    assert eval_archs(3, macro) == archs  # fixed
+    data = synthetic_data()
+    kw = dict(space="nasbench_macro", cells_per_step=1, steps=3, every=1)
+    full = train_ghn(tiny_settings(**kw), tmp_path / "full.pt", progress=False, data=data)
+    part = tmp_path / "part.pt"
+    train_ghn(tiny_settings(**kw), part, progress=False, data=data, stop_after=2)
+    train_ghn(tiny_settings(**kw), part, progress=False, data=data)
+    a, b = load_checkpoint(full), load_checkpoint(part)
+    assert a["train"]["space"] == "nasbench_macro" and a["step"] == b["step"] == 3
+    for k in a["model"]:
+        assert torch.equal(a["model"][k], b["model"][k]), k
+    # an NB201 checkpoint is not resumed as a NAS-Bench-Macro run, and the reverse
+    with pytest.raises(GHNCheckpointError, match=r"space: checkpoint 'nasbench_macro', this run 'nb201'"):
+        train_ghn(tiny_settings(cells_per_step=1, steps=4, every=1), full, progress=False, data=data)
+
+
+def test_checkpoints_written_before_the_space_key_resume_as_nb201(tmp_path: Path):
+    import json
+
+    data = synthetic_data()
+    ck = train_ghn(tiny_settings(steps=2), tmp_path / "g.pt", progress=False, data=data)
+    obj = torch.load(ck, weights_only=True)
+    train = json.loads(obj["train"])
+    assert train.pop("space") == "nb201"
+    obj["train"] = json.dumps(train, sort_keys=True)  # as written before the search-space interface
+    torch.save(obj, ck)
+    train_ghn(tiny_settings(steps=4), ck, progress=False, data=data)
+    assert load_checkpoint(ck)["step"] == 4
+    with pytest.raises(GHNCheckpointError, match=r"space: checkpoint 'nb201', this run 'nasbench_macro'"):
+        train_ghn(tiny_settings(steps=6, space="nasbench_macro"), ck, progress=False, data=data)
+
+
+def test_training_on_a_space_without_cifar10_networks_is_refused():
+    with pytest.raises(GHNCheckpointError, match=r"space 'transnas101_micro' has no cifar10 networks.*class_scene"):
+        tiny_settings(space="transnas101_micro").check()
+    with pytest.raises(GHNCheckpointError, match=r"nb301"):
+        tiny_settings(space="nb301").check()
+
+
+def test_train_ghn_task_takes_the_space_of_the_benchmark():
+    import nasearch.api as nas
+    from nasearch.predictors.ghn_train import settings_from_conf
+
+    cfg = nas.config("task=train_ghn", "benchmark=nasbench_macro")
+    assert settings_from_conf(cfg.ghn, space=cfg.space().name).space == "nasbench_macro"
+    cfg = nas.config("task=train_ghn")
+    assert settings_from_conf(cfg.ghn, space=cfg.space().name).space == "nb201"
+
+
 def test_shipped_checkpoint_loads():
     from nasearch.proxies.ghn import default_checkpoint
 

@@ -292,6 +292,19 @@ def nb201_target_builder(dataset: str = "cifar10"):
     return build
 
 
+def space_target_builder(space, task: str = "cifar10"):
+    """Builder of ``space``'s networks for ``task`` (any registered space; the same fixed generator
+    as :func:`nb201_target_builder`, whose networks it builds for NB201)."""
+    from nasearch.space import get_space
+
+    space = get_space(space)
+
+    def build(arch):
+        return space.build_network(arch, task, generator=torch.Generator().manual_seed(0))
+
+    return build
+
+
 @torch.no_grad()
 def evaluate(
     ghn: GHN, targets: list[Target], images: torch.Tensor, labels: torch.Tensor, chunk: int = 256
@@ -316,4 +329,4 @@ def evaluate(
     return out
 
 
-__all__ = ["GHN", "GHNConfig", "GraphBatch", "Target", "TargetCache", "evaluate", "nb201_target_builder"]
+__all__ = ["GHN", "GHNConfig", "GraphBatch", "Target", "TargetCache", "evaluate", "nb201_target_builder", "space_target_builder"]

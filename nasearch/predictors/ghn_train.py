@@ -1,12 +1,23 @@
-"""Training a Graph HyperNetwork over random NB201 cells, with resumable, safe checkpoints.
+"""Training a Graph HyperNetwork over random architectures of a search space, with resumable, safe
+checkpoints.
 
 Protocol (Zhang, Ren & Urtasun, ICLR 2019, Sec. 3.2 / 4.1): every step samples fresh
-architectures (``cells_per_step`` connected NB201 cells, uniformly), the GHN generates their weights,
+architectures (``cells_per_step`` non-trivial architectures of ``space``, uniformly: connected NB201
+cells by default), the GHN generates their weights,
 and the loss is the mean cross-entropy of the generated networks on one training minibatch of
 ``batch`` images; Adam on the GHN's parameters. Deviations: the shared CIFAR-10 subset has 10,000
 training images, not 50,000; ``holdout`` of them (default 2,000, chosen by ``holdout_seed``) are held
 out as validation (the paper holds out 5,000 of 50,000) and never trained on; prediction (the ``ghn``
 proxy) uses them. No data augmentation.
+
+Space (``space``, default ``nb201``; ``nasearch task=train_ghn benchmark=nasbench_macro``): any
+registered space with networks for ``dataset`` (CIFAR-10: NB201 and NAS-Bench-Macro; TransNAS-Bench-
+101's networks are Taskonomy networks, with no images here to train on). The architectures come from
+the space interface (``num_archs``, ``from_index``, ``is_trivial``, ``build_network``) and the graphs
+from the built networks (:func:`nasearch.space.graph.op_graph`), so nothing here is NB201's. A draw
+is ``from_index(integers(num_archs))``, redrawn while trivial: for NB201 the same draws as before the
+space interface, so NB201 checkpoints written then resume bit for bit (their settings carry no
+``space`` and read as ``nb201``).
 
 Randomness: one ``numpy`` PCG64 generator seeded by ``seed`` draws the cells and the image indices
 of every step; the GHN's initial weights come from a ``torch.Generator`` seeded by ``seed``. There
@@ -51,10 +62,9 @@ from nasearch.predictors.ghn import (
     Target,
     TargetCache,
     evaluate,
-    nb201_target_builder,
+    space_target_builder,
 )
 from nasearch.proxies.registry import ProxyError
-from nasearch.space.arch import NUM_ARCHS, Arch
 
 log = logging.getLogger(__name__)
 
@@ -83,9 +93,13 @@ class TrainSettings:
     """Checkpoint every this many steps."""
     eval_cells: int = 8
     eval_images: int = 512
+    space: str = "nb201"
+    """The search space whose architectures are trained on (a registered space name)."""
     model: GHNConfig = field(default_factory=GHNConfig)
 
-    TRAJECTORY_KEYS = ("batch", "cells_per_step", "lr", "seed", "dataset", "holdout", "holdout_seed")
+    TRAJECTORY_KEYS = ("batch", "cells_per_step", "lr", "seed", "dataset", "holdout", "holdout_seed", "space")
+    STORED_DEFAULTS = {"space": "nb201"}
+    """Values of trajectory keys that checkpoints written before the key existed carry implicitly."""
     """Keys that must match to resume (``steps``, ``every`` and the logging-only ``eval_*`` may
     change between sessions)."""
 
@@ -98,6 +112,20 @@ class TrainSettings:
             raise GHNCheckpointError(f"ghn.lr must be a positive number, got {self.lr!r}")
         if self.model.T < 1:
             raise GHNCheckpointError(f"ghn.T must be an integer >= 1, got {self.model.T!r}")
+        space = self.search_space()
+        if self.dataset not in space.networks_for():
+            raise GHNCheckpointError(
+                f"GHN training uses {self.dataset} images, and space {space.name!r} has no {self.dataset} "
+                f"networks (its tasks: {', '.join(space.networks_for())}); train on a space with "
+                f"{self.dataset} networks (nb201, nasbench_macro)")
+
+    def search_space(self):
+        from nasearch.space import get_space
+
+        try:
+            return get_space(self.space, where="ghn training space (benchmark=...)")
+        except Exception as exc:  # an unknown space: one error type for the training task
+            raise GHNCheckpointError(str(exc)) from exc
 
     def trajectory(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.TRAJECTORY_KEYS}
@@ -119,17 +147,28 @@ def split_images(dataset: str, holdout: int, holdout_seed: int, data_root=None):
     return imgs.images[tr], imgs.labels[tr], imgs.images[val], imgs.labels[val]
 
 
-def sample_connected(rng: np.random.Generator) -> Arch:
+def sample_arch(space, rng: np.random.Generator) -> Any:
+    """A uniform draw among the non-trivial architectures of ``space`` (rejection sampling)."""
     while True:
-        a = Arch.from_index(int(rng.integers(NUM_ARCHS)))
-        if a.is_connected():
+        a = space.from_index(int(rng.integers(space.num_archs)))
+        if not space.is_trivial(a):
             return a
 
 
-def eval_archs(k: int) -> list[Arch]:
-    """The fixed cells whose held-out accuracy is logged at every checkpoint."""
+def sample_connected(rng: np.random.Generator) -> Any:
+    """A uniform draw among NB201's connected cells."""
+    from nasearch.space import get_space
+
+    return sample_arch(get_space("nb201"), rng)
+
+
+def eval_archs(k: int, space="nb201") -> list[Any]:
+    """The fixed architectures whose held-out accuracy is logged at every checkpoint."""
+    from nasearch.space import get_space
+
+    space = get_space(space)
     rng = np.random.default_rng(np.random.SeedSequence(12345))
-    return [sample_connected(rng) for _ in range(k)]
+    return [sample_arch(space, rng) for _ in range(k)]
 
 
 # ---------------------------------------------------------------------------------------- files
@@ -260,7 +299,7 @@ def train_ghn(
                 f"{_diff(asdict(ck['config']), asdict(settings.model))}; use another ghn.checkpoint path")
         if "optim" not in ck or "rng" not in ck:
             raise GHNCheckpointError(f"GHN checkpoint {ckpt} is a model-only export and cannot be resumed; use another ghn.checkpoint path")
-        stored = {k: ck["train"].get(k) for k in TrainSettings.TRAJECTORY_KEYS}
+        stored = {k: ck["train"].get(k, TrainSettings.STORED_DEFAULTS.get(k)) for k in TrainSettings.TRAJECTORY_KEYS}
         if stored != settings.trajectory():
             raise GHNCheckpointError(
                 f"GHN checkpoint {ckpt} was written under other training settings: "
@@ -271,8 +310,10 @@ def train_ghn(
         step = int(ck["step"])
         history = ck["history"]
         log.info("resuming GHN training from %s at step %d of %d", ckpt, step, settings.steps)
-    targets = TargetCache(nb201_target_builder(settings.dataset))
-    evals = [Target(nb201_target_builder(settings.dataset)(a)) for a in eval_archs(settings.eval_cells)]
+    space = settings.search_space()
+    build = space_target_builder(space, settings.dataset)
+    targets = TargetCache(build)
+    evals = [Target(build(a)) for a in eval_archs(settings.eval_cells, space)]
     n_train = len(tr_y)
 
     def save() -> None:
@@ -302,7 +343,7 @@ def train_ghn(
         while step < settings.steps:
             if stop_after is not None and done_here >= stop_after:
                 return ckpt
-            archs = [sample_connected(rng) for _ in range(settings.cells_per_step)]
+            archs = [sample_arch(space, rng) for _ in range(settings.cells_per_step)]
             idx = torch.from_numpy(rng.choice(n_train, size=settings.batch, replace=False))
             x, y = tr_x[idx].to(dev), tr_y[idx].to(dev)
             ghn.train()
@@ -341,12 +382,14 @@ __all__ = [
 ]
 
 
-def settings_from_conf(c) -> TrainSettings:
-    """:class:`TrainSettings` of a :class:`nasearch.config.GHNTrainConf`."""
+def settings_from_conf(c, space: str = "nb201") -> TrainSettings:
+    """:class:`TrainSettings` of a :class:`nasearch.config.GHNTrainConf` (``space``: the space of the
+    configured benchmark)."""
     return TrainSettings(
         steps=c.steps, batch=c.batch, cells_per_step=c.cells, lr=c.lr, seed=c.seed, holdout=c.holdout,
         holdout_seed=c.holdout_seed, every=c.every, eval_cells=c.eval_cells, eval_images=c.eval_images,
         model=GHNConfig(hidden=c.hidden, message_hidden=c.message_hidden, hyper_hidden=c.hyper_hidden, T=c.T),
+        space=space,
     )
 
 
@@ -354,7 +397,7 @@ def train_ghn_task(cfg, out_dir: Path) -> str:
     """``nasearch task=train_ghn ghn.steps=... ghn.checkpoint=PATH``: train or resume; returns a summary."""
     if cfg.ghn.threads:
         torch.set_num_threads(cfg.ghn.threads)
-    settings = settings_from_conf(cfg.ghn)
+    settings = settings_from_conf(cfg.ghn, space=cfg.space().name)
     if cfg.dataset.name != "cifar10":
         raise GHNCheckpointError(f"task=train_ghn trains on CIFAR-10 images only (dataset={cfg.dataset.name!r})")
     path = train_ghn(settings, cfg.ghn.checkpoint, device=cfg.ghn.device, progress=cfg.progress)
@@ -362,5 +405,5 @@ def train_ghn_task(cfg, out_dir: Path) -> str:
     h = ck["history"]
     last = h[-1].tolist() if len(h) else [0, math.nan, math.nan, math.nan, 0]
     return (f"GHN at step {int(ck['step'])} of {settings.steps}: train loss {last[1]:.4f}, held-out accuracy "
-            f"{last[2]:.2f}% (loss {last[3]:.4f}) on {settings.eval_cells} fixed cells; checkpoint {path}, "
+            f"{last[2]:.2f}% (loss {last[3]:.4f}) on {settings.eval_cells} fixed {settings.space} architectures; checkpoint {path}, "
             f"curve {path}.csv\n")

@@ -22,6 +22,11 @@ trained GHN; without it the checkpoint shipped in the package (``nasearch/predic
 :data:`DEFAULT_CHECKPOINT`) is used. The proxy's ``version`` in the score store is
 ``1+<first 12 hex digits of the checkpoint file's sha256>``, so scores of different GHNs never mix.
 
+Spaces: the graph is the built network's (:func:`nasearch.space.graph.op_graph`), so a checkpoint
+scores the networks of any space. A GHN is trained on one space (``nasearch task=train_ghn
+benchmark=<space>``; the space is in the checkpoint's ``train`` settings, NB201 for the shipped one);
+scores of another space's networks are a transfer figure, not the paper's protocol.
+
 Deviations from the paper's prediction protocol: the held-out images are part of the shared
 10,000-image CIFAR-10 subset (default 2,000 held out, not 5,000 of 50,000) and a score uses only
 ``batch_size x num_batches`` of them (default 64, to keep a score near one second on CPU; more
