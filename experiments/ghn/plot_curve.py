@@ -1,4 +1,7 @@
-"""Plot the GHN training curve (experiments/ghn/ghn_train.pt.csv -> curve.png)."""
+"""Plot a GHN training curve: <dir>/ghn_train.pt.csv -> <dir>/curve.png (default dir: experiments/ghn).
+
+    python experiments/ghn/plot_curve.py [path/to/ghn_train.pt.csv]
+"""
 
 from __future__ import annotations
 
@@ -17,16 +20,16 @@ rows = list(csv.DictReader(open(src)))
 step = [int(r["step"]) for r in rows]
 fig, ax = plt.subplots(1, 2, figsize=(10, 3.6))
 ax[0].plot(step, [float(r["train_loss"]) for r in rows], label="train (mean since last checkpoint)")
-ax[0].plot(step, [float(r["eval_loss"]) for r in rows], label="held-out, fixed cells")
+ax[0].plot(step, [float(r["eval_loss"]) for r in rows], label="held-out, fixed architectures")
 ax[0].axhline(2.302585, color="grey", ls=":", lw=1, label="chance (ln 10)")
-ax[0].set_xlabel("step (one random cell, 32 images)")
+ax[0].set_xlabel("step (one random architecture, 32 images)")
 ax[0].set_ylabel("cross-entropy")
 ax[0].legend(fontsize=8)
 ax[1].plot(step, [float(r["eval_acc"]) for r in rows], color="C2")
 ax[1].axhline(10, color="grey", ls=":", lw=1)
 ax[1].set_xlabel("step")
 ax[1].set_ylabel("held-out accuracy of generated weights (%)")
-fig.suptitle(f"GHN training on CIFAR-10 (partial: {step[-1] if step else 0} steps)")
+fig.suptitle(f"GHN training on CIFAR-10 ({step[-1] if step else 0} steps; {src.parent.parent.name}/{src.parent.name})")
 fig.tight_layout()
-fig.savefig(here / "curve.png", dpi=110)
-print(f"wrote {here / 'curve.png'} ({len(rows)} checkpoints, last step {step[-1] if step else 0})")
+fig.savefig(src.parent / "curve.png", dpi=110)
+print(f"wrote {src.parent / 'curve.png'} ({len(rows)} checkpoints, last step {step[-1] if step else 0})")
