@@ -232,6 +232,17 @@ def test_ghn_trains_on_another_space_from_the_space_interface(tmp_path: Path):
 def test_checkpoints_written_before_the_space_key_resume_as_nb201(tmp_path: Path):
     import json
 
+    from nasearch.predictors.ghn_train import sample_arch
+    from nasearch.space import get_space
+    from nasearch.space.arch import NUM_ARCHS
+
+    # NB201's draws through the space interface are the draws of the NB201-only code they replaced
+    old, new = np.random.default_rng(7), np.random.default_rng(7)
+    for _ in range(50):
+        while not (a := Arch.from_index(int(old.integers(NUM_ARCHS)))).is_connected():
+            pass
+        assert sample_arch(get_space("nb201"), new) == a
+
     data = synthetic_data()
     ck = train_ghn(tiny_settings(steps=2), tmp_path / "g.pt", progress=False, data=data)
     obj = torch.load(ck, weights_only=True)

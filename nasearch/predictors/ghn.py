@@ -281,20 +281,10 @@ class TargetCache:
         return t
 
 
-def nb201_target_builder(dataset: str = "cifar10"):
-    """Builder of NB201 networks for :class:`TargetCache` (initial weights are irrelevant: every
-    weight is generated or fixed, so a fixed generator keeps the global RNG untouched)."""
-    from nasearch.space.networks import build_network
-
-    def build(arch):
-        return build_network(arch, dataset, generator=torch.Generator().manual_seed(0))
-
-    return build
-
-
 def space_target_builder(space, task: str = "cifar10"):
-    """Builder of ``space``'s networks for ``task`` (any registered space; the same fixed generator
-    as :func:`nb201_target_builder`, whose networks it builds for NB201)."""
+    """Builder of ``space``'s networks for ``task`` for :class:`TargetCache` (initial weights are
+    irrelevant: every weight is generated or fixed, so a fixed generator keeps the global RNG
+    untouched)."""
     from nasearch.space import get_space
 
     space = get_space(space)
@@ -329,4 +319,4 @@ def evaluate(
     return out
 
 
-__all__ = ["GHN", "GHNConfig", "GraphBatch", "Target", "TargetCache", "evaluate", "nb201_target_builder", "space_target_builder"]
+__all__ = ["GHN", "GHNConfig", "GraphBatch", "Target", "TargetCache", "evaluate", "space_target_builder"]

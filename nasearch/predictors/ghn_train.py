@@ -98,10 +98,10 @@ class TrainSettings:
     model: GHNConfig = field(default_factory=GHNConfig)
 
     TRAJECTORY_KEYS = ("batch", "cells_per_step", "lr", "seed", "dataset", "holdout", "holdout_seed", "space")
-    STORED_DEFAULTS = {"space": "nb201"}
-    """Values of trajectory keys that checkpoints written before the key existed carry implicitly."""
     """Keys that must match to resume (``steps``, ``every`` and the logging-only ``eval_*`` may
     change between sessions)."""
+    STORED_DEFAULTS = {"space": "nb201"}
+    """Values of trajectory keys that checkpoints written before the key existed carry implicitly."""
 
     def check(self) -> None:
         for k in ("steps", "batch", "cells_per_step", "every", "holdout", "eval_cells", "eval_images"):
@@ -114,17 +114,20 @@ class TrainSettings:
             raise GHNCheckpointError(f"ghn.T must be an integer >= 1, got {self.model.T!r}")
         space = self.search_space()
         if self.dataset not in space.networks_for():
+            from nasearch.space import get_space, space_names
+
+            fit = [n for n in space_names() if self.dataset in get_space(n).networks_for()]
             raise GHNCheckpointError(
                 f"GHN training uses {self.dataset} images, and space {space.name!r} has no {self.dataset} "
                 f"networks (its tasks: {', '.join(space.networks_for())}); train on a space with "
-                f"{self.dataset} networks (nb201, nasbench_macro)")
+                f"{self.dataset} networks ({', '.join(fit)})")
 
     def search_space(self):
-        from nasearch.space import get_space
+        from nasearch.space import SpaceError, get_space
 
         try:
             return get_space(self.space, where="ghn training space (benchmark=...)")
-        except Exception as exc:  # an unknown space: one error type for the training task
+        except SpaceError as exc:  # an unknown space: one error type for the training task
             raise GHNCheckpointError(str(exc)) from exc
 
     def trajectory(self) -> dict[str, Any]:
@@ -153,13 +156,6 @@ def sample_arch(space, rng: np.random.Generator) -> Any:
         a = space.from_index(int(rng.integers(space.num_archs)))
         if not space.is_trivial(a):
             return a
-
-
-def sample_connected(rng: np.random.Generator) -> Any:
-    """A uniform draw among NB201's connected cells."""
-    from nasearch.space import get_space
-
-    return sample_arch(get_space("nb201"), rng)
 
 
 def eval_archs(k: int, space="nb201") -> list[Any]:
