@@ -205,6 +205,29 @@ def test_naswot_kernel_properties_and_ordering(cifar):
     assert run_proxy("naswot", ALL_CONV3, batches) > run_proxy("naswot", ALL_SKIP, batches)
 
 
+def test_naswot_kernel_equals_the_reference_two_matmul_form_in_any_chunking(cifar, monkeypatch):
+    # the one-matmul form 2 c c^T - s_i - s_j + units, chunked, is the reference's
+    # c c^T + (1 - c)(1 - c)^T exactly (integer counts), whatever the chunk size
+    import nasearch.proxies.naswot as naswot_mod
+
+    x = cifar[0][:16]
+    net = build_network(MIXED, generator=torch.Generator().manual_seed(0))
+    ref = torch.zeros(16, 16, dtype=torch.float64)
+
+    def hook(mod, inputs, out):
+        c = (inputs[0].reshape(16, -1) > 0).double()
+        ref.add_(c @ c.t() + (1.0 - c) @ (1.0 - c).t())
+
+    handles = [m.register_forward_hook(hook) for m in net.modules() if isinstance(m, torch.nn.ReLU)]
+    with torch.no_grad():
+        net(x)
+    for h in handles:
+        h.remove()
+    for units in (1 << 23, 1000, 7):
+        monkeypatch.setattr(naswot_mod, "_EXACT_UNITS", units)
+        assert np.array_equal(relu_kernel(net, x), ref.numpy()), units
+
+
 def test_jacob_cov_ordering(cifar):
     batches = [(cifar[0][:32], cifar[1][:32])]
     conv, skip = run_proxy("jacob_cov", ALL_CONV3, batches), run_proxy("jacob_cov", ALL_SKIP, batches)

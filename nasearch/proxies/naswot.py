@@ -13,8 +13,11 @@ open every ReLU-Conv-BN op (cell convs and the two convs of each reduction block
 ``lastact`` ReLU; the stem has none. A node feeding several conv edges is coded once per edge, as in
 the reference. Train mode (BN with batch statistics), one forward pass, random init; labels unused.
 
-Deviations: K accumulated in float64 (the reference uses float32 matmuls cast to float64; the counts
-are exact either way up to 2^24 units per layer); no backward pass (the reference's backward only sets
+Deviations: K accumulated in float64 (the reference uses float32 matmuls cast to float64), each
+layer's term computed as ``2 c c^T - s_i - s_j + N_units`` (s = the codes' row sums), which is the
+reference's ``x x^T + (1 - x)(1 - x)^T`` rewritten with one matmul instead of two, over column chunks
+of 2^23 units so that every float32 count is an exact integer (the reference's counts are exact only
+up to 2^24 units per layer); no backward pass (the reference's backward only sets
 a flag that makes every hook count).
 
 Cross-machine tolerance (naswot, ``ProxySpec.tolerance``, relative): measured on 50 cells
@@ -34,6 +37,9 @@ from torch import nn
 from nasearch.proxies.registry import ProxyContext, register_proxy
 from nasearch.proxies.utils import finite_or_nan, first_batch
 
+_EXACT_UNITS = 1 << 23
+"""Units per float32 matmul: counts (and the row sums) stay below 2^24, where float32 integers are exact."""
+
 
 def relu_kernel(net: nn.Module, images: torch.Tensor) -> np.ndarray:
     """K = sum over ReLU modules of codes agreements, shape (N, N), float64."""
@@ -42,8 +48,15 @@ def relu_kernel(net: nn.Module, images: torch.Tensor) -> np.ndarray:
 
     def hook(mod, inputs, out):
         codes = (inputs[0].detach().reshape(n, -1) > 0).float()
-        agree = codes @ codes.t() + (1.0 - codes) @ (1.0 - codes).t()
-        kernel.add_(agree.double())
+        # agreements = c c^T + (1 - c)(1 - c)^T = 2 c c^T - s_i - s_j + units (s = row sums): one
+        # matmul instead of two. Every product is 0 or 1 and every partial sum an integer below 2^24
+        # (the chunks), so each float32 count is exact and K is the same integer matrix as the
+        # two-matmul form, bit for bit, whatever the summation order.
+        for start in range(0, codes.shape[1], _EXACT_UNITS):
+            chunk = codes[:, start : start + _EXACT_UNITS]
+            both = (chunk @ chunk.t()).double()
+            ones = chunk.sum(1).double()
+            kernel.add_(2.0 * both - ones[:, None] - ones[None, :] + float(chunk.shape[1]))
 
     handles = [m.register_forward_hook(hook) for m in net.modules() if isinstance(m, nn.ReLU)]
     try:
