@@ -14,7 +14,7 @@ version, ``transnas101_micro:class_scene``, images ``none``, batch 64, one batch
 proxies from the merged tables, computing nothing.
 
     python experiments/transnas101/zen_naswot_all.py --store /tmp/zn.sqlite --workers 2 [--hours 2]
-    python experiments/transnas101/zen_naswot_all.py --store /tmp/zn.sqlite --report experiments/transnas101/mpi_zen_naswot_partial
+    python experiments/transnas101/zen_naswot_all.py --store /tmp/zn.sqlite --report experiments/transnas101/mpi_sample
 """
 
 from __future__ import annotations
@@ -29,11 +29,11 @@ import numpy as np
 
 from nasearch.benchmarks import make_benchmark
 from nasearch.executors import make_executor
-from nasearch.experiments.mpi import correlations, sample_cells
+from nasearch.experiments.mpi import MPI_FIELDS, correlations, sample_cells, scatter
 from nasearch.proxies.scoring import rank_key, score_cells, score_key
 from nasearch.proxies.store import ScoreStore
 from nasearch.proxies.tables import export_scores, import_scores, read_scores
-from nasearch.space.base import get_space
+from nasearch.results import write_table, write_text
 
 HERE = Path(__file__).resolve().parent
 SCORES = HERE / "scores"
@@ -85,13 +85,13 @@ def run(store: ScoreStore, workers: int, block: int, hours: float | None) -> Non
 
 
 def report(out: Path) -> None:
-    """rho / tau of every data-free proxy on the cells that have both Zen and NASWOT."""
-    space = get_space(SPACE)
-    values: dict[str, dict[int, float]] = {}
+    """rho / tau of every data-free proxy on a uniform sample of cells that have Zen and NASWOT:
+    ``mpi.csv`` (``task=mpi``'s columns), ``mpi.md`` and ``scatter_{zen,naswot}.png`` in ``out``."""
+    values: dict[str, dict[int, tuple[float, float]]] = {}
     for p in REPORTED:
         groups = read_scores(table(p))
         rows = next(v for k, v in groups.items() if k.dataset == TASK and k.space == SPACE)
-        values[p] = {a.index: v for a, v, _s in rows}
+        values[p] = {a.index: (v, s) for a, v, s in rows}
     # the committed 200-cell sample (default_rng(0), as task=mpi mpi.cells=200) and the longest prefix
     # of the order that both proxies cover: two independent uniform samples, so their union is a
     # uniform sample of its size. Other rows (14 low-index cells of an early index-order run, a block
@@ -109,25 +109,35 @@ def report(out: Path) -> None:
     common = sorted(chosen)
     bench = make_benchmark(SPACE)
     idx = np.array(common)
-    lines = [
-        f"Spearman rho / Kendall tau against each task's final-epoch validation metric, on {len(common)} of the "
-        f"3,927 connected cells: the 200 of `mpi_sample200/` and the first {prefix} of the seeded order of "
-        "`zen_naswot_all.py` (a uniform random sample); every proxy on the same cells.",
-        "",
-        "| proxy | " + " | ".join(bench.datasets) + " |",
-        "|---|" + "---|" * len(bench.datasets),
-    ]
+    out.mkdir(parents=True, exist_ok=True)
+    head = (f"Spearman rho / Kendall tau against each task's final-epoch validation metric, on {len(common)} of "
+            f"the 3,927 connected cells: the 200 of `mpi_sample200/` and the first {prefix} of the seeded order "
+            "of `zen_naswot_all.py` (a uniform random sample); every proxy on the same cells. s/cell: the "
+            "mean compute per cell recorded in the score tables.")
+    lines = [head, "", "| proxy | " + " | ".join(bench.datasets) + " | s/cell |",
+             "|---|" + "---|" * (len(bench.datasets) + 1)]
+    csv_rows = []
     for p in REPORTED:
-        keys = rank_key(p, np.array([values[p][i] for i in common]))
-        cellsr = []
+        keys = rank_key(p, np.array([values[p][i][0] for i in common]))
+        secs = np.array([values[p][i][1] for i in common])
+        spc = float(np.nanmean(secs)) if np.isfinite(secs).any() else float("nan")
+        cells = []
         for target in bench.datasets:
             rho, tau = correlations(keys, bench.column(target, "valid_acc")[idx])
-            cellsr.append(f"{rho:.3f} / {tau:.3f}")
-        lines.append(f"| {p} | " + " | ".join(cellsr) + " |")
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "mpi.md").write_text("\n".join(lines) + "\n")
+            cells.append(f"{rho:.3f} / {tau:.3f}")
+            for metric in ("test_acc", "valid_acc"):  # one metric in the export: both rows alike, as task=mpi
+                csv_rows.append({"proxy": p, "network_dataset": TASK, "image_dataset": "none",
+                                 "target_dataset": target, "metric": f"{metric}_{bench.fidelities[-1]}",
+                                 "cells": len(common), "spearman": round(rho, 4), "kendall": round(tau, 4),
+                                 "seconds_per_cell": round(spc, 4)})
+        lines.append(f"| {p} | " + " | ".join(cells) + f" | {spc:.2f} |")
+        if p in PROXIES:
+            rho0, _ = correlations(keys, bench.column(TASK, "valid_acc")[idx])
+            scatter(keys, bench.column(TASK, "valid_acc")[idx], out / f"scatter_{p}.png", proxy=p,
+                    label=f"{TASK} validation top-1 (final epoch)", rho=rho0)
+    write_table(out / "mpi.csv", csv_rows, MPI_FIELDS)
+    write_text(out / "mpi.md", "\n".join(lines) + "\n")
     print("\n".join(lines))
-    del space
 
 
 def main(argv: list[str] | None = None) -> int:
