@@ -1,9 +1,9 @@
-"""FLOPs: MFLOPs of one forward pass of one image through the NB201 network of the cell, NATS-Bench's
+"""FLOPs: MFLOPs of one forward pass of one image through the network of the architecture, NATS-Bench's
 convention (multiply-accumulates of convs and linears; see :func:`nasearch.space.networks.count_flops`),
 a baseline in Abdelfattah et al., "Zero-Cost Proxies for Lightweight NAS", ICLR 2021.
 
-The image size is ``ctx.input_size`` (32 for CIFAR, 16 for ImageNet16-120). Needs the network but no
-data. Deviations: none.
+The image size is ``ctx.input_size`` (the space's input size: 32 for CIFAR, 16 for ImageNet16-120,
+255-256 for TransNAS-Bench-101). Needs the network but no data. Deviations: none.
 
 Cross-machine tolerance (flops, ``ProxySpec.tolerance``, relative): a count of multiply-adds: exact
 on any machine (measured: 0 on 50 cells, ``experiments/cross_machine``); tolerance 1e-9.

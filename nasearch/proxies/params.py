@@ -1,9 +1,9 @@
-"""#params: the parameter count of the NB201 network of the cell, in millions (a baseline, e.g. in
+"""#params: the parameter count of the network of the architecture, in millions (a baseline, e.g. in
 Abdelfattah et al., "Zero-Cost Proxies for Lightweight NAS", ICLR 2021, and NAS-Bench-201's records).
 
 Counts every parameter of the network built for the dataset with BatchNorm (equals NB201's
-``params_m``; see :func:`nasearch.space.networks.count_parameters`). Needs the network but no data.
-Deviations: none.
+``params_m`` and NAS-Bench-Macro's ``params``; see :func:`nasearch.space.networks.count_parameters`).
+Needs the network but no data. Deviations: none.
 
 Cross-machine tolerance (params, ``ProxySpec.tolerance``, relative): a count of parameters: exact on
 any machine (float64 sum of integers; measured: 0 on 50 cells, ``experiments/cross_machine``);

@@ -2,8 +2,10 @@
 
 A proxy is a function ``fn(net, batches, ctx) -> float`` registered by name with metadata:
 
-* ``net``: a freshly initialised :class:`~nasearch.space.networks.NB201Network` built for the proxy
-  (with BatchNorm when ``bn=True``, without when ``bn=False``), in train mode, on CPU, float32.
+* ``net``: a freshly initialised network of the architecture, built by its space's
+  ``build_network`` (:class:`~nasearch.space.networks.NB201Network` for NB201, the NAS-Bench-Macro
+  and TransNAS-Bench-101 networks for theirs) for the proxy (with BatchNorm when ``bn=True``,
+  without when ``bn=False``), in train mode, float32, on the scorer's device (the CPU by default).
   The proxy may modify it freely (the scorer builds a new one for every call).
 * ``batches``: a list of ``(images, labels)`` minibatches (``images`` float32 NCHW, normalised;
   ``labels`` int64), at least ``min_batches`` of them. Data-free proxies get the list too but must
@@ -24,8 +26,6 @@ from dataclasses import dataclass
 
 import torch
 
-from nasearch.space.networks import NB201Network
-
 
 class ProxyError(ValueError):
     """Unknown proxy or a setting a proxy cannot work with."""
@@ -38,7 +38,7 @@ class ProxyContext:
     input_size: int = 32
 
 
-ProxyFn = Callable[[NB201Network, "list[tuple[torch.Tensor, torch.Tensor]]", ProxyContext], float]
+ProxyFn = Callable[[torch.nn.Module, "list[tuple[torch.Tensor, torch.Tensor]]", ProxyContext], float]
 
 
 @dataclass(frozen=True)
