@@ -21,10 +21,8 @@ Sources:
   connected cell; the class_scene network's scores against each task's final-epoch validation
   top-1, the only metric of the export). Micro encoders all end in the same width, so a class_object
   network's params/FLOPs differ from the class_scene network's by a constant: same ranks.
-* TransNAS-Bench-101 micro, Zen and NASWOT (12-20 s per cell on this CPU): 200 seeded connected
-  cells, experiments/transnas101/mpi_sample200/mpi.csv (data-free: standard-normal images at 256 px),
-  marked "200 cells"; the full-space rows of params, synflow and FLOPs come first (a `|` merge keeps
-  the later source's value, so the full-space file is read last).
+  Zen and NASWOT (data-free: standard-normal images at 256 px) are in the same file, over the same
+  3,927 cells (experiments/transnas101/zen_naswot_all.py scored them on CPU, resumably).
 * TransNAS-Bench-101 macro / class_scene: experiments/transnas101/mpi_macro/mpi.csv (params and FLOPs
   of the class_scene network of every skeleton; the other proxies not computed).
 """
@@ -73,11 +71,9 @@ columns = [
      | read(ROOT / "nasbench_macro/mpi_ghn/mpi.csv", network_dataset="cifar10", target_dataset="cifar10")),
     ("NAS-Bench-Macro / CIFAR-10 (all 6,561)", read(ROOT / "nasbench_macro/space_correlations.csv")),
     ("TransNAS-Bench-101 micro / class_scene (all connected cells)",
-     read(ROOT / "transnas101/mpi_sample200/mpi.csv", network_dataset="class_scene", target_dataset="class_scene")
-     | read(ROOT / "transnas101/mpi/mpi.csv", network_dataset="class_scene", target_dataset="class_scene")),
+     read(ROOT / "transnas101/mpi/mpi.csv", network_dataset="class_scene", target_dataset="class_scene")),
     ("TransNAS-Bench-101 micro / class_object (all connected cells)",
-     read(ROOT / "transnas101/mpi_sample200/mpi.csv", network_dataset="class_scene", target_dataset="class_object")
-     | read(ROOT / "transnas101/mpi/mpi.csv", network_dataset="class_scene", target_dataset="class_object")),
+     read(ROOT / "transnas101/mpi/mpi.csv", network_dataset="class_scene", target_dataset="class_object")),
     ("TransNAS-Bench-101 macro / class_scene (all 3,256 skeletons)",
      read(ROOT / "transnas101/mpi_macro/mpi.csv", network_dataset="class_scene", target_dataset="class_scene")),
 ]
