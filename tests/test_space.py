@@ -22,7 +22,7 @@ def test_enumeration_is_unique_and_round_trips():
         assert Arch.from_string(s) == a
         assert Arch(a.ops) == a
         assert Arch.from_index(a.index) == a
-        assert Arch.parse(s) == Arch.parse(a.ops) == Arch.parse(i) == a
+        assert Arch.parse(s) == Arch.parse(a.ops) == Arch.parse(a.official_index) == a  # an int: the official index
     assert len(strings) == NUM_ARCHS
 
 

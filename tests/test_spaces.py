@@ -112,7 +112,9 @@ def test_strings_indices_and_choices_round_trip(space):
         s = space.to_string(a)
         assert str(a) == s
         assert space.parse(s) == a and space.parse(a) is a
-        assert space.from_index(a.index) == a and space.parse(a.index) == a
+        # from_index: nasearch's internal ordinal; parse(int): the official (user-facing) index
+        assert space.from_index(a.index) == a and space.parse(space.official_index(a)) == a
+        assert space.from_official_index(space.official_index(a)) == a
         c = space.to_choices(a)
         assert len(c) == len(space.positions)
         assert all(0 <= v < k for v, k in zip(c, space.positions))
@@ -136,7 +138,7 @@ def test_sample_mutate_neighbours_are_valid_and_seeded(space):
     run = draws(3)
     assert run == draws(3) and run != draws(4)
     for a, m in zip(run[::2], run[1::2]):
-        assert space.parse(a.index) == a and space.parse(m.index) == m
+        assert space.from_index(a.index) == a and space.from_index(m.index) == m
         assert m != a
         nbrs = space.neighbours(a)
         assert m in nbrs and a not in nbrs and len(set(nbrs)) == len(nbrs)
@@ -165,7 +167,7 @@ def test_config_space_round_trips(space):
         assert space.from_config(space.to_config(a, cs)) == a
     for conf in cs.sample_configuration(20):
         a = space.from_config(conf)
-        assert a is None or space.parse(a.index) == a
+        assert a is None or space.from_index(a.index) == a
 
 
 # ------------------------------------------------------------------------------------ bad input
@@ -276,7 +278,7 @@ def test_every_strategy_searches_every_space(space, strategy, pf):
     traj = run(0)
     assert traj.queries == 40
     for a in traj.archs:
-        assert space.parse(a.index) == a
+        assert space.from_index(a.index) == a
     assert [a.index for a in traj.archs] == [a.index for a in run(0).archs]
     assert math.isfinite(traj.final[dataset])
 

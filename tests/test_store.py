@@ -46,7 +46,8 @@ def test_to_csv(tmp_path: Path):
     store.put_many(KEY, [(Arch.from_index(i), v, 0.1) for i, v in ((3, 1.0), (1, math.nan), (2, -math.inf))])
     assert store.to_csv(tmp_path / "out.csv", KEY) == 3
     rows = list(csv.DictReader(open(tmp_path / "out.csv")))
-    assert [r["index"] for r in rows] == ["1", "2", "3"]
+    # rows in internal order, each with its official NB201 index
+    assert [r["index"] for r in rows] == [str(Arch.from_index(i).official_index) for i in (1, 2, 3)]
     assert rows[0]["value"] == "" and float(rows[1]["value"]) == -math.inf and float(rows[2]["value"]) == 1.0
     assert rows[2]["arch"] == Arch.from_index(3).to_string()
 

@@ -2,9 +2,12 @@
 
 One row per (architecture, dataset) with columns ``index, arch, dataset, valid_acc_12, test_acc_12,
 valid_acc_200, test_acc_200, train_time_12, train_time_200, params_m, flops_m, latency_s`` (see
-the README's "Data" section). ``nasearch convert`` writes this layout from the official NAS-Bench-201 and
-NATS-Bench files. The table is loaded once into numpy arrays indexed by :attr:`Arch.index`, so a
-query is two array reads.
+the README's "Data" section). ``index`` is the official NAS-Bench-201 / NATS-Bench index (the
+order of the benchmark's meta file); ``nasearch convert`` writes this layout from the official
+NAS-Bench-201 and NATS-Bench files. The table is loaded once into numpy arrays positioned by
+:attr:`Arch.index` (nasearch's internal ordinal, not the ``index`` column), so a query is two array
+reads. The embedded table's ``index, arch`` columns also define :attr:`Arch.official_index` for the
+whole package (:func:`nasearch.space.arch.official_maps`).
 
 Which table: ``benchmark.path`` if given, else ``$NASEARCH_DATA/nb201/nb201.csv.gz`` if it exists,
 else the table shipped inside the package (``nasearch/embedded/nb201/nb201.csv.gz``, read with
@@ -239,10 +242,13 @@ class TableBenchmark:
 
     # ------------------------------------------------------------------ extras
     def official_index(self, arch: Arch) -> int:
-        """NAS-Bench-201's own index of ``arch`` (the order of the official meta file)."""
+        """NAS-Bench-201's own index of ``arch`` as this table's ``index`` column gives it (the order
+        of the official meta file; for the embedded table and any table converted from the official
+        files it equals :attr:`Arch.official_index`)."""
         return int(self._official[arch.index])
 
     def arch_from_official_index(self, index: int) -> Arch:
+        """The cell whose ``index`` in this table is ``index`` (inverse of :meth:`official_index`)."""
         hits = np.flatnonzero(self._official == index)
         if len(hits) != 1:
             raise BenchmarkError(f"official NB201 index {index!r} not in table {str(self.path)!r} (0..15624)")

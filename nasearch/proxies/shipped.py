@@ -19,7 +19,11 @@ step:
 
 Each file holds one setting. A process reads the first row of every file on its first lookup (to
 know which file holds which setting) and a setting's file(s) on the first lookup of that setting,
-into ``{arch index: (value, seconds)}`` (about 0.1 s for a full-space table), kept for the process.
+into ``{arch index: (value, seconds)}`` keyed by nasearch's internal ordinal (``arch.index``, the
+store's key), kept for the process. The files' ``index`` column is the official index
+(:meth:`SearchSpace.official_index <nasearch.space.base.SearchSpace.official_index>`, NB201's own);
+files of the older layout (nasearch's ordinal there) read the same: each row's ``arch`` string is
+trusted and its ``index`` checked against it (:class:`nasearch.proxies.tables.IndexColumn`).
 Keys are built from the files' columns by :class:`ScoreKey`'s own field names, so a key field a file
 does not carry takes its default.
 
@@ -108,9 +112,13 @@ def _parse(entry, key: ScoreKey) -> dict[int, tuple[float, float]]:
     ident = [(col[f.name], key.dataset_field if f.name == "dataset" and "space" not in col else str(getattr(key, f.name)))
              for f in fields(ScoreKey) if f.name in col]
     i_idx, i_val, i_sec = col["index"], col["value"], col["seconds"]
-    from nasearch.space.base import get_space
+    i_arch = col.get("arch")
+    from nasearch.proxies.tables import IndexColumn
+    from nasearch.space.base import ArchError, get_space
 
-    size = get_space(key.space, where=f"shipped score table {entry.name!r}").num_archs
+    space = get_space(key.space, where=f"shipped score table {entry.name!r}")
+    size = space.num_archs
+    index_column = IndexColumn(space)
     out: dict[int, tuple[float, float]] = {}
     with raw:
         for line, r in enumerate(reader, start=2):
@@ -118,11 +126,15 @@ def _parse(entry, key: ScoreKey) -> dict[int, tuple[float, float]]:
                 if any(r[c] != v for c, v in ident):
                     raise ValueError(f"a second setting in one file ({', '.join(r[c] for c, _ in ident)}); "
                                      "ship one setting per file")
-                idx = int(r[i_idx])
-                if not 0 <= idx < size:
-                    raise ValueError(f"index {idx} outside 0..{size - 1} (space {key.space})")
+                if i_arch is not None:  # the arch string is trusted; the index is checked against it
+                    idx = index_column.arch(r[i_idx], r[i_arch], line).index
+                else:  # no arch column: the index is the official one (the exported layout)
+                    official = int(r[i_idx])
+                    if not 0 <= official < size:
+                        raise ValueError(f"index {official} outside 0..{size - 1} (space {key.space})")
+                    idx = space.from_official_index(official).index
                 out[idx] = (float(r[i_val]) if r[i_val] else math.nan, float(r[i_sec]) if r[i_sec] else math.nan)
-            except (ValueError, IndexError) as exc:
+            except (ValueError, IndexError, ArchError) as exc:
                 raise ProxyError(f"malformed shipped score table {entry.name!r} line {line}: {exc}") from exc
     return out
 

@@ -304,10 +304,14 @@ class ScoreStore:
 
     # ------------------------------------------------------------------ export
     def to_csv(self, path: str | os.PathLike[str], key: ScoreKey) -> int:
-        """Write ``key``'s rows (``index, arch, value, seconds``; NaN as empty) sorted by index.
+        """Write ``key``'s rows (``index, arch, value, seconds``; NaN as empty) in nasearch's internal
+        order; ``index`` is the official index (:meth:`SearchSpace.official_index`, NB201's own).
 
         Values are the raw stored ones (no never-preferred policy). Returns the number of rows.
         """
+        from nasearch.space.base import get_space
+
+        space = get_space(key.space, where=f"score store {self.path}")
         conn = self._connect()
         rows = conn.execute(
             f"SELECT arch_index, arch, value, seconds FROM scores WHERE {_KEY_WHERE} ORDER BY arch_index",
@@ -319,7 +323,8 @@ class ScoreStore:
             w = csv.writer(f)
             w.writerow(["index", "arch", "value", "seconds"])
             for idx, arch, value, secs in rows:
-                w.writerow([idx, arch, "" if value is None else repr(float(value)), "" if secs is None else secs])
+                official = space.official_index(space.from_index(int(idx)))
+                w.writerow([official, arch, "" if value is None else repr(float(value)), "" if secs is None else secs])
         return len(rows)
 
 

@@ -8,13 +8,22 @@ of 6 op ids in the *official edge order* of the NB201 arch string,
 
 NB201 strings are parsed and printed here and nowhere else.
 
-``Arch.index`` is nasearch's own index: the base-5 number whose digits are the op ids in edge order
-(edge 0 most significant). It is *not* NAS-Bench-201's official index, which follows the order of
-the benchmark's meta file; a benchmark table maps between the two (``TableBenchmark.official_index``).
+Two numberings of the 15,625 cells, never to be confused:
+
+* ``Arch.index`` is nasearch's *internal ordinal*: the base-5 number whose digits are the op ids in
+  edge order (edge 0 most significant). It seeds each cell's network (``SeedSequence(seed,
+  spawn_key=(arch.index,))``), keys the score store's rows and positions the benchmark arrays, so it
+  never changes. :meth:`Arch.from_index` is its inverse. Users never see it.
+* ``Arch.official_index`` is NAS-Bench-201's / NATS-Bench's official index (0..15624, the order of
+  the benchmark's meta file): what the CLI, exported score tables and study tables call ``index``.
+  :meth:`Arch.from_official_index` is its inverse, and :meth:`Arch.parse` reads an integer as one.
+  The mapping is built once per process from the ``index, arch`` columns of the NB201 table shipped
+  in the package (``nasearch/embedded/nb201/nb201.csv.gz``), so it needs no user data.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -99,20 +108,35 @@ class Arch:
 
     @classmethod
     def from_index(cls, index: int) -> Arch:
-        """Inverse of :attr:`index` (nasearch's base-5 index, not the official NB201 index)."""
-        if not isinstance(index, (int, np.integer)) or not 0 <= index < NUM_ARCHS:
-            raise ArchError(f"arch index {index!r} out of range: expected an integer in 0..{NUM_ARCHS - 1}")
+        """Inverse of :attr:`index`: the cell of nasearch's *internal ordinal* ``index`` (base 5), not
+        of an official NB201 index (that is :meth:`from_official_index`)."""
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < NUM_ARCHS:
+            raise ArchError(
+                f"nasearch ordinal {index!r} out of range: expected an integer in 0..{NUM_ARCHS - 1}"
+            )
         return cls(codes_of_index(int(index), NUM_OPS, NUM_EDGES))
 
     @classmethod
+    def from_official_index(cls, index: int) -> Arch:
+        """The cell whose official NAS-Bench-201 / NATS-Bench index is ``index`` (0..15624)."""
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < NUM_ARCHS:
+            raise ArchError(
+                f"official NB201 index {index!r} out of range: expected an integer in 0..{NUM_ARCHS - 1}"
+            )
+        return cls.from_index(int(official_maps()[1][int(index)]))
+
+    @classmethod
     def parse(cls, value: str | Sequence[int] | int | Arch) -> Arch:
-        """Accept any of the three spellings (string, op tuple, nasearch index) or an Arch."""
+        """Accept any of the three user spellings (string, op tuple, *official* NB201 index) or an Arch.
+
+        An integer is the official index (:meth:`from_official_index`); code holding nasearch's
+        internal ordinal calls :meth:`from_index` instead."""
         if isinstance(value, Arch):
             return value
         if isinstance(value, str):
             return cls.from_string(value)
-        if isinstance(value, (int, np.integer)):
-            return cls.from_index(int(value))
+        if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+            return cls.from_official_index(int(value))
         return cls(tuple(value))
 
     # ------------------------------------------------------------------ views
@@ -128,8 +152,16 @@ class Arch:
 
     @property
     def index(self) -> int:
-        """nasearch's index: base-5 digits = op ids in edge order (edge 0 most significant)."""
+        """nasearch's *internal ordinal*: base-5 digits = op ids in edge order (edge 0 most
+        significant). Seeds networks, keys score-store rows, positions arrays; never shown to users
+        as "index" (that is :attr:`official_index`)."""
         return index_of_codes(self.ops, NUM_OPS)
+
+    @property
+    def official_index(self) -> int:
+        """The official NAS-Bench-201 / NATS-Bench index of this cell (0..15624): the user-facing
+        "index" (CLI, score tables)."""
+        return int(official_maps()[0][self.index])
 
     def op_names(self) -> tuple[str, ...]:
         return tuple(OPS[o] for o in self.ops)
@@ -171,8 +203,53 @@ def cell_is_connected(ops: Sequence[int]) -> bool:
     return reach[3]
 
 
+OFFICIAL_TABLE = "nb201/nb201.csv.gz"
+"""The embedded table (under ``nasearch/embedded/``) whose ``index, arch`` columns define the official
+index of every cell."""
+
+
+@functools.lru_cache(maxsize=1)
+def official_maps() -> tuple[np.ndarray, np.ndarray]:
+    """``(official, ordinal)``: ``official[arch.index]`` is the cell's official NB201 index and
+    ``ordinal[official_index]`` its nasearch ordinal (int64 arrays of 15,625, read-only).
+
+    Read once per process from the ``index, arch`` columns of the NB201 table shipped in the package
+    (about 0.2 s); the table must list every cell once under one official index (checked)."""
+    import csv
+
+    from nasearch.csvio import open_text
+    from nasearch.embedded import embedded_file
+
+    entry = embedded_file(OFFICIAL_TABLE)
+    official = np.full(NUM_ARCHS, -1, dtype=np.int64)
+    seen: dict[str, int] = {}
+    where = f"the embedded NB201 table {str(entry)!r}"
+    try:
+        with open_text(entry) as fh:
+            reader = csv.reader(fh)
+            header = next(reader, None)
+            if not header or header[:2] != ["index", "arch"]:
+                raise ArchError(f"{where} does not start with columns index, arch: {header!r}")
+            for line, row in enumerate(reader, start=2):
+                text, i = row[1], int(row[0])
+                if seen.setdefault(text, i) != i:
+                    raise ArchError(f"{where} line {line}: {text} has official index {i} and {seen[text]}")
+    except (OSError, EOFError, ValueError, IndexError) as exc:
+        raise ArchError(
+            f"cannot read the official NB201 indices from {where} ({type(exc).__name__}: {exc}); reinstall nasearch"
+        ) from exc
+    for text, i in seen.items():
+        official[Arch.from_string(text).index] = i
+    if len(seen) != NUM_ARCHS or sorted(official.tolist()) != list(range(NUM_ARCHS)):
+        raise ArchError(f"{where} does not give each of the {NUM_ARCHS} cells one official index in 0..{NUM_ARCHS - 1}")
+    ordinal = np.empty(NUM_ARCHS, dtype=np.int64)
+    ordinal[official] = np.arange(NUM_ARCHS)
+    official.flags.writeable = ordinal.flags.writeable = False
+    return official, ordinal
+
+
 def all_archs() -> Iterator[Arch]:
-    """Every cell of the space, in nasearch-index order."""
+    """Every cell of the space, in nasearch-ordinal order (not official-index order)."""
     for i in range(NUM_ARCHS):
         yield Arch.from_index(i)
 

@@ -149,7 +149,17 @@ class SearchSpace(ABC):
 
     @abstractmethod
     def from_index(self, i: int) -> Any:
-        """The arch with ``arch.index == i``."""
+        """The arch with ``arch.index == i`` (nasearch's internal ordinal: seeds, store rows, arrays)."""
+
+    def official_index(self, arch: Any) -> int:
+        """The index users see (``nasearch query``, the ``index`` column of every table written): the
+        benchmark's own published index where it has one (NB201: NATS-Bench's, see
+        :class:`~nasearch.space.nb201.NB201Space`), else the space's enumeration, ``arch.index``."""
+        return int(arch.index)
+
+    def from_official_index(self, i: int) -> Any:
+        """Inverse of :meth:`official_index` (default: :meth:`from_index`)."""
+        return self.from_index(i)
 
     @abstractmethod
     def to_choices(self, arch: Any) -> tuple[int, ...]:

@@ -10,6 +10,11 @@ Encoding: ``positions = (5,) * 6``, the op id of each edge in official order; ev
 cell, so ``from_choices`` never returns None. ConfigSpace: 6 categorical hyperparameters named
 ``'j<-i'`` (xautodl's names for BOHB) over the op names. Trivial cells: no path of non-``none``
 edges from input to output (341 cells; their network outputs zeros).
+
+Indices: ``arch.index`` / :meth:`NB201Space.from_index` are nasearch's internal ordinal (base 5; seeds,
+store rows, array positions), :meth:`NB201Space.official_index` / :meth:`NB201Space.from_official_index`
+the official NAS-Bench-201 / NATS-Bench index users see; :meth:`NB201Space.parse` reads an integer as
+the official index (see :mod:`nasearch.space.arch`).
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from nasearch.space.base import ArchError, SearchSpace, _where, register_space
 
 _FORMS = (
     "an NB201 arch string |op~0|+|op~0|op~1|+|op~0|op~1|op~2| (op in " + ", ".join(OPS) + "), "
-    f"an index in 0..{NUM_ARCHS - 1}, or {NUM_EDGES} op ids in 0..{NUM_OPS - 1}"
+    f"an official NB201 index in 0..{NUM_ARCHS - 1}, or {NUM_EDGES} op ids in 0..{NUM_OPS - 1}"
 )
 
 
@@ -39,6 +44,8 @@ class NB201Space(SearchSpace):
 
     # ------------------------------------------------------------------ arch values
     def parse(self, value: Any, where: str = "") -> Arch:
+        """An arch from its NB201 string, its 6 op ids, or its *official* NB201 index (an integer);
+        an internal ordinal goes through :meth:`from_index` instead."""
         if isinstance(value, Arch):
             return value
         if isinstance(value, (bool, float)) or not isinstance(value, (str, int, np.integer, Sequence)):
@@ -66,7 +73,16 @@ class NB201Space(SearchSpace):
         return self._own(arch).to_string()
 
     def from_index(self, i: int) -> Arch:
+        """The cell of nasearch's internal ordinal ``i`` (not an official NB201 index)."""
         return Arch.from_index(i)
+
+    def official_index(self, arch: Any) -> int:
+        """The official NAS-Bench-201 / NATS-Bench index of ``arch`` (0..15624)."""
+        return self._own(arch).official_index
+
+    def from_official_index(self, i: int) -> Arch:
+        """The cell whose official NAS-Bench-201 / NATS-Bench index is ``i``."""
+        return Arch.from_official_index(i)
 
     def all_archs(self) -> Iterator[Arch]:
         return _arch.all_archs()
