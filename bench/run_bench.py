@@ -25,10 +25,11 @@
 6. Store (``--only store``): a synthetic score store of 2.4 M scores (bench/store_bench.py): import
    rows/s, ``get_many`` latency for 100 cells, merge rows/s. ``--only store`` replaces only its own
    section of the results file.
-4b. Strategy step (``--only step``, bench/step_compare.py): the searches of 4 (plus BOHB behind an
-   N = 100 pre-filter) in this tree and in
-   the last commit before the search-space interface (``git archive``), alternating subprocesses;
-   ratio this / that per arm (issue 16: at most 1.10), and whether the accuracies agree bit for bit.
+4b. Strategy step and search task (``--only step``, bench/step_compare.py): the searches of 4 (plus
+   BOHB behind an N = 100 pre-filter), and the whole ``task=search`` job through ``nasearch.api.run``
+   with default settings, in this tree and in the reference commit f3da7e7 (``git archive``),
+   alternating subprocesses; ratio this / that per arm (issues 34 and 35: at most 1.05), and whether
+   the accuracies agree bit for bit.
 7. GPU (``--only gpu``, on a CUDA machine): bench/gpu_bench.py writes bench/results_gpu.md.
 
 Results are printed as markdown and merged into bench/results.md (override with --out): each section

@@ -24,13 +24,15 @@ each naming the bad value, what is accepted and where it came from; the CLI prin
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from nasearch.results import RunResult, load, write_text
 
 if TYPE_CHECKING:
     from nasearch.config import Config
-    from nasearch.results import ArmSummary
 
 CONFIG_MODULE = "nasearch.conf"
 
@@ -54,6 +56,11 @@ def config(*overrides: str) -> Config:
             try:
                 cfg = compose(config_name="config", overrides=list(overrides))
             except (HydraException, OmegaConfBaseException) as exc:
+                from nasearch.suggest import unknown_override_message
+
+                unknown = unknown_override_message(exc, list(overrides), source="the overrides")
+                if unknown is not None:
+                    raise ConfigError(unknown) from exc
                 raise ConfigError(
                     f"cannot compose the config from overrides {list(overrides)}: {' '.join(str(exc).split())}"
                 ) from exc
@@ -62,15 +69,71 @@ def config(*overrides: str) -> Config:
         GlobalHydra.instance().clear()
 
 
-def run_task(cfg: Config, out_dir: str | Path) -> str:
+@dataclass
+class TaskPlan:
+    """A job checked before it writes anything (:func:`prepare`): its settings fingerprint, how to
+    read a folder written before fingerprints (``legacy``), and what the checks resolved (``state``,
+    e.g. the search's loaded benchmark and scorer), handed to the task so nothing is done twice."""
+
+    task: str
+    fingerprint: dict[str, Any]
+    legacy: Callable[[Path], list[str] | None] | None = None
+    state: Any = None
+
+
+def prepare(cfg: Config) -> TaskPlan:
+    """Every precondition of ``cfg``'s task that can fail, checked before any file is written: the
+    benchmark opens and is complete, the strategy takes its params, the images a proxy or a GHN needs
+    are there unless every score it needs is stored, the device exists (checked when ``cfg`` was
+    validated). Raises the project's errors (``ConfigError``, ``BenchmarkError``, ``DataError``, ...)."""
+    from nasearch.runfolder import fingerprint
+
+    if cfg.task == "search":
+        from nasearch.experiments.search import prepare_search
+
+        plan = prepare_search(cfg)
+        return TaskPlan("search", plan.fingerprint, plan.legacy_differences, plan)
+    if cfg.task == "mpi":
+        from nasearch.experiments.mpi import prepare_mpi
+
+        return TaskPlan("mpi", fingerprint(cfg, prepare_mpi(cfg)))
+    if cfg.task == "score":
+        from nasearch.experiments.score import prepare_score
+
+        return TaskPlan("score", fingerprint(cfg, prepare_score(cfg)))
+    if cfg.task == "evolve":
+        from nasearch.experiments.search import benchmark_table_hash, resolve_benchmark
+
+        bench, _path, _budget = resolve_benchmark(cfg)
+        return TaskPlan("evolve", fingerprint(cfg, {"benchmark.name": bench.name,
+                                                     "benchmark.table": benchmark_table_hash(bench)}))
+    from nasearch.data import DataError
+    from nasearch.data.images import _split_files, image_root
+
+    try:  # train_ghn: CIFAR-10 training images, always
+        _split_files("cifar10", image_root("cifar10"), "train")
+    except DataError as exc:
+        raise DataError(f"task=train_ghn trains on CIFAR-10 training images: {exc}") from None
+    return TaskPlan(cfg.task, fingerprint(cfg, {"benchmark.name": cfg.space().name}))
+
+
+def run_task(cfg: Config, out_dir: str | Path, plan: TaskPlan | None = None) -> str:
     """Run the task of a validated config (``search``, ``mpi``, ``score``, ``evolve``,
-    ``train_ghn``) into ``out_dir``; return its markdown table. The CLI calls this too."""
+    ``train_ghn``) into ``out_dir``; return its markdown table (also written to ``summary.md``
+    where the task writes no table of its own). The CLI calls this too.
+
+    Before any work: :func:`prepare` (unless ``plan`` is given), then the folder is claimed
+    (:func:`nasearch.runfolder.claim_folder`): a folder holding results of other settings is refused
+    naming every differing key, or moved aside with ``overwrite=true``; the same settings resume."""
+    from nasearch.runfolder import claim_folder
+
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    plan = plan or prepare(cfg)
+    claim_folder(out, plan.fingerprint, overwrite=cfg.overwrite, legacy=plan.legacy)
     if cfg.task == "search":
         from nasearch.experiments.search import search_task
 
-        return search_task(cfg, out)
+        return search_task(cfg, out, plan.state)
     if cfg.task == "mpi":
         from nasearch.experiments.mpi import mpi_task
 
@@ -82,31 +145,44 @@ def run_task(cfg: Config, out_dir: str | Path) -> str:
     if cfg.task == "train_ghn":
         from nasearch.predictors.ghn_train import train_ghn_task
 
-        return train_ghn_task(cfg, out)
-    from nasearch.experiments.score import score_task
+        table = train_ghn_task(cfg, out)
+    else:
+        from nasearch.experiments.score import score_task
 
-    return score_task(cfg, out)
+        table = score_task(cfg, out)
+    write_text(out / "summary.md", table)
+    return table
 
 
-def run(*overrides: str, out_dir: str | Path | None = None) -> str:
-    """Compose, validate and run one job (``nasearch OVERRIDES``); return its markdown table.
+def run(*overrides: str, out_dir: str | Path | None = None) -> RunResult:
+    """Compose, validate and run one job (``nasearch OVERRIDES``) in this process; return its results
+    as data (:class:`~nasearch.results.RunResult`: ``.runs`` and ``.summary`` DataFrames, ``.arms``,
+    ``.table``; ``print()`` shows the table).
 
     ``out_dir`` (default: a new temporary folder) receives what the CLI writes under
-    ``hydra.run.dir``; rerunning into the same folder resumes a search job."""
+    ``hydra.run.dir``; rerunning with the same settings into the same folder resumes, other settings
+    are refused (add ``"overwrite=true"`` to move the old folder aside). Safe in a script without a
+    main guard and in a notebook: a tabular search runs in this process, and worker processes, when
+    scoring needs them, never re-run the calling script."""
     cfg = config(*overrides)
-    return run_task(cfg, out_dir if out_dir is not None else tempfile.mkdtemp(prefix="nasearch-"))
+    out = Path(out_dir) if out_dir is not None else Path(tempfile.mkdtemp(prefix="nasearch-"))
+    run_task(cfg, out)
+    return load(out)
 
 
 def compare(
     *arms: Sequence[str], common: Sequence[str] = (), out_dir: str | Path | None = None
-) -> list[ArmSummary]:
+) -> RunResult:
     """Run several search arms (each a list of overrides, ``common`` added to all) into sub-folders
-    of ``out_dir`` and collect them like a sweep: one :class:`~nasearch.results.ArmSummary` per arm
-    with mean +- std on every dataset and, for assisted arms, the paired Wilcoxon test against the
-    vanilla arm of the same strategy (every arm uses the same seed list). Writes
-    ``collected.csv/.md`` and the anytime plots in ``out_dir``."""
+    of ``out_dir`` and collect them like a sweep; return the sweep as data
+    (:class:`~nasearch.results.RunResult`): ``.arms`` has one :class:`~nasearch.results.ArmSummary`
+    per arm with mean +- std on every dataset and, for assisted arms, the paired Wilcoxon test against
+    the vanilla arm of the same strategy (every arm uses the same seed list); ``.summary`` the same as
+    a DataFrame, ``.runs`` every run. Writes ``collected.csv/.md`` and the anytime plots in ``out_dir``.
+    Every arm is validated and checked (folder settings, preconditions) before any arm runs."""
     from nasearch.config import ConfigError
     from nasearch.results import collect
+    from nasearch.runfolder import check_folder
 
     if not arms:
         raise ConfigError("compare() needs at least one arm (a list of overrides such as ['strategy=rea'])")
@@ -115,8 +191,15 @@ def compare(
     for i, (arm, cfg) in enumerate(zip(arms, cfgs)):
         if cfg.task != "search":
             raise ConfigError(f"compare() runs search arms; arm {i} {list(arm)} has task={cfg.task!r}")
-        run_task(cfg, root / f"{i}_{','.join(arm) or 'defaults'}".replace("/", "_"))
-    return collect(root)
+    folders = [root / f"{i}_{','.join(arm) or 'defaults'}".replace("/", "_") for i, arm in enumerate(arms)]
+    plans = [prepare(cfg) for cfg in cfgs]
+    for cfg, plan, folder in zip(cfgs, plans, folders):
+        if not cfg.overwrite:
+            check_folder(folder, plan.fingerprint, legacy=plan.legacy)
+    for cfg, plan, folder in zip(cfgs, plans, folders):
+        run_task(cfg, folder, plan)
+    collect(root)
+    return load(root)
 
 
-__all__ = ["compare", "config", "run", "run_task"]
+__all__ = ["RunResult", "TaskPlan", "compare", "config", "load", "prepare", "run", "run_task"]

@@ -7,8 +7,10 @@ Plain subcommands that need no config: ``nasearch convert SRC OUT``, ``nasearch 
 ``nasearch strategies``, ``nasearch collect DIR``.
 
 Every override (each value of every sweep) is composed and validated before any run starts; bad
-input ends with one paragraph on stderr naming the value, what is accepted and where it came from,
-and exit code 2, never a traceback.
+input ends with one paragraph on stderr naming the value, what is accepted and where it came from
+(with "did you mean" for a typo: a key, a group value, a name, a subcommand), and exit code 2, never
+a traceback. ``nasearch --help`` lists the tasks, the subcommands and every config group's accepted
+values (yaml files and registry entries, see ``config.register_configs``); ``--version``.
 """
 
 from __future__ import annotations
@@ -51,10 +53,21 @@ def fail(message: str, code: int = 2) -> None:
 
 # ------------------------------------------------------------------------------------ config checks
 def group_options(group: str) -> list[str]:
+    """The accepted values of a config group: its yaml files in ``conf/<group>/`` and its ConfigStore
+    entries (every registered proxy, strategy and benchmark, see ``config.register_configs``)."""
+    from hydra.core.config_store import ConfigStore
+
+    from nasearch.config import register_configs
+
+    register_configs()
+    names: set[str] = set()
     root = resources.files(CONFIG_MODULE).joinpath(group)
-    if not root.is_dir():
-        return []
-    return sorted(p.name[: -len(".yaml")] for p in root.iterdir() if p.name.endswith(".yaml"))
+    if root.is_dir():
+        names.update(p.name[: -len(".yaml")] for p in root.iterdir() if p.name.endswith(".yaml"))
+    cs = ConfigStore.instance()
+    if cs.get_type(group).name == "GROUP":
+        names.update(n[: -len(".yaml")] for n in cs.list(group) if n.endswith(".yaml"))
+    return sorted(names)
 
 
 def _expand(overrides: list[str], multirun: bool) -> list[list[str]]:
@@ -136,6 +149,7 @@ def validate_overrides(overrides: list[str], multirun: bool = False) -> list:
     from omegaconf.errors import OmegaConfBaseException
 
     from nasearch.config import register_configs, validate
+    from nasearch.suggest import did_you_mean, unknown_override_message
 
     register_configs()
     try:
@@ -154,6 +168,7 @@ def validate_overrides(overrides: list[str], multirun: bool = False) -> list:
                     fail(
                         f"unknown {key} {value!r} (from the command line: {ov}); accepted: "
                         f"{', '.join(group_options(key))}" + (" or null" if key == "experiment" else "")
+                        + did_you_mean(value, group_options(key))
                     )
             try:
                 cfg = compose(config_name="config", overrides=combo)
@@ -165,6 +180,9 @@ def validate_overrides(overrides: list[str], multirun: bool = False) -> list:
                 first = str(exc).splitlines()[0]
                 fail(f"config key {key}: {first} (from the command line: {' '.join(combo) or 'defaults'})")
             except HydraException as exc:
+                unknown = unknown_override_message(exc, combo)
+                if unknown is not None:
+                    fail(unknown)
                 first = " ".join(str(exc).split())
                 cause = exc.__cause__
                 if isinstance(cause, OmegaConfBaseException):
@@ -195,7 +213,7 @@ def _hydra_app() -> None:
             conf = validate(cfg)
             from nasearch.api import run_task
 
-            table = run_task(conf, out_dir)
+            table = run_task(conf, out_dir, _PLANS.pop(_plan_key(conf), None))  # type: ignore[arg-type]
         except _user_errors() as exc:
             fail(str(exc))
         print(table, flush=True)
@@ -206,6 +224,7 @@ def _hydra_app() -> None:
 
 # --------------------------------------------------------------------------------------- subcommands
 def _cmd_convert(argv: list[str]) -> None:
+    """Convert an official NAS-Bench-201 .pth file or NATS-Bench folder into nasearch's table."""
     p = argparse.ArgumentParser(
         prog="nasearch convert",
         description="Convert an official NAS-Bench-201 .pth file or a NATS-Bench topology directory "
@@ -225,6 +244,7 @@ def _cmd_convert(argv: list[str]) -> None:
 
 
 def _cmd_proxies(argv: list[str]) -> None:
+    """List the registered proxies (name, direction, labels, data, BN, paper)."""
     argparse.ArgumentParser(prog="nasearch proxies", description="List the registered proxies.").parse_args(argv)
     from nasearch.proxies import all_proxies
 
@@ -237,6 +257,7 @@ def _cmd_proxies(argv: list[str]) -> None:
 
 
 def _cmd_strategies(argv: list[str]) -> None:
+    """List the search strategies and their papers."""
     argparse.ArgumentParser(prog="nasearch strategies", description="List the search strategies.").parse_args(argv)
     from nasearch.strategies import get_strategy, strategy_names
 
@@ -245,6 +266,7 @@ def _cmd_strategies(argv: list[str]) -> None:
 
 
 def _cmd_collect(argv: list[str]) -> None:
+    """Collect a multirun folder into one table (collected.csv/.md) with paired tests."""
     p = argparse.ArgumentParser(
         prog="nasearch collect", description="Collect a multirun directory into one table (collected.csv/.md)."
     )
@@ -261,13 +283,15 @@ def _cmd_collect(argv: list[str]) -> None:
 
 
 def _cmd_query(argv: list[str]) -> None:
+    """Look up an arch in a benchmark: every dataset and fidelity."""
     from nasearch.benchmarks import BENCHMARKS
 
     p = argparse.ArgumentParser(
         prog="nasearch query", description="Look up an arch in a benchmark (every dataset and fidelity)."
     )
     p.add_argument("arch", help="the benchmark's own arch string (nb201: |op~0|+|op~0|op~1|+|op~0|op~1|op~2|), "
-                   "an index of the space, or its choice vector as comma-separated integers (nb201: 6 op ids)")
+                   "its index (nb201: the official NAS-Bench-201 / NATS-Bench index, 0..15624), or its choice "
+                   "vector as comma-separated integers (nb201: 6 op ids)")
     p.add_argument("--benchmark", default="auto", help=f"{', '.join(BENCHMARKS)} or auto (default)")
     p.add_argument("--path", default=None, help="table file for nb201 (default $NASEARCH_DATA/nb201/nb201.csv.gz "
                    "if it exists, else the table embedded in the package)")
@@ -298,8 +322,10 @@ def _cmd_query(argv: list[str]) -> None:
                 except ArchError as exc2:
                     raise ArchError(f"{exc}; nor is it an index of the space: {exc2}") from exc2
         bench = make_benchmark(name, a.path, where=where)
+        # "index" is the official index (NB201: NATS-Bench's), never nasearch's internal ordinal
         print(
-            f"{space.to_string(arch)}  ({space.name} index {arch.index}, choices {space.to_choices(arch)}, "
+            f"{space.to_string(arch)}  ({space.name} index {space.official_index(arch)}, "
+            f"choices {','.join(map(str, space.to_choices(arch)))}, "
             f"{'trivial: output independent of input' if space.is_trivial(arch) else 'non-trivial'})"
         )
         for d in bench.datasets:
@@ -315,6 +341,7 @@ def _cmd_query(argv: list[str]) -> None:
 
 
 def _cmd_scores(argv: list[str]) -> None:
+    """List, export, import or merge stored proxy scores (the score store)."""
     p = argparse.ArgumentParser(
         prog="nasearch scores",
         description="List, export, import or merge stored proxy scores (the score store). "
@@ -365,7 +392,31 @@ def _cmd_scores(argv: list[str]) -> None:
         fail(str(exc))
 
 
+def _cmd_cite(argv: list[str]) -> None:
+    """Print the BibTeX of what a configuration or run folder uses (benchmark, strategy, proxies)."""
+    p = argparse.ArgumentParser(
+        prog="nasearch cite",
+        description="Print the BibTeX of what a configuration uses: its benchmark, strategy and proxy "
+        "(task=mpi: every proxy in mpi.proxies), the tools it builds on and nasearch itself. "
+        "A sweep (strategy=rs,rea, or an experiment= preset's sweep) cites every job.",
+    )
+    p.add_argument("args", nargs="*", metavar="OVERRIDE|FOLDER",
+                   help="KEY=VALUE overrides as for `nasearch`, or a finished run (or multirun) folder: "
+                   "its .hydra/overrides.yaml is read")
+    p.add_argument("--all", action="store_true", help="print every entry nasearch knows")
+    p.add_argument("-m", "--multirun", action="store_true", help="accepted and ignored: a sweep is always expanded")
+    a = p.parse_args(argv)
+    from nasearch import cite
+
+    try:
+        text = cite.bibtex_all() if a.all else cite.bibtex_for(a.args)
+    except _user_errors() as exc:
+        fail(str(exc))
+    print(text, end="")
+
+
 SUBCOMMANDS = {
+    "cite": _cmd_cite,
     "scores": _cmd_scores,
     "query": _cmd_query,
     "convert": _cmd_convert,
@@ -375,23 +426,172 @@ SUBCOMMANDS = {
 }
 
 
-def _check_output_dirs(overrides: list[str]) -> None:
-    """A hydra.run.dir / hydra.sweep.dir given on the command line must be creatable (Hydra itself
-    would fail with a traceback): its nearest existing ancestor must be a writable folder."""
+# ------------------------------------------------------------------------------ help, version, typos
+TASK_HELP = {
+    "search": "(default) seeded search runs of a strategy, optionally proxy-assisted, on a benchmark",
+    "mpi": "rank correlations of proxies with trained accuracy (mpi.proxies, mpi.cells)",
+    "score": "a proxy's score table over the space (or score.sample cells) into the score store",
+    "evolve": "evolve an EZNAS proxy program (DEAP GP over cached network statistics)",
+    "train_ghn": "train a Graph HyperNetwork on the benchmark's space (resumable)",
+}
+
+COMMON_COMMANDS = (
+    ("nasearch experiment=headline", "REA vs REA + GradSign (N = 10), 500 paired runs (a sweep)"),
+    ("nasearch strategy=rea proxy=gradsign proxy.n=10 runs=100", "one proxy-assisted search arm"),
+)
+
+
+def _subcommand_help(name: str) -> str:
+    doc = (SUBCOMMANDS[name].__doc__ or "").strip()
+    return doc.splitlines()[0] if doc else f"see nasearch {name} --help"
+
+
+def help_text() -> str:
+    """``nasearch --help``: usage, tasks, subcommands, config groups (with their accepted values,
+    registry entries included), the common commands."""
+    import textwrap
+
+    from nasearch.config import TASKS
+
+    width = max(len(k) for k in (*TASKS, *SUBCOMMANDS, *GROUPS)) + 2
+
+    def rows(items: list[tuple[str, str]]) -> list[str]:
+        return [textwrap.fill(v, 100, initial_indent=f"  {k:<{width}}", subsequent_indent=" " * (width + 2),
+                              break_on_hyphens=False) for k, v in items]
+
+    groups = [(g, ", ".join(group_options(g)) + (", null (default)" if g == "experiment" else "")) for g in GROUPS]
+    cmd_width = max(len(c) for c, _ in COMMON_COMMANDS) + 2
+    lines = [
+        "usage: nasearch [-m] [KEY=VALUE ...]     run a task; -m sweeps comma-separated values (KEY=a,b)",
+        "       nasearch SUBCOMMAND [ARGS ...]    a plain subcommand (nasearch SUBCOMMAND --help)",
+        "       nasearch --help | --version",
+        "",
+        "tasks (task=NAME):",
+        *rows([(t, TASK_HELP.get(t, "")) for t in TASKS]),
+        "",
+        "subcommands:",
+        *rows([(n, _subcommand_help(n)) for n in SUBCOMMANDS]),
+        "",
+        "config groups (GROUP=NAME):",
+        *rows(groups),
+        "",
+        "common commands:",
+        *[f"  {c:<{cmd_width}}{d}" for c, d in COMMON_COMMANDS],
+        "",
+        "every key: nasearch --cfg job (the composed config, overrides applied); Hydra's flags: nasearch --hydra-help",
+    ]
+    return "\n".join(lines)
+
+
+def version_text() -> str:
+    """``nasearch --version``: nasearch's version and torch's (read from the installed metadata)."""
+    from importlib import metadata
+
+    import nasearch
+
+    try:
+        torch_version = metadata.version("torch")
+    except metadata.PackageNotFoundError:  # pragma: no cover - torch is a dependency
+        torch_version = "not installed"
+    return f"nasearch {nasearch.__version__} (torch {torch_version})"
+
+
+def _check_subcommand(word: str) -> None:
+    """A bare first word (no '=', no leading '-') is meant as a subcommand: name the nearest one."""
+    import re
+
+    from nasearch.suggest import did_you_mean
+
+    if "=" in word or not re.fullmatch(r"[A-Za-z_][\w.-]*", word):
+        return
+    hint = did_you_mean(word, SUBCOMMANDS)
+    if word in GROUPS or word == "task":
+        hint += f" (for the config {'key' if word == 'task' else 'group'}: {word}=NAME)"
+    fail(f"unknown subcommand {word!r}{hint or ';'} subcommands: {', '.join(SUBCOMMANDS)}; or give KEY=VALUE overrides "
+         "(nasearch --help)")
+
+
+def _check_output_dirs(overrides: list[str], multirun: bool = False) -> None:
+    """The output folder must be creatable (Hydra itself would fail with a traceback): its nearest
+    existing ancestor must be a writable folder. Checked for a hydra.run.dir / hydra.sweep.dir given
+    on the command line (up to its first ``${...}``) and otherwise for Hydra's default, ``outputs/``
+    (a run) or ``multirun/`` (a sweep) under the current folder."""
     import os
 
-    for ov in overrides:
-        key, _, value = ov.partition("=")
-        if key not in ("hydra.run.dir", "hydra.sweep.dir") or not value or "${" in value:
-            continue
+    key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
+    given = {k: v for k, _, v in (ov.partition("=") for ov in overrides) if k in ("hydra.run.dir", "hydra.sweep.dir")}
+    checks = [(k, v, v.split("${")[0] or ".", f"({k})") for k, v in given.items() if v]
+    if key not in given:
+        default = "multirun" if multirun else "outputs"
+        checks.append((key, f"{default}/<task>/<time>", default, f"(Hydra's default {key}, under the current folder)"))
+    for k, shown, value, origin in checks:
         path = Path(value).absolute()
         parent = next((p for p in (path, *path.parents) if p.exists()), None)
         if parent is None:
             continue
+        fix = f"run from a writable folder or set {k}=PATH" if k not in given else f"set {k} to a writable folder"
         if not parent.is_dir():
-            fail(f"cannot create the output folder {value!r} ({key}): {str(parent)!r} is a file, not a folder")
+            fail(f"cannot create the output folder {shown!r} {origin}: {str(parent)!r} is a file, not a folder; {fix}")
         if not os.access(parent, os.W_OK | os.X_OK):
-            fail(f"cannot create the output folder {value!r} ({key}): {str(parent)!r} is not writable")
+            fail(f"cannot create the output folder {shown!r} {origin}: {str(parent)!r} is not writable; {fix}")
+
+
+_PLANS: dict[str, object] = {}
+"""Jobs checked by :func:`_check_run_folders`, by config, handed to the Hydra app in this process."""
+
+
+def _plan_key(conf: object) -> str:
+    import dataclasses
+    import json
+
+    return json.dumps(dataclasses.asdict(conf), sort_keys=True, default=str)  # type: ignore[call-overload]
+
+
+def _output_folder(overrides: list[str], multirun: bool) -> Path:
+    """The folder Hydra will write: ``hydra.run.dir``, or ``hydra.sweep.dir`` for a sweep."""
+    from hydra import compose, initialize_config_module
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parsed = OverridesParser.create().parse_overrides(overrides)
+    plain = [o.input_line for o in parsed if not o.is_sweep_override()]
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_module(config_module=CONFIG_MODULE, version_base=None):
+            cfg = compose(config_name="config", overrides=plain, return_hydra_config=True)
+            return Path(str(cfg.hydra.sweep.dir if multirun else cfg.hydra.run.dir))
+    finally:
+        GlobalHydra.instance().clear()
+
+
+def _check_run_folders(cfgs: list, overrides: list[str], multirun: bool) -> None:
+    """Before Hydra creates or touches an output folder: every job's preconditions
+    (:func:`nasearch.api.prepare`), then the folder's recorded settings
+    (:mod:`nasearch.runfolder`): a folder holding results of other settings is refused (or moved
+    aside with ``overwrite=true``) before a single file is written."""
+    from nasearch.api import prepare
+    from nasearch.runfolder import check_folder, check_sweep
+
+    # the checks log as the job will (Hydra's job logging replaces this handler when the job starts)
+    logging.basicConfig(level=logging.INFO, format="[%(levelname)s] %(message)s", stream=sys.stderr)
+    try:
+        plans = [prepare(c) for c in cfgs]
+        folder = _output_folder(overrides, multirun)
+        if multirun:
+            from nasearch.experiments.search import legacy_arms
+
+            def legacy(job: Path) -> list[dict] | None:
+                found = legacy_arms(job)
+                return [{"arm": a} for a in found] if found else None
+
+            check_sweep(folder, [p.fingerprint for p in plans], overwrite=any(c.overwrite for c in cfgs),
+                        legacy=legacy)
+        else:
+            check_folder(folder, plans[0].fingerprint, overwrite=cfgs[0].overwrite, legacy=plans[0].legacy)
+    except _user_errors() as exc:
+        fail(str(exc))
+    _PLANS.clear()
+    _PLANS.update({_plan_key(c): p for c, p in zip(cfgs, plans)})
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -399,15 +599,24 @@ def main(argv: list[str] | None = None) -> None:
     if argv and argv[0] in SUBCOMMANDS:
         SUBCOMMANDS[argv[0]](argv[1:])
         return
+    if argv[:1] == ["help"] or any(a in ("-h", "--help") for a in argv):
+        print(help_text(), flush=True)
+        return
+    if any(a in ("-V", "--version") for a in argv):
+        print(version_text(), flush=True)
+        return
+    if argv:
+        _check_subcommand(argv[0])
     hydra_flags = [a for a in argv if a.startswith("-")]
-    if any(f in ("-h", "--help", "--hydra-help", "--info", "-c", "--cfg", "--resolve", "-p", "--package") for f in hydra_flags):
+    if any(f in ("--hydra-help", "--info", "-c", "--cfg", "--resolve", "-p", "--package") for f in hydra_flags):
         sys.argv = [sys.argv[0], *argv]
         _hydra_app()
         return
     overrides = [a for a in argv if not a.startswith("-")]
     multirun = "-m" in argv or "--multirun" in argv or preset_is_multirun(overrides)
-    validate_overrides(overrides, multirun)
-    _check_output_dirs(overrides)
+    cfgs = validate_overrides(overrides, multirun)
+    _check_output_dirs(overrides, multirun)
+    _check_run_folders(cfgs, overrides, multirun)
     sys.argv = [sys.argv[0], *argv]
     _hydra_app()
 

@@ -13,6 +13,8 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from nasearch.suggest import did_you_mean
+
 TASKS = ("search", "mpi", "score", "train_ghn", "evolve")
 SCORE_SOURCES = ("store", "live")
 
@@ -36,7 +38,8 @@ class BenchmarkConf:
         from nasearch.benchmarks import BENCHMARKS
 
         if self.name not in (*BENCHMARKS, "auto"):
-            raise _bad("benchmark.name", self.name, "one of " + ", ".join((*BENCHMARKS, "auto")))
+            accepted = (*BENCHMARKS, "auto")
+            raise _bad("benchmark.name", self.name, "one of " + ", ".join(accepted) + did_you_mean(self.name, accepted))
 
 
 @dataclass
@@ -56,7 +59,8 @@ class DatasetConf:
             accepted = space.tasks
         if self.name not in accepted:
             where = "" if space is None else f" (benchmark space {space.name!r})"
-            raise _bad("dataset.name", self.name, "one of " + ", ".join(accepted) + where)
+            raise _bad("dataset.name", self.name, "one of " + ", ".join(accepted) + where
+                       + did_you_mean(self.name, accepted))
 
 
 @dataclass
@@ -68,15 +72,18 @@ class StrategyConf:
         from nasearch.strategies import strategy_names
 
         if self.name not in strategy_names():
-            raise _bad("strategy.name", self.name, "one of " + ", ".join(strategy_names()))
+            raise _bad("strategy.name", self.name, "one of " + ", ".join(strategy_names())
+                       + did_you_mean(self.name, strategy_names()))
 
 
 @dataclass
 class ProxyConf:
     name: str = "none"
     """A registered proxy, or 'none' for the vanilla strategy."""
-    n: int = 1
-    """Candidates the proxy screens per proposal (N of the GradSign paper)."""
+    n: int | None = None
+    """Candidates the proxy screens per proposal (N of the GradSign paper). A search with a proxy must
+    set it (``proxy.n=1`` is the vanilla arm of a comparison); tasks that use the proxy without N
+    (mpi, score) ignore it. Validated configs hold an integer (1 when unset)."""
     k: int = 1
     """How many of the N best-by-proxy are evaluated."""
     batch_size: int = 64
@@ -110,7 +117,8 @@ class ProxyConf:
         from nasearch.proxies import get_proxy, proxy_names
 
         if self.name != "none" and self.name not in proxy_names():
-            raise _bad("proxy.name", self.name, "'none' or one of " + ", ".join(proxy_names()))
+            raise _bad("proxy.name", self.name, "'none' or one of " + ", ".join(proxy_names())
+                       + did_you_mean(self.name, ("none", *proxy_names())))
         if self.checkpoint is not None and self.name != "none":
             from nasearch.proxies import get_proxy
 
@@ -120,9 +128,9 @@ class ProxyConf:
             if self.name != "eznas":
                 raise _bad("proxy.program", self.program, "a program only for proxy=eznas (null otherwise)")
             get_proxy(self.ref, where="proxy.program")  # parses: a malformed program fails here
-        if self.n < 1:
+        if self.n is not None and self.n < 1:
             raise _bad("proxy.n", self.n, "an integer >= 1 (N candidates screened per proposal)")
-        if not 1 <= self.k <= self.n:
+        if not 1 <= self.k <= (self.n or 1):
             raise _bad("proxy.k", self.k, f"an integer in 1..proxy.n={self.n} (k <= N)")
         if self.batch_size < 1:
             raise _bad("proxy.batch_size", self.batch_size, "an integer >= 1")
@@ -160,7 +168,8 @@ class MPIConf:
             if ":" in p:
                 get_proxy(p, where="mpi.proxies")  # "eznas:<program>": a malformed program fails here
             elif p not in proxy_names():
-                raise _bad("mpi.proxies", p, "registered proxies: " + ", ".join(proxy_names()))
+                raise _bad("mpi.proxies", p, "registered proxies: " + ", ".join(proxy_names())
+                           + did_you_mean(p, proxy_names()))
         if self.cells < 3:
             raise _bad("mpi.cells", self.cells, "an integer >= 3")
 
@@ -201,7 +210,7 @@ class ExecutorConf:
         from nasearch.executors import EXECUTORS
 
         if self.name not in EXECUTORS:
-            raise _bad("executor.name", self.name, "one of " + ", ".join(EXECUTORS))
+            raise _bad("executor.name", self.name, "one of " + ", ".join(EXECUTORS) + did_you_mean(self.name, EXECUTORS))
         if self.num_cpus is not None and self.num_cpus < 1:
             raise _bad("executor.num_cpus", self.num_cpus, "an integer >= 1, or null for all CPUs")
         if self.num_gpus is not None and not self.num_gpus >= 0:
@@ -338,6 +347,9 @@ class Config:
     fidelity: int | None = None
     """Epochs of search queries (default: the benchmark's lowest: NB201's 12-epoch protocol)."""
     progress: bool = True
+    overwrite: bool = False
+    """An output folder holding results of other settings is refused; ``overwrite=true`` moves it
+    aside to ``<folder>.replaced-<time>`` (never deletes it) and starts afresh (nasearch.runfolder)."""
 
     def space(self) -> Any:
         """The search space of the configured benchmark (``bench.space``, known without loading it)."""
@@ -347,17 +359,17 @@ class Config:
 
     def check(self) -> None:
         if self.task not in TASKS:
-            raise _bad("task", self.task, "one of " + ", ".join(TASKS))
+            raise _bad("task", self.task, "one of " + ", ".join(TASKS) + did_you_mean(self.task, TASKS))
         if self.runs < 1:
             raise _bad("runs", self.runs, "an integer >= 1")
         if self.workers < 0:
             raise _bad("workers", self.workers, "an integer >= 0 (0: one per core)")
         if self.seed < 0:
             raise _bad("seed", self.seed, "a non-negative integer")
-        from nasearch.device import DeviceError, parse_device
+        from nasearch.device import DeviceError, resolve_device
 
-        try:
-            parse_device(self.device, where="config key device")
+        try:  # cuda without a GPU is refused here, not silently run on the CPU
+            resolve_device(self.device, where="config key device")
         except DeviceError as exc:
             raise ConfigError(str(exc)) from None
 
@@ -369,6 +381,14 @@ def validate(cfg: DictConfig) -> Config:
     for part in (obj, obj.benchmark, obj.strategy, obj.proxy, obj.budget, obj.score, obj.executor):
         part.check()
     obj.dataset.check(obj.space())
+    if obj.proxy.n is None:
+        if obj.task == "search" and obj.proxy.name != "none":
+            raise ConfigError(
+                f"proxy={obj.proxy.name} in a search screens N candidates per proposal, and proxy.n is not set: "
+                "give proxy.n=N (e.g. proxy.n=10); proxy.n=1 runs the vanilla strategy (nothing screened), "
+                "as the vanilla arm of a comparison. Without a proxy, leave proxy=none"
+            )
+        obj.proxy.n = 1
     if obj.task == "mpi":
         obj.mpi.check()
     if obj.task == "train_ghn":
@@ -378,8 +398,27 @@ def validate(cfg: DictConfig) -> Config:
     return obj
 
 
+def registry_names() -> dict[str, tuple[str, ...]]:
+    """The config groups whose choices are registry names: group -> every registered name."""
+    from nasearch.benchmarks import BENCHMARKS
+    from nasearch.proxies import proxy_names
+    from nasearch.strategies import strategy_names
+
+    return {"proxy": tuple(proxy_names()), "strategy": tuple(strategy_names()), "benchmark": tuple(BENCHMARKS)}
+
+
 def register_configs() -> None:
+    """Store the schema and, for every registered proxy, strategy and benchmark without a yaml file in
+    ``conf/<group>/``, the group choice ``{name: NAME}`` (what a one-line yaml file would hold), so
+    ``proxy=NAME`` accepts every name the registry has (a yaml file, where there is one, adds settings)."""
+    from importlib import resources
+
     from hydra.core.config_store import ConfigStore
 
     cs = ConfigStore.instance()
     cs.store(name="nasearch_schema", node=Config)
+    conf = resources.files("nasearch.conf")
+    for group, names in registry_names().items():
+        for name in names:
+            if not conf.joinpath(group, f"{name}.yaml").is_file():
+                cs.store(group=group, name=name, node={"name": name}, provider="nasearch")

@@ -507,3 +507,118 @@ try:  # Hydra is a core dependency; keep results importable without it for scrip
 
 except ImportError:  # pragma: no cover
     pass
+
+
+# -------------------------------------------------------------------------------------- reading back
+@dataclass
+class RunResult:
+    """What a finished job or sweep folder holds, as data (:func:`load`; returned by
+    :func:`nasearch.api.run` and :func:`nasearch.api.compare`).
+
+    ``frames`` has one pandas DataFrame per CSV the task wrote: ``runs`` (one row per search run,
+    every job of a sweep, with a ``job`` column naming its folder), ``curves``, ``summary`` (one row
+    per arm: mean and std per dataset, queries, the paired test against vanilla), ``mpi`` and
+    ``scores`` (``task=mpi``), ``scores`` (``task=score``), ``hall_of_fame`` / ``baselines`` /
+    ``evolution`` (``task=evolve``). ``arms`` are the search arms' :class:`ArmSummary` objects;
+    ``table`` is the markdown the CLI prints; ``settings`` the recorded settings of each job
+    (:mod:`nasearch.runfolder`), by job folder."""
+
+    folder: Path
+    task: str
+    table: str
+    frames: dict[str, Any]
+    arms: list[ArmSummary]
+    settings: dict[str, dict[str, Any]]
+
+    @property
+    def runs(self) -> Any:
+        """The per-run DataFrame of a search job or sweep (``frames['runs']``)."""
+        if "runs" not in self.frames:
+            raise KeyError(f"{str(self.folder)!r} holds no search runs (task {self.task}); frames: {', '.join(self.frames)}")
+        return self.frames["runs"]
+
+    @property
+    def summary(self) -> Any:
+        """One row per arm (search) or the task's main table (``mpi`` for task=mpi)."""
+        for name in ("summary", "mpi", "hall_of_fame", "scores"):
+            if name in self.frames:
+                return self.frames[name]
+        raise KeyError(f"{str(self.folder)!r} holds no summary table; frames: {', '.join(self.frames)}")
+
+    def __str__(self) -> str:
+        return self.table
+
+
+def _frame(path: Path) -> Any:
+    import pandas as pd
+
+    return pd.read_csv(path, keep_default_na=True)
+
+
+def load(folder: str | os.PathLike[str]) -> RunResult:
+    """Read a finished (or partly finished) job folder or sweep folder back as data.
+
+    Works on folders of every task and on folders written before settings records existed; raises
+    FileNotFoundError naming the folder when it holds no nasearch results."""
+    import pandas as pd
+
+    from nasearch.runfolder import FINGERPRINT_FILE, read_fingerprint
+
+    root = Path(folder)
+    if not root.is_dir():
+        raise FileNotFoundError(f"no folder {str(root)!r} to load nasearch results from")
+    settings = {str(p.parent.relative_to(root)): read_fingerprint(p.parent) or {}
+                for p in sorted(root.rglob(FINGERPRINT_FILE))}
+    frames: dict[str, Any] = {}
+    arms: list[ArmSummary] = []
+    jobs = find_job_dirs(root)
+    task = next((s.get("task") for s in settings.values() if s.get("task")), None)
+    if jobs:
+        task = task or "search"
+        parts, curve_parts, rows = [], [], []
+        for job in jobs:
+            jr = read_run_rows(job / RUNS_FILE)
+            rows.extend(jr)
+            rel = str(job.relative_to(root))
+            parts.append(pd.DataFrame(jr).assign(job=rel))
+            if (job / CURVES_FILE).exists():
+                curve_parts.append(pd.DataFrame(read_rows(job / CURVES_FILE, CURVE_FIELDS)).assign(job=rel))
+        runs = pd.concat(parts, ignore_index=True)
+        for c in runs.columns:
+            if c not in ("job", "incumbent", "benchmark", "dataset", "strategy", "proxy", "version"):
+                runs[c] = _numeric(runs[c])
+        frames["runs"] = runs
+        if curve_parts:
+            frames["curves"] = pd.concat(curve_parts, ignore_index=True).apply(_numeric)
+        arms = summarize(rows)
+        frames["summary"] = pd.DataFrame(summary_rows(arms), columns=list(summary_fields(arms)))
+        table = markdown_table(arms)
+    else:
+        named = {"mpi.csv": "mpi", "scores.csv": "scores", "hall_of_fame.csv": "hall_of_fame",
+                 "baselines.csv": "baselines", "evolution.csv": "evolution"}
+        for file, name in named.items():
+            if (root / file).is_file():
+                frames[name] = _frame(root / file)
+        for p in sorted(root.glob("scores_*.csv")):
+            frames.setdefault("scores", _frame(p))
+            frames[p.stem] = frames.get(p.stem, _frame(p))
+        if not frames and not settings:
+            raise FileNotFoundError(f"{str(root)!r} holds no nasearch results (no runs.csv, mpi.csv, scores_*.csv, "
+                                    "hall_of_fame.csv or settings record)")
+        if task is None:
+            task = "mpi" if "mpi" in frames else "evolve" if "hall_of_fame" in frames else "score"
+        table = ""
+        for md in ("mpi.md", "summary.md"):
+            if (root / md).is_file():
+                table = (root / md).read_text(encoding="utf-8")
+                break
+    return RunResult(folder=root, task=task, table=table, frames=frames, arms=arms, settings=settings)
+
+
+def _numeric(col: Any) -> Any:
+    import pandas as pd
+
+    try:
+        return pd.to_numeric(col)
+    except (ValueError, TypeError):
+        return col

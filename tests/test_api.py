@@ -27,13 +27,14 @@ def test_compare_runs_paired_arms_from_the_shipped_tables(tmp_path, monkeypatch)
     """Vanilla REA against REA + GradSign (N = 10) on the embedded NB201 table and shipped scores:
     the first 30 runs of the headline study, with a paired p-value for the assisted arm."""
     monkeypatch.delenv("NASEARCH_DATA", raising=False)
-    arms = nas.compare(
+    res = nas.compare(
         ["experiment=gradsign_table5", "proxy.n=1"],
         ["experiment=gradsign_table5", "proxy.n=10"],
         common=["runs=30", "workers=1", "progress=false", f"proxy.store={tmp_path / 's.sqlite'}"],
         out_dir=tmp_path / "cmp",
     )
-    assert len(arms) == 2
+    arms = res.arms
+    assert len(arms) == 2 and len(res.runs) == 60
     vanilla, assisted = sorted(arms, key=lambda a: a.factors["proxy"] != "none")
     assert vanilla.runs == assisted.runs == 30
     assert vanilla.p_value is None and assisted.p_value is not None and 0 <= assisted.p_value <= 1

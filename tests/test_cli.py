@@ -204,7 +204,7 @@ def _case(tmp: Path, data_root: Path, name: str):
         "damaged store": lambda: (
             ["scores", "list", "--store", str(_damaged_store(tmp / "s.sqlite"))], [str(tmp / "s.sqlite")]),
         "damaged store in a scoring run": lambda: (
-            ["task=score", "score.proxy=params", "score.sample=5", f"proxy.store={_damaged_store(tmp / 's.sqlite')}",
+            ["task=score", "proxy=params", "score.sample=5", f"proxy.store={_damaged_store(tmp / 's.sqlite')}",
              f"hydra.run.dir={tmp / 'run'}"], [str(tmp / "s.sqlite")]),
         "collect: missing folder": lambda: (["collect", str(tmp / "nowhere")], [str(tmp / "nowhere")]),
         "collect: empty folder": lambda: (["collect", str(_mkdir(tmp / "empty"))], [str(tmp / "empty"), "runs.csv"]),

@@ -345,7 +345,7 @@ def test_malformed_program_fails_at_the_cli_before_any_work(capsys: pytest.Captu
     assert e.value.code == 2
     err = capsys.readouterr().err
     assert "'foo'" in err and "proxy.program" in err and "sigmoid/1" in err
-    conf = validate_overrides(["proxy=eznas", 'proxy.program="net_mean(mean(wt))"'])[0]
+    conf = validate_overrides(["proxy=eznas", "proxy.n=10", 'proxy.program="net_mean(mean(wt))"'])[0]
     assert conf.proxy.ref == "eznas:net_mean(mean(wt))" and conf.proxy.batch_size == 16
 
 

@@ -69,3 +69,25 @@ def resolve_fidelity(bench: Benchmark, fidelity: int | None) -> int:
             f"accepted: {', '.join(map(str, bench.fidelities))}"
         )
     return int(fidelity)
+
+
+def check_complete(bench: Benchmark, where: str = "") -> None:
+    """Every cell of the space has every figure a search reads (validation and test accuracy at each
+    fidelity on every dataset, and training time where the benchmark records it): a table with
+    missing rows is refused when it is opened for a run, not when a search first proposes a missing
+    cell."""
+    metrics = ("valid_acc", "test_acc") + (("train_seconds",) if bench.has_train_time else ())
+    for d in bench.datasets:
+        for f in bench.fidelities:
+            for m in metrics:
+                missing = np.flatnonzero(np.isnan(bench.column(d, m, f)))
+                if len(missing):
+                    example = bench.space.to_string(bench.space.from_index(int(missing[0])))
+                    source = getattr(bench, "path", None)
+                    raise BenchmarkError(
+                        f"benchmark {bench.name!r}" + (f" (table {str(source)!r})" if source is not None else "")
+                        + (f" ({where})" if where else "")
+                        + f" lacks {m} at {f'{f} epochs' if f >= 0 else 'the final epoch'} on {d} for {len(missing)} "
+                        f"of {bench.space.num_archs} cells, e.g. {example}: a search may propose any cell, so every cell needs its figures; use a "
+                        "complete table (`nasearch convert` builds one from the official NAS-Bench-201 / NATS-Bench files)"
+                    )

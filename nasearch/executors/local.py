@@ -1,7 +1,7 @@
 """The local executor: the scoring process itself (``workers=1``) or a pool of ``workers`` processes.
 
-With ``workers > 1`` chunks run in a :class:`concurrent.futures.ProcessPoolExecutor` with the
-``spawn`` context (a fork would copy the parent's torch thread pools and CUDA state); each worker
+With ``workers > 1`` chunks run in a pool from :func:`nasearch.executors.pool.process_pool` (``spawn``,
+safe in scripts without a main guard; in-process inside a daemonic worker); each worker
 receives the job (minibatches as numpy arrays) once, through the pool's initializer, runs with one
 torch thread and moves the batches to the job's device once. Results equal those of ``workers=1``
 run with one torch thread (different thread counts may change the last bits of a float).
@@ -13,10 +13,10 @@ thread setting alone.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from multiprocessing import get_context
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 
 from nasearch.executors.base import ChunkResult, Executor, ExecutorError, ScoringJob, run_chunk
+from nasearch.executors.pool import process_pool
 
 # the job of this pool worker, set once by _init_worker
 _JOB: list[ScoringJob] = []
@@ -55,12 +55,13 @@ class LocalExecutor(Executor):
                 for i in chunk:
                     yield run_chunk(job, [i])
             return
-        with ProcessPoolExecutor(
-            max_workers=min(self.workers, len(chunks)),
-            mp_context=get_context("spawn"),
-            initializer=_init_worker,
-            initargs=(job,),
-        ) as ex:
+        pool = process_pool(min(self.workers, len(chunks)), initializer=_init_worker, initargs=(job,),
+                            what="scoring")
+        if pool is None:  # one chunk, or this process may not start children (a daemonic worker)
+            for chunk in chunks:
+                yield run_chunk(job, list(chunk))
+            return
+        with pool as ex:
             futures: set[Future] = {ex.submit(_pool_chunk, list(c)) for c in chunks}
             try:
                 while futures:

@@ -10,7 +10,8 @@ tau-b) between the proxy score (sign-adjusted so that positive means "ranks well
 test and validation accuracy of every dataset in the benchmark.
 
 Outputs in the job directory: ``mpi.csv`` (one row per proxy x dataset x metric), ``mpi.md``,
-``scores.csv`` (every sampled cell's score per proxy) and ``scatter_<proxy>.png``.
+``scores.csv`` (every sampled cell's score per proxy; ``index`` is the official index, NB201's own,
+since issue 34, nasearch's internal ordinal in studies written before) and ``scatter_<proxy>.png``.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ def sample_cells(
     k: int, seed: int, include_disconnected: bool = False, space: SearchSpace | str = "nb201"
 ) -> list:
     """``k`` archs of ``space`` drawn without replacement (trivial ones excluded unless
-    ``include_disconnected``), in index order."""
+    ``include_disconnected``), in nasearch's internal order (``arch.index``)."""
     space = get_space(space)
     pool = list(space.all_archs())
     if not include_disconnected:
@@ -90,6 +91,20 @@ def scatter(keys: np.ndarray, target: np.ndarray, path: Path, *, proxy: str, lab
     fig.savefig(tmp)
     plt.close(fig)
     os.replace(tmp, path)
+
+
+def prepare_mpi(cfg: Config) -> dict:
+    """The checks of a ``task=mpi`` job that can fail, before it writes anything (the benchmark opens
+    and is complete, every proxy's scores are stored or its images are there); returns the values its
+    settings record adds to the config (:func:`nasearch.runfolder.fingerprint`)."""
+    from nasearch.experiments.scorer import require_scores_or_images
+    from nasearch.experiments.search import benchmark_table_hash, resolve_benchmark
+
+    bench, _path, _budget = resolve_benchmark(cfg)
+    cells = sample_cells(cfg.mpi.cells, cfg.seed, cfg.mpi.include_disconnected, bench.space)
+    versions = {p: require_scores_or_images(p, cfg.dataset.name, cells, cfg, bench.space, where=f"mpi.proxies: {p}")
+                for p in cfg.mpi.proxies}
+    return {"benchmark.name": bench.name, "benchmark.table": benchmark_table_hash(bench), "proxy.versions": versions}
 
 
 def mpi_task(cfg: Config, out_dir: Path) -> str:
@@ -180,7 +195,7 @@ def mpi_task(cfg: Config, out_dir: Path) -> str:
     write_table(out_dir / "mpi.csv", rows, MPI_FIELDS)
     score_rows = []
     for j, a in enumerate(cells):
-        r = {"index": a.index, "arch": space.to_string(a)}
+        r = {"index": space.official_index(a), "arch": space.to_string(a)}  # the official index (NB201's own)
         for p, s in per_cell.items():
             r[p] = repr(float(s[j]))
         score_rows.append(r)

@@ -6,7 +6,8 @@ reuse them, and an interrupted table resumes; the table itself is written to ``s
 in the job directory.
 
 ``executor=ray`` scores in Ray tasks (``executor.address=auto`` on a cluster), ``device=cuda`` on a
-GPU. ``score.shard=i score.shards=n`` scores only the cells whose index mod n is i (the table is then
+GPU. ``score.shard=i score.shards=n`` scores only the cells whose nasearch ordinal (``arch.index``,
+not the official index of the table's ``index`` column) mod n is i (the table is then
 ``scores_<proxy>_shard<i>of<n>.csv``): a SLURM array of n jobs, each with its own
 ``proxy.store=.../shard_i.sqlite``, plus one ``nasearch scores merge shard_*.sqlite --into C`` builds a
 full-space table without sharing a SQLite file over a network file system.
@@ -18,6 +19,22 @@ import os
 from pathlib import Path
 
 from nasearch.config import Config, ConfigError
+
+
+def prepare_score(cfg: Config) -> dict:
+    """The checks of a ``task=score`` job that can fail, before it writes anything (a proxy is named;
+    its scores are stored or its images are there); returns the values its settings record adds."""
+    from nasearch.benchmarks import benchmark_space
+    from nasearch.experiments.scorer import require_scores_or_images
+    from nasearch.proxies.scoring import table_cells
+
+    if cfg.proxy.name == "none":
+        raise ConfigError("task=score needs a proxy: set proxy=NAME (see `nasearch proxies`)")
+    space = benchmark_space(cfg.benchmark.name, where="config key benchmark.name")
+    cells = table_cells(space, cfg.score.sample, cfg.proxy.seed, cfg.score.shard, cfg.score.shards)
+    version = require_scores_or_images(cfg.proxy.ref, cfg.dataset.name, cells, cfg, space,
+                                       where=f"task=score proxy={cfg.proxy.name}", shipped=False)
+    return {"benchmark.name": space.name, "proxy.version": version}
 
 
 def score_task(cfg: Config, out_dir: Path) -> str:

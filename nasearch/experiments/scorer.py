@@ -54,6 +54,7 @@ class ArchScorer:
         shipped: bool = True,
         space: SearchSpace | str = "nb201",
         checkpoint: str | None = None,
+        device: str = "cpu",
     ):
         from nasearch.proxies.scoring import score_key
 
@@ -69,6 +70,8 @@ class ArchScorer:
         self.shipped = shipped
         """Read the package's shipped score tables beneath the store (nasearch.proxies.shipped)."""
         self.checkpoint = checkpoint
+        self.device = device
+        """Where cells missing from the store are scored (a :func:`nasearch.device.parse_device` string)."""
         self.key = score_key(
             proxy, dataset, image_dataset=image_dataset, batch_size=batch_size, num_batches=num_batches, seed=seed,
             space=self.space, checkpoint=checkpoint,
@@ -130,6 +133,7 @@ class ArchScorer:
                 shipped=self.shipped,
                 space=self.space,
                 checkpoint=self.checkpoint,
+                device=self.device,
             )
             idx = [a.index for a in archs]
             self.keys[idx] = rank_key(self.proxy, values)
@@ -152,6 +156,31 @@ class ArchScorer:
 
     def cost(self, archs: list) -> float:
         return float(sum(self.seconds[a.index] for a in archs))
+
+    @property
+    def version(self) -> str:
+        """The proxy's code version (or its program / checkpoint identity) that keys its scores."""
+        return self.key.version
+
+    def require_inputs(self, where: str) -> None:
+        """Fail now, naming the config keys, if cells the store lacks would need images that are not
+        there (a search would otherwise fail at its first unstored cell, minutes in)."""
+        from nasearch.data import DataError
+        from nasearch.data.images import _split_files, image_root
+        from nasearch.proxies.scoring import NO_IMAGES
+
+        if self.key.image_dataset == NO_IMAGES:
+            return
+        missing = self.space.num_archs - self.coverage()
+        try:
+            _split_files(self.key.image_dataset, image_root(self.key.image_dataset, self.data_root), "train")
+        except DataError as exc:
+            raise DataError(
+                f"{where} must compute {missing} scores that no score store holds (proxy.store / the tables "
+                f"shipped with nasearch), and they need {self.key.image_dataset} training images: {exc}. "
+                f"Set NASEARCH_DATA to a folder with the images, choose them with proxy.image_dataset=NAME, "
+                f"or point proxy.store at a store that holds these scores"
+            ) from None
 
     def coverage(self) -> int:
         return int(np.isfinite(self.keys).sum() + np.isinf(self.keys).sum())
@@ -177,4 +206,43 @@ def make_scorer(cfg: Config, bench: object, dataset: str) -> ArchScorer:
         shipped=p.shipped,
         space=bench.space,  # type: ignore[attr-defined]
         checkpoint=p.checkpoint,
+        device=cfg.device,
     )
+
+
+def require_scores_or_images(proxy: str, dataset: str, cells: list, cfg: Config, space: SearchSpace,
+                             where: str, shipped: bool | None = None) -> str:
+    """Check, before a job writes anything, that ``proxy``'s scores of ``cells`` can be had: every one
+    is in the score store (or the shipped tables), or the images to compute them are there. Returns
+    the proxy's code version (its scores' identity) for the job's settings record. ``shipped``: whether
+    the shipped tables count (default ``proxy.shipped``; a score table recomputes what they hold)."""
+    from nasearch.data import DataError
+    from nasearch.data.images import _split_files, image_root
+    from nasearch.proxies import get_proxy
+    from nasearch.proxies.scoring import NO_IMAGES, score_key
+
+    p = cfg.proxy
+    ckpt = p.checkpoint if get_proxy(proxy).bind is not None else None
+    key = score_key(proxy, dataset, image_dataset=p.image_dataset, batch_size=p.batch_size,
+                    num_batches=p.num_batches, seed=p.seed, space=space, checkpoint=ckpt)
+    if key.image_dataset == NO_IMAGES:
+        return key.version
+    stored = 0
+    if p.source == "store":
+        from nasearch.proxies.shipped import layered
+        from nasearch.proxies.store import ScoreStore
+
+        with ScoreStore(p.store or str(default_store_path())) as store:
+            stored = len(layered(store, key, cells, shipped=p.shipped if shipped is None else shipped))
+    if stored >= len(cells):
+        return key.version
+    try:
+        _split_files(key.image_dataset, image_root(key.image_dataset), "train")
+    except DataError as exc:
+        raise DataError(
+            f"{where}: {len(cells) - stored} of the {len(cells)} cells' scores are in no score store (proxy.store, "
+            f"the tables shipped with nasearch), and computing them needs {key.image_dataset} training images: {exc}. "
+            "Set NASEARCH_DATA to a folder with the images, choose an image set with proxy.image_dataset=NAME, "
+            "or point proxy.store at a store that holds these scores"
+        ) from None
+    return key.version

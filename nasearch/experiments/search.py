@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,8 +22,9 @@ import numpy as np
 
 from nasearch import __version__
 from nasearch.benchmarks import Benchmark, make_benchmark
-from nasearch.benchmarks.base import BenchmarkError
+from nasearch.benchmarks.base import BenchmarkError, check_complete
 from nasearch.config import Config
+from nasearch.executors.pool import process_pool
 from nasearch.results import (
     CURVE_FIELDS,
     CURVES_FILE,
@@ -91,6 +92,7 @@ def resolve_benchmark(cfg: Config) -> tuple[Benchmark, str, Budget]:
     if name == "auto":
         name = "nb201"
     bench = make_benchmark(name, path, where="config key benchmark.name / benchmark.path")
+    check_complete(bench, where="config key benchmark.name / benchmark.path")
     if cfg.dataset.name not in bench.datasets:
         raise BenchmarkError(
             f"dataset.name={cfg.dataset.name!r} is not in benchmark {bench.name!r} (space {bench.space.name!r}); "
@@ -193,7 +195,9 @@ def run_arm(
 
     bar = tqdm(total=spec.runs, initial=len(done), desc=f"{spec.strategy}+{spec.proxy} N={spec.n}", disable=not progress, unit="run")
     try:
-        if workers <= 1 or len(todo) < 2:
+        pool = process_pool(workers if len(todo) > 1 else 1, initializer=_init_worker, initargs=(spec,),
+                            what="search runs")
+        if pool is None:
             for i in todo:
                 row, curve = _one_run(bench, spec, i)
                 writer.write(row)
@@ -201,11 +205,9 @@ def run_arm(
                     curves.write(curve)
                 bar.update(1)
         else:
-            import multiprocessing as mp
-
             chunk = max(1, min(25, len(todo) // (workers * 4) or 1))
             chunks = [todo[j : j + chunk] for j in range(0, len(todo), chunk)]
-            with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_init_worker, initargs=(spec,)) as pool:
+            with pool:
                 futures = [pool.submit(_run_chunk, c) for c in chunks]
                 for fut in as_completed(futures):
                     for row, curve in fut.result():
@@ -219,11 +221,56 @@ def run_arm(
         curves.close()
     from nasearch.results import read_rows
 
-    return read_rows(runs_path, fields)
+    # the runs asked for (a folder written before settings records may hold more)
+    return [r for r in read_rows(runs_path, fields) if int(r["run"]) < spec.runs]
 
 
-def search_task(cfg: Config, out_dir: Path) -> str:
-    """The ``task=search`` entry point: run the arm, write the summary and plot, return the table."""
+@dataclass
+class SearchPlan:
+    """A search job checked and resolved before it writes anything (:func:`prepare_search`)."""
+
+    bench: Benchmark
+    spec: ArmSpec
+    workers: int
+    fingerprint: dict[str, Any]
+
+    def legacy_differences(self, folder: Path) -> list[str] | None:
+        """For a folder written before settings records: its ``runs.csv`` arm against this job's."""
+        found = legacy_arms(folder)
+        if not found:
+            return None
+        want = arm_factors(self.spec, self.bench)
+        have = found[0]
+        return [f"{k}: {have[k]!r} in the folder's runs.csv, {want[k]!r} in this run"
+                for k in want if have.get(k) != want[k]]
+
+
+def arm_factors(spec: ArmSpec, bench: Benchmark) -> dict[str, str]:
+    """The arm columns every ``runs.csv`` row of ``spec`` carries, as written."""
+    from nasearch.results import _fmt
+
+    fid = spec.fidelity if spec.fidelity is not None else bench.fidelities[0]
+    return {k: _fmt(v) for k, v in spec.factors(fid).items()}
+
+
+def legacy_arms(folder: Path) -> list[dict[str, str]] | None:
+    """The arm columns of the first row of ``folder/runs.csv`` (None without rows)."""
+    from nasearch.results import FACTORS, read_run_rows
+
+    path = Path(folder) / RUNS_FILE
+    if not path.is_file():
+        return None
+    try:
+        rows = read_run_rows(path)
+    except (OSError, ValueError):
+        return None
+    return [{k: rows[0][k] for k in FACTORS}] if rows else None
+
+
+def prepare_search(cfg: Config) -> SearchPlan:
+    """Every check of a search job that can fail, before any file is written: the benchmark loads
+    and is complete, the strategy takes its params, the scorer opens its store and finds every score
+    it will need or the images to compute them, the device exists. Returns the resolved plan."""
     bench, path, budget = resolve_benchmark(cfg)
     strategy_cls = get_strategy(cfg.strategy.name)
     try:
@@ -233,10 +280,14 @@ def search_task(cfg: Config, out_dir: Path) -> str:
             f"strategy.params={dict(cfg.strategy.params)!r} do not fit strategy {cfg.strategy.name!r}: {exc}"
         ) from exc
     scorer = None
+    covered = True
     if cfg.proxy.name != "none" and cfg.proxy.n > 1:
         from nasearch.experiments.scorer import make_scorer
 
         scorer = make_scorer(cfg, bench, cfg.dataset.name)
+        covered = scorer.coverage() >= bench.space.num_archs
+        if not covered:
+            scorer.require_inputs(where="proxy=" + cfg.proxy.name)
     spec = ArmSpec(
         benchmark=bench.name,
         benchmark_path=path or None,
@@ -253,7 +304,37 @@ def search_task(cfg: Config, out_dir: Path) -> str:
         runs=cfg.runs,
         scorer=scorer,
     )
-    workers = cfg.workers or min(os.cpu_count() or 1, 8)
+    # in-process by default: a tabular search (vanilla, or every score already stored) costs less than
+    # starting worker processes; a pool only when scores must be computed, or when asked for
+    workers = cfg.workers or (1 if covered else min(os.cpu_count() or 1, 8))
+    from nasearch.runfolder import fingerprint
+
+    derived: dict[str, Any] = {
+        "benchmark.name": bench.name,
+        "benchmark.table": benchmark_table_hash(bench),
+        "budget.seconds": budget.seconds,
+        "budget.queries": budget.queries,
+        "arm": arm_factors(spec, bench),
+    }
+    if scorer is not None:
+        derived["proxy.version"] = scorer.version
+    return SearchPlan(bench=bench, spec=spec, workers=workers, fingerprint=fingerprint(cfg, derived))
+
+
+def benchmark_table_hash(bench: Benchmark) -> str:
+    """Content hash of the file a benchmark was read from ("" when it keeps no path)."""
+    from nasearch.runfolder import file_hash
+
+    path = getattr(bench, "path", None)
+    return file_hash(path) if path is not None else ""
+
+
+def search_task(cfg: Config, out_dir: Path, plan: SearchPlan | None = None) -> str:
+    """The ``task=search`` entry point: run the arm, write the summary and plot, return the table.
+    ``plan``: the job's :func:`prepare_search` (made here when not given)."""
+    plan = plan or prepare_search(cfg)
+    bench, spec, workers = plan.bench, plan.spec, plan.workers
+    budget = spec.budget
     t0 = time.perf_counter()
     rows = run_arm(spec, out_dir, workers=workers, progress=cfg.progress, bench=bench)
     log.info("%d runs in %.1f s wall", len(rows), time.perf_counter() - t0)

@@ -19,14 +19,13 @@ import json
 import logging
 import os
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from nasearch.executors.pool import process_pool
 from nasearch.eznas.statistics import STAT_NAMES, StatGroup, Subsample, collect, group_instances
 from nasearch.space.arch import Arch
 
@@ -90,16 +89,15 @@ class StatsCache:
         log.info("EZNAS statistics: %d of %d cells to compute into %s", len(todo), len(cells), self.dir)
         bar = tqdm(total=len(todo), desc="eznas statistics", unit="cell", disable=not progress)
         try:
-            if workers <= 1 or len(todo) == 1:
+            pool = process_pool(workers if len(todo) > 1 else 1, initializer=_init_worker, initargs=(self,),
+                                what="EZNAS statistics")
+            if pool is None:
                 images = self._images()
                 for a in todo:
                     self._write(a, _cell_stats(a, self.dataset, images, self.seed, self.subsample))
                     bar.update(1)
             else:
-                with ProcessPoolExecutor(
-                    max_workers=workers, mp_context=get_context("spawn"), initializer=_init_worker,
-                    initargs=(self,),
-                ) as ex:
+                with pool as ex:
                     for a, stats in zip(todo, ex.map(_worker_cell, [a.index for a in todo])):
                         self._write(a, stats)
                         bar.update(1)

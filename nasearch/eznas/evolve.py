@@ -42,7 +42,6 @@ import random
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
-from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +49,7 @@ import torch
 from deap import algorithms, base, gp, tools
 from tqdm.auto import tqdm
 
+from nasearch.executors.pool import process_pool
 from nasearch.eznas.program import (
     MAX_DEPTH,
     PRIMITIVES,
@@ -238,14 +238,14 @@ class Fitness:
         todo = list(dict.fromkeys(t for t in texts if t not in self.memo))
         bar = tqdm(total=len(todo), desc=desc, unit="prog", disable=not self.progress or not todo)
         try:
-            if self.workers <= 1:
+            if self._pool is None and self._local is None:
+                self._pool = process_pool(self.workers, initializer=_init_worker, initargs=(self.loader,),
+                                          what="EZNAS fitness")
+            if self._pool is None:
                 if self._local is None:
                     self._local = self.loader()
                 results: Iterator[float] = (self._local(t)[0] for t in todo)
             else:
-                if self._pool is None:
-                    self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=get_context("spawn"),
-                                                     initializer=_init_worker, initargs=(self.loader,))
                 results = self._pool.map(_work, todo)
             for k, (t, f) in enumerate(zip(todo, results)):
                 self.memo[t] = float(f)

@@ -494,6 +494,22 @@ def shard_indices(indices: Sequence[int] | np.ndarray, shard: int, shards: int) 
     return idx if shards == 1 else idx[idx % shards == int(shard)]
 
 
+def table_cells(space: SearchSpace, sample: int | None, seed: int, shard: int = 0, shards: int = 1) -> list:
+    """The cells a score table covers: every cell (``sample=None``) or ``sample`` drawn without
+    replacement with ``default_rng(seed)``, in index order, then shard ``shard`` of ``shards``."""
+    n_archs = space.num_archs
+    if sample is None:
+        indices = np.arange(n_archs)
+    else:
+        if isinstance(sample, bool) or not isinstance(sample, (int, np.integer)) or not 1 <= sample <= n_archs:
+            raise ProxyError(
+                f"sample must be None (all cells) or an integer in 1..{n_archs} (space {space.name}), got {sample!r}"
+            )
+        indices = np.sort(np.random.default_rng(int(seed)).choice(n_archs, size=int(sample), replace=False))
+    indices = shard_indices(indices, shard, shards)
+    return [space.from_index(int(i)) for i in indices]
+
+
 def build_score_table(
     proxy: str,
     dataset: str = "cifar10",
@@ -520,10 +536,11 @@ def build_score_table(
     """Score the whole space (``sample=None``) or ``sample`` cells drawn without replacement with
     ``np.random.default_rng(seed)`` into the store at ``store_path``, and write ``out_csv``.
 
-    CSV columns: ``index`` (nasearch index), ``arch``, ``connected``, ``score`` (never-preferred policy
-    applied), ``seconds`` (compute time, empty for disconnected cells), then the run's settings
-    (``proxy, version, dataset, image_dataset, batch_size, num_batches, seed``) on every row. Rows are
-    in index order. Rerunning with the same store resumes. Returns ``out_csv`` as a Path. The shipped
+    CSV columns: ``index`` (the official index, :meth:`SearchSpace.official_index`: NB201's own for
+    NB201), ``arch``, ``connected``, ``score`` (never-preferred policy applied), ``seconds`` (compute
+    time, empty for disconnected cells), then the run's settings (``proxy, version, dataset,
+    image_dataset, batch_size, num_batches, seed``) on every row. Rows are in nasearch's internal
+    order (``arch.index``, which also picks the sample and the shards). Rerunning with the same store resumes. Returns ``out_csv`` as a Path. The shipped
     score tables are not read: a table is always computed (it is how they were made).
 
     ``shards > 1`` keeps only shard ``shard`` of those cells (:func:`shard_indices`: index mod
@@ -531,17 +548,7 @@ def build_score_table(
     :func:`nasearch.proxies.merge.merge_stores` puts together.
     """
     space = get_space(space, where="build_score_table(space=...)")
-    n_archs = space.num_archs
-    if sample is None:
-        indices = np.arange(n_archs)
-    else:
-        if isinstance(sample, bool) or not isinstance(sample, (int, np.integer)) or not 1 <= sample <= n_archs:
-            raise ProxyError(
-                f"sample must be None (all cells) or an integer in 1..{n_archs} (space {space.name}), got {sample!r}"
-            )
-        indices = np.sort(np.random.default_rng(int(seed)).choice(n_archs, size=int(sample), replace=False))
-    indices = shard_indices(indices, shard, shards)
-    archs = [space.from_index(int(i)) for i in indices]
+    archs = table_cells(space, sample, seed, shard, shards)
     key = score_key(proxy, dataset, image_dataset=image_dataset, batch_size=batch_size,
                     num_batches=num_batches, seed=seed, data_free=data_free, space=space, checkpoint=checkpoint)
     with ScoreStore(store_path) as store:
@@ -560,7 +567,7 @@ def build_score_table(
                     "image_dataset", "batch_size", "num_batches", "seed"])
         for a, s in zip(archs, scores):
             secs = stored.get(a.index)
-            w.writerow([a.index, space.to_string(a), int(not space.is_trivial(a)), repr(float(s)),
+            w.writerow([space.official_index(a), space.to_string(a), int(not space.is_trivial(a)), repr(float(s)),
                         "" if secs is None else f"{secs[1]:.6g}", *settings])  # type: ignore[index]
     log.info("wrote %d %s scores to %s (store %s)", len(archs), proxy, out, store_path)
     return out
