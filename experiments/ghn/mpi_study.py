@@ -71,6 +71,8 @@ def main() -> None:
 
 
 def report(cells, got: dict, key, out: Path) -> None:
+    from nasearch.space.arch import Arch
+
     bench = TableBenchmark(Path(os.environ["NASEARCH_DATA"]) / "nb201" / "nb201.csv.gz")
     done = [a for a in cells if a.index in got]
     idx = np.array([a.index for a in done])
@@ -80,7 +82,8 @@ def report(cells, got: dict, key, out: Path) -> None:
     with open(REPO / "experiments/mpi_cifar10/run/scores.csv") as f:
         for r in csv.DictReader(f):
             for o in OTHERS:
-                others[o][int(r["index"])] = float(r[o])
+                # keyed through the arch string: a task=mpi scores.csv's index is the official NB201 index
+                others[o][Arch.from_string(r["arch"]).index] = float(r[o])
     label = f"{len(done)} of {len(cells)} cells" + ("" if len(done) == len(cells) else " (partial, a uniform random subset)")
     rows = []
     n_img = key.batch_size * key.num_batches
