@@ -29,21 +29,11 @@ GROUPS = ("benchmark", "dataset", "strategy", "proxy", "executor", "experiment")
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
-    from nasearch.benchmarks.base import BenchmarkError
-    from nasearch.config import ConfigError
-    from nasearch.data import DataError
-    from nasearch.device import DeviceError
-    from nasearch.executors.base import ExecutorError
-    from nasearch.eznas.evolve import EvolveError
-    from nasearch.proxies.registry import ProxyError
-    from nasearch.search import BudgetError
-    from nasearch.space.base import ArchError
-    from nasearch.strategies.base import StrategyError
+    """What the CLI reports as one paragraph: the project's root error (every bad value, file or
+    setting) and ``OSError`` (a file that cannot be read or written; its message names the path)."""
+    from nasearch.errors import NasearchError
 
-    # OSError last: a file that cannot be read or written (missing, permission, a file where a folder
-    # should be); its message names the path
-    return (ArchError, BenchmarkError, BudgetError, ConfigError, DataError, DeviceError, EvolveError, ExecutorError,
-            ProxyError, StrategyError, OSError)
+    return (NasearchError, OSError)
 
 
 def fail(message: str, code: int = 2) -> None:

@@ -13,13 +13,14 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from nasearch.errors import NasearchError
 from nasearch.suggest import did_you_mean
 
 TASKS = ("search", "mpi", "score", "train_ghn", "evolve")
 SCORE_SOURCES = ("store", "live")
 
 
-class ConfigError(ValueError):
+class ConfigError(NasearchError):
     """A config value out of range or not among the accepted options."""
 
 

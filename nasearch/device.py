@@ -22,11 +22,13 @@ from contextlib import contextmanager
 
 import torch
 
+from nasearch.errors import NasearchError
+
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "cuda:N")
 _CUDA_N = re.compile(r"cuda:(\d+)")
 
 
-class DeviceError(ValueError):
+class DeviceError(NasearchError):
     """An unknown device setting, or CUDA asked for where no GPU is visible."""
 
 

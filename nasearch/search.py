@@ -19,10 +19,11 @@ import math
 from dataclasses import dataclass, field
 
 from nasearch.benchmarks.base import Benchmark, BenchmarkError, check_dataset, resolve_fidelity
+from nasearch.errors import NasearchError
 from nasearch.strategies.base import Arch, Strategy
 
 
-class BudgetError(ValueError):
+class BudgetError(NasearchError):
     """An impossible budget."""
 
 

@@ -12,6 +12,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from nasearch.errors import NasearchError
 from nasearch.space.base import SearchSpace
 
 Arch = Any
@@ -20,7 +21,7 @@ Arch = Any
 DATASETS: tuple[str, ...] = ("cifar10", "cifar100", "ImageNet16-120")
 
 
-class BenchmarkError(ValueError):
+class BenchmarkError(NasearchError):
     """Bad benchmark input: unknown dataset or fidelity, missing or malformed file."""
 
 

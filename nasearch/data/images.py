@@ -41,6 +41,7 @@ import numpy as np
 import torch
 
 from nasearch import safe_pickle
+from nasearch.errors import NasearchError
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +78,7 @@ _LAYOUT: dict[str, str] = {
 }
 
 
-class DataError(ValueError):
+class DataError(NasearchError):
     """A dataset that cannot be found or read: names the path looked at and what belongs there."""
 
 

@@ -26,10 +26,12 @@ import os
 from importlib import resources
 from pathlib import Path, PurePosixPath
 
+from nasearch.errors import NasearchError
+
 log = logging.getLogger(__name__)
 
 
-class EmbeddedDataError(ValueError):
+class EmbeddedDataError(NasearchError):
     """A data file that neither the user nor the package provides (or a NASEARCH_DATA that is no folder)."""
 
 

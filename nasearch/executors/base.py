@@ -25,11 +25,13 @@ from typing import Any
 
 import numpy as np
 
+from nasearch.errors import NasearchError
+
 ChunkResult = list[tuple[int, float, float]]
 """``(nasearch index, raw value, seconds)`` of every cell of a chunk."""
 
 
-class ExecutorError(ValueError):
+class ExecutorError(NasearchError):
     """An unknown executor, a bad executor option, or an executor that cannot start (Ray not installed,
     no cluster at the address)."""
 

@@ -49,6 +49,7 @@ import torch
 from deap import algorithms, base, gp, tools
 from tqdm.auto import tqdm
 
+from nasearch.errors import NasearchError
 from nasearch.executors.pool import process_pool
 from nasearch.eznas.program import (
     MAX_DEPTH,
@@ -66,7 +67,7 @@ FAIL_FITNESS = -1.0
 CHECKPOINT_VERSION = 1
 
 
-class EvolveError(ValueError):
+class EvolveError(NasearchError):
     """A checkpoint that does not match the run's settings, or is corrupt."""
 
 

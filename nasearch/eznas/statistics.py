@@ -65,6 +65,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from nasearch.errors import NasearchError
 from nasearch.proxies.scoring import one_thread  # the engine's pin: statistics are summed like scores
 
 KINDS = ("D", "N", "P")
@@ -81,7 +82,7 @@ STAT_NAMES: tuple[str, ...] = ("wt",) + tuple(f"{s}_{k}" for s in _PER_KIND for 
 WEIGHT_LIKE = frozenset({"wt", "wtgrad_D", "wtgrad_N", "wtgrad_P"})
 
 
-class StatisticsError(ValueError):
+class StatisticsError(NasearchError):
     """A network without ReLU-Conv-BN instances, or an unknown statistic name."""
 
 

@@ -26,8 +26,10 @@ from dataclasses import dataclass
 
 import torch
 
+from nasearch.errors import NasearchError
 
-class ProxyError(ValueError):
+
+class ProxyError(NasearchError):
     """Unknown proxy or a setting a proxy cannot work with."""
 
 

@@ -37,8 +37,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from nasearch.errors import NasearchError
 
-class ArchError(ValueError):
+
+class ArchError(NasearchError):
     """A malformed architecture (string, tuple, index or value of another space)."""
 
 

@@ -44,6 +44,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import fx, nn
 
+from nasearch.errors import NasearchError
+
 NODE_TYPES: tuple[str, ...] = (
     "input",
     "output",
@@ -83,7 +85,7 @@ _EDGE_FUNCTIONS = {torch.flatten, torch.reshape}
 _ADD_FUNCTIONS = {operator.add, torch.add, operator.iadd}
 
 
-class GraphError(ValueError):
+class GraphError(NasearchError):
     """A module whose forward cannot be traced or holds an operation outside the vocabulary."""
 
 

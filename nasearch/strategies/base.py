@@ -29,13 +29,14 @@ from typing import Any, ClassVar
 import numpy as np
 
 from nasearch.benchmarks.base import Result
+from nasearch.errors import NasearchError
 from nasearch.space.base import SearchSpace, get_space
 
 Arch = Any
 """An arch of the strategy's space (each space owns its arch type)."""
 
 
-class StrategyError(ValueError):
+class StrategyError(NasearchError):
     """A bad strategy setting."""
 
 
