@@ -108,7 +108,7 @@ def end_to_end(spec, archs: list[Arch], bs: list, device: torch.device) -> tuple
     vals = []
     t0 = time.perf_counter()
     for a in archs:
-        vals.append(score_one(spec, a, "cifar10", bs, 0, 32, device=device)[0])
+        vals.append(score_one(spec, a, "cifar10", bs, 0, 32, device=device, space="nb201")[0])
     _sync(device)
     return (time.perf_counter() - t0) / len(archs), vals
 

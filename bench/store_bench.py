@@ -54,7 +54,7 @@ def bench_store(n_proxies: int = len(PROXIES), tmp_root: str | None = None) -> l
                     for dataset in DATASETS:
                         for seed in seeds:
                             key = ScoreKey(proxy=proxy, dataset=dataset, image_dataset=dataset, batch_size=64,
-                                           num_batches=1, seed=seed)
+                                           num_batches=1, seed=seed, space="nb201")
                             keys.append(key)
                             values = rng.standard_normal(NUM_ARCHS)
                             values[rng.random(NUM_ARCHS) < 0.01] = np.nan

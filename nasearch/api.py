@@ -24,12 +24,12 @@ each naming the bad value, what is accepted and where it came from; the CLI prin
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from nasearch.results import RunResult, load, write_text
+from nasearch.results import RunResult, load
+from nasearch.tasks import TaskPlan
 
 if TYPE_CHECKING:
     from nasearch.config import Config
@@ -69,89 +69,36 @@ def config(*overrides: str) -> Config:
         GlobalHydra.instance().clear()
 
 
-@dataclass
-class TaskPlan:
-    """A job checked before it writes anything (:func:`prepare`): its settings fingerprint, how to
-    read a folder written before fingerprints (``legacy``), and what the checks resolved (``state``,
-    e.g. the search's loaded benchmark and scorer), handed to the task so nothing is done twice."""
-
-    task: str
-    fingerprint: dict[str, Any]
-    legacy: Callable[[Path], list[str] | None] | None = None
-    state: Any = None
-
-
 def prepare(cfg: Config) -> TaskPlan:
     """Every precondition of ``cfg``'s task that can fail, checked before any file is written: the
     benchmark opens and is complete, the strategy takes its params, the images a proxy or a GHN needs
     are there unless every score it needs is stored, the device exists (checked when ``cfg`` was
-    validated). Raises the project's errors (``ConfigError``, ``BenchmarkError``, ``DataError``, ...)."""
-    from nasearch.runfolder import fingerprint
+    validated). Raises the project's errors (``ConfigError``, ``BenchmarkError``, ``DataError``, ...).
 
-    if cfg.task == "search":
-        from nasearch.experiments.search import prepare_search
+    The task is the one registered as ``cfg.task`` (:mod:`nasearch.tasks`: the built-ins and installed
+    plugins); its ``prepare`` does the checks."""
+    from nasearch.tasks import get_task
 
-        plan = prepare_search(cfg)
-        return TaskPlan("search", plan.fingerprint, plan.legacy_differences, plan)
-    if cfg.task == "mpi":
-        from nasearch.experiments.mpi import prepare_mpi
-
-        return TaskPlan("mpi", fingerprint(cfg, prepare_mpi(cfg)))
-    if cfg.task == "score":
-        from nasearch.experiments.score import prepare_score
-
-        return TaskPlan("score", fingerprint(cfg, prepare_score(cfg)))
-    if cfg.task == "evolve":
-        from nasearch.experiments.search import benchmark_table_hash, resolve_benchmark
-
-        bench, _path, _budget = resolve_benchmark(cfg)
-        return TaskPlan("evolve", fingerprint(cfg, {"benchmark.name": bench.name,
-                                                     "benchmark.table": benchmark_table_hash(bench)}))
-    from nasearch.data import DataError
-    from nasearch.data.images import _split_files, image_root
-
-    try:  # train_ghn: CIFAR-10 training images, always
-        _split_files("cifar10", image_root("cifar10"), "train")
-    except DataError as exc:
-        raise DataError(f"task=train_ghn trains on CIFAR-10 training images: {exc}") from None
-    return TaskPlan(cfg.task, fingerprint(cfg, {"benchmark.name": cfg.space().name}))
+    return get_task(cfg.task, "config key task").prepare(cfg)
 
 
 def run_task(cfg: Config, out_dir: str | Path, plan: TaskPlan | None = None) -> str:
     """Run the task of a validated config (``search``, ``mpi``, ``score``, ``evolve``,
-    ``train_ghn``) into ``out_dir``; return its markdown table (also written to ``summary.md``
-    where the task writes no table of its own). The CLI calls this too.
+    ``train_ghn``, or a task an installed plugin registers) into ``out_dir``; return its markdown
+    table (also written to ``summary.md`` where the task writes no table of its own). The CLI calls
+    this too.
 
     Before any work: :func:`prepare` (unless ``plan`` is given), then the folder is claimed
     (:func:`nasearch.runfolder.claim_folder`): a folder holding results of other settings is refused
     naming every differing key, or moved aside with ``overwrite=true``; the same settings resume."""
     from nasearch.runfolder import claim_folder
+    from nasearch.tasks import get_task
 
+    task = get_task(cfg.task, "config key task")
     out = Path(out_dir)
-    plan = plan or prepare(cfg)
+    plan = plan or task.prepare(cfg)
     claim_folder(out, plan.fingerprint, overwrite=cfg.overwrite, legacy=plan.legacy)
-    if cfg.task == "search":
-        from nasearch.experiments.search import search_task
-
-        return search_task(cfg, out, plan.state)
-    if cfg.task == "mpi":
-        from nasearch.experiments.mpi import mpi_task
-
-        return mpi_task(cfg, out)
-    if cfg.task == "evolve":
-        from nasearch.experiments.evolve import evolve_task
-
-        return evolve_task(cfg, out)
-    if cfg.task == "train_ghn":
-        from nasearch.predictors.ghn_train import train_ghn_task
-
-        table = train_ghn_task(cfg, out)
-    else:
-        from nasearch.experiments.score import score_task
-
-        table = score_task(cfg, out)
-    write_text(out / "summary.md", table)
-    return table
+    return task.run(cfg, out, plan)
 
 
 def run(*overrides: str, out_dir: str | Path | None = None) -> RunResult:

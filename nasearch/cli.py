@@ -215,13 +215,15 @@ def _hydra_app() -> None:
 # --------------------------------------------------------------------------------------- subcommands
 def _cmd_convert(argv: list[str]) -> None:
     """Convert an official NAS-Bench-201 .pth file or NATS-Bench folder into nasearch's table."""
+    from nasearch.benchmarks.table import TABLE_RELPATH
+
     p = argparse.ArgumentParser(
         prog="nasearch convert",
         description="Convert an official NAS-Bench-201 .pth file or a NATS-Bench topology directory "
-        "into nasearch's table layout (nb201.csv.gz).",
+        f"into nasearch's table layout ({TABLE_RELPATH.name}).",
     )
     p.add_argument("source", help="NAS-Bench-201-v1_1-096897.pth, or a NATS-tss-v1_0-3ffb9-simple directory")
-    p.add_argument("out", help="output table, e.g. data/nb201/nb201.csv.gz")
+    p.add_argument("out", help=f"output table, e.g. {Path('data') / TABLE_RELPATH}")
     p.add_argument("--no-progress", action="store_true")
     a = p.parse_args(argv)
     from nasearch.benchmarks.official import convert_to_table
@@ -274,25 +276,25 @@ def _cmd_collect(argv: list[str]) -> None:
 
 def _cmd_query(argv: list[str]) -> None:
     """Look up an arch in a benchmark: every dataset and fidelity."""
-    from nasearch.benchmarks import BENCHMARKS
+    from nasearch.benchmarks import ALIASES, BENCHMARKS
+    from nasearch.benchmarks.table import TABLE_RELPATH
 
+    auto = ALIASES["auto"]
     p = argparse.ArgumentParser(
         prog="nasearch query", description="Look up an arch in a benchmark (every dataset and fidelity)."
     )
-    p.add_argument("arch", help="the benchmark's own arch string (nb201: |op~0|+|op~0|op~1|+|op~0|op~1|op~2|), "
-                   "its index (nb201: the official NAS-Bench-201 / NATS-Bench index, 0..15624), or its choice "
-                   "vector as comma-separated integers (nb201: 6 op ids)")
-    p.add_argument("--benchmark", default="auto", help=f"{', '.join(BENCHMARKS)} or auto (default)")
-    p.add_argument("--path", default=None, help="table file for nb201 (default $NASEARCH_DATA/nb201/nb201.csv.gz "
-                   "if it exists, else the table embedded in the package)")
+    p.add_argument("arch", help="the benchmark's own arch string (NAS-Bench-201: |op~0|+|op~0|op~1|+|op~0|op~1|op~2|), "
+                   "its index (NAS-Bench-201: the official NAS-Bench-201 / NATS-Bench index, 0..15624), or its choice "
+                   "vector as comma-separated integers (NAS-Bench-201: 6 op ids)")
+    p.add_argument("--benchmark", default="auto", help=f"{', '.join(BENCHMARKS)} or auto (default: {auto})")
+    p.add_argument("--path", default=None, help=f"the benchmark's file (for {auto}: default "
+                   f"$NASEARCH_DATA/{TABLE_RELPATH.as_posix()} if it exists, else the table embedded in the package)")
     a = p.parse_args(argv)
     from nasearch.benchmarks import benchmark_space, make_benchmark
 
     try:
         text = a.arch
-        name = a.benchmark
-        if name == "auto":
-            name = "nb201"  # the NB201 table is embedded in the package
+        name = ALIASES.get(a.benchmark, a.benchmark)  # auto: the table embedded in the package
         where = "from nasearch query --benchmark/--path"
         space = benchmark_space(name, where=where)
         from nasearch.space import ArchError
@@ -425,6 +427,15 @@ TASK_HELP = {
     "train_ghn": "train a Graph HyperNetwork on the benchmark's space (resumable)",
 }
 
+
+def _task_summary(name: str) -> str:
+    """The first line of a task plugin's docstring (``nasearch.tasks``), for ``--help``."""
+    from nasearch.tasks import get_task
+
+    doc = (type(get_task(name)).__doc__ or "").strip()
+    return doc.splitlines()[0] if doc else "(a task plugin)"
+
+
 COMMON_COMMANDS = (
     ("nasearch experiment=headline", "REA vs REA + GradSign (N = 10), 500 paired runs (a sweep)"),
     ("nasearch strategy=rea proxy=gradsign proxy.n=10 runs=100", "one proxy-assisted search arm"),
@@ -457,7 +468,7 @@ def help_text() -> str:
         "       nasearch --help | --version",
         "",
         "tasks (task=NAME):",
-        *rows([(t, TASK_HELP.get(t, "")) for t in TASKS]),
+        *rows([(t, TASK_HELP.get(t) or _task_summary(t)) for t in TASKS]),
         "",
         "subcommands:",
         *rows([(n, _subcommand_help(n)) for n in SUBCOMMANDS]),

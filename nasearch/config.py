@@ -16,8 +16,16 @@ from omegaconf import DictConfig, OmegaConf
 from nasearch.errors import NasearchError
 from nasearch.suggest import did_you_mean
 
-TASKS = ("search", "mpi", "score", "train_ghn", "evolve")
 SCORE_SOURCES = ("store", "live")
+
+
+def __getattr__(name: str) -> Any:
+    # TASKS is computed from the task registry (nasearch.tasks: built-ins and installed plugins)
+    if name == "TASKS":
+        from nasearch.tasks import task_names
+
+        return task_names()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class ConfigError(NasearchError):
@@ -31,15 +39,17 @@ def _bad(key: str, value: Any, accepted: str) -> ConfigError:
 @dataclass
 class BenchmarkConf:
     name: str = "auto"
-    """'nb201' (NAS-Bench-201 table), 'analognas' (AnalogNAS-Bench, CIFAR-10 only), or 'auto' (nb201)."""
+    """A registered benchmark (``nasearch.benchmarks.BENCHMARKS``: the NAS-Bench-201 table, AnalogNAS-Bench,
+    NAS-Bench-Macro, TransNAS-Bench-101) or an alias (``nasearch.benchmarks.ALIASES``: 'auto', the
+    NAS-Bench-201 table)."""
     path: str | None = None
-    """nb201's table file (default: $NASEARCH_DATA/nb201/nb201.csv.gz if it exists, else the embedded one)."""
+    """The benchmark's file (default: its file under $NASEARCH_DATA if it exists, else the embedded one)."""
 
     def check(self) -> None:
-        from nasearch.benchmarks import BENCHMARKS
+        from nasearch.benchmarks import ALIASES, benchmark_names
 
-        if self.name not in (*BENCHMARKS, "auto"):
-            accepted = (*BENCHMARKS, "auto")
+        if self.name not in (*benchmark_names(), *ALIASES):
+            accepted = (*benchmark_names(), *ALIASES)
             raise _bad("benchmark.name", self.name, "one of " + ", ".join(accepted) + did_you_mean(self.name, accepted))
 
 
@@ -208,10 +218,11 @@ class ExecutorConf:
     """Ray: GPUs per task when device is cuda (default 1; 0.25 packs four tasks on a GPU)."""
 
     def check(self) -> None:
-        from nasearch.executors import EXECUTORS
+        from nasearch.executors import executor_names
 
-        if self.name not in EXECUTORS:
-            raise _bad("executor.name", self.name, "one of " + ", ".join(EXECUTORS) + did_you_mean(self.name, EXECUTORS))
+        executors = executor_names()
+        if self.name not in executors:
+            raise _bad("executor.name", self.name, "one of " + ", ".join(executors) + did_you_mean(self.name, executors))
         if self.num_cpus is not None and self.num_cpus < 1:
             raise _bad("executor.num_cpus", self.num_cpus, "an integer >= 1, or null for all CPUs")
         if self.num_gpus is not None and not self.num_gpus >= 0:
@@ -359,8 +370,11 @@ class Config:
         return benchmark_space(self.benchmark.name, where="config key benchmark.name")
 
     def check(self) -> None:
-        if self.task not in TASKS:
-            raise _bad("task", self.task, "one of " + ", ".join(TASKS) + did_you_mean(self.task, TASKS))
+        from nasearch.tasks import task_names
+
+        tasks = task_names()
+        if self.task not in tasks:
+            raise _bad("task", self.task, "one of " + ", ".join(tasks) + did_you_mean(self.task, tasks))
         if self.runs < 1:
             raise _bad("runs", self.runs, "an integer >= 1")
         if self.workers < 0:
@@ -400,17 +414,20 @@ def validate(cfg: DictConfig) -> Config:
 
 
 def registry_names() -> dict[str, tuple[str, ...]]:
-    """The config groups whose choices are registry names: group -> every registered name."""
-    from nasearch.benchmarks import BENCHMARKS
+    """The config groups whose choices are registry names: group -> every registered name (built-ins
+    and plugins installed through entry points, see :mod:`nasearch.registry`)."""
+    from nasearch.benchmarks import benchmark_names
+    from nasearch.executors import executor_names
     from nasearch.proxies import proxy_names
     from nasearch.strategies import strategy_names
 
-    return {"proxy": tuple(proxy_names()), "strategy": tuple(strategy_names()), "benchmark": tuple(BENCHMARKS)}
+    return {"proxy": tuple(proxy_names()), "strategy": tuple(strategy_names()), "benchmark": benchmark_names(),
+            "executor": executor_names()}
 
 
 def register_configs() -> None:
-    """Store the schema and, for every registered proxy, strategy and benchmark without a yaml file in
-    ``conf/<group>/``, the group choice ``{name: NAME}`` (what a one-line yaml file would hold), so
+    """Store the schema and, for every registered proxy, strategy, benchmark and executor without a yaml
+    file in ``conf/<group>/``, the group choice ``{name: NAME}`` (what a one-line yaml file would hold), so
     ``proxy=NAME`` accepts every name the registry has (a yaml file, where there is one, adds settings)."""
     from importlib import resources
 

@@ -54,7 +54,20 @@ TASK_KEYS: dict[str, tuple[str, ...]] = {
     "evolve": ("task", "benchmark", "dataset", "evolve", "proxy.image_dataset"),
     "train_ghn": ("task", "benchmark", "dataset", "ghn"),
 }
-"""The config sections whose values decide each task's results."""
+"""The config sections whose values decide each built-in task's results."""
+
+
+def task_keys(task: str) -> tuple[str, ...]:
+    """The config sections that decide ``task``'s results: :data:`TASK_KEYS` for a built-in task; for a
+    task a plugin registers (:mod:`nasearch.tasks`), its ``keys`` attribute, or every section of the
+    config when it has none (any change then counts as other settings)."""
+    if task in TASK_KEYS:
+        return TASK_KEYS[task]
+    from nasearch.config import Config
+    from nasearch.tasks import get_task
+
+    keys = getattr(get_task(task, "config key task"), "keys", None)
+    return tuple(keys) if keys is not None else tuple(f.name for f in dataclasses.fields(Config))
 
 NOT_RESULTS = frozenset({
     # where and how fast the work runs: results are the same (the reproducibility contract)
@@ -101,7 +114,7 @@ def fingerprint(cfg: Any, derived: Mapping[str, Any] | None = None) -> dict[str,
     (the benchmark it loads, the table's content hash, the budget it charges, proxy code versions).
     Values are JSON-normalised, so a fingerprint compares equal to one read back from disk."""
     flat = _flatten(dataclasses.asdict(cfg))
-    sections = TASK_KEYS[cfg.task]
+    sections = task_keys(cfg.task)
     fp = {k: v for k, v in flat.items() if _selected(k, sections) and not _excluded(k)}
     if cfg.task == "search" and (cfg.proxy.name == "none" or cfg.proxy.n == 1):
         for k in VANILLA_IGNORED:

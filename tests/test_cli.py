@@ -138,7 +138,7 @@ def _store_with_rows(path: Path) -> Path:
 
     with ScoreStore(path) as store:
         score_cells([Arch.from_index(i) for i in (3001, 6002, 9003)], "params", data_free=True, progress=False,
-                    store=store)
+                    store=store, space="nb201")
     import sqlite3
 
     with sqlite3.connect(path) as conn:

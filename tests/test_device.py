@@ -41,7 +41,7 @@ def test_cuda_without_gpu_is_a_clear_error():
         with pytest.raises(DeviceError, match=r"asks for a GPU, but torch sees none .* use device=cpu or auto"):
             resolve_device(value, where="score_cells(device=...)")
     with pytest.raises(DeviceError, match="asks for a GPU"):
-        score_cells(_cells(1), "params", device="cuda", progress=False)
+        score_cells(_cells(1), "params", device="cuda", progress=False, space="nb201")
 
 
 def test_config_rejects_unknown_device():
@@ -61,7 +61,7 @@ def test_config_rejects_unknown_device():
 def test_cpu_device_equals_default(proxy: str, data_root):
     """``device='cpu'`` (and ``auto`` without a GPU) is exactly the engine's default path."""
     cells = _cells(2)
-    kw = dict(batch_size=8, seed=1, progress=False, data_root=data_root)
+    kw = dict(batch_size=8, seed=1, progress=False, data_root=data_root, space="nb201")
     default = score_cells(cells, proxy, **kw)
     cpu = score_cells(cells, proxy, device="auto" if not HAS_CUDA else "cpu", **kw)
     assert [float(v).hex() for v in cpu] == [float(v).hex() for v in default]
@@ -95,7 +95,7 @@ CUDA_RTOL = {"params": 0.0, "flops": 0.0, "gradsign": 1e-3, "naswot": 1e-6, "syn
 @pytest.mark.parametrize("proxy", proxy_names())
 def test_cuda_scores_agree_with_cpu(proxy: str, data_root):
     cells = _cells(5)
-    kw = dict(batch_size=16, seed=2, progress=False, data_root=data_root)
+    kw = dict(batch_size=16, seed=2, progress=False, data_root=data_root, space="nb201")
     cpu = score_cells(cells, proxy, device="cpu", **kw)
     gpu = score_cells(cells, proxy, device="cuda", **kw)
     rtol = CUDA_RTOL.get(proxy, 1e-3)
@@ -107,7 +107,7 @@ def test_cuda_scores_agree_with_cpu(proxy: str, data_root):
 @needs_cuda
 def test_cuda_through_worker_pool_equals_in_process(data_root):
     cells = _cells(6)
-    kw = dict(batch_size=16, seed=2, progress=False, data_root=data_root, device="cuda")
+    kw = dict(batch_size=16, seed=2, progress=False, data_root=data_root, device="cuda", space="nb201")
     one = score_cells(cells, "gradsign", **kw)
     two = score_cells(cells, "gradsign", workers=2, **kw)
     assert [float(v).hex() for v in one] == [float(v).hex() for v in two]

@@ -130,7 +130,7 @@ def test_every_shipped_table_holds_one_setting_that_score_key_produces() -> None
     for name in full + sample:
         key = by_proxy[name]
         # the key nasearch builds for the proxy's default setting on CIFAR-10 (batch 64, seed 0)
-        assert key == score_key(name, "cifar10", batch_size=64, seed=0)
+        assert key == score_key(name, "cifar10", batch_size=64, seed=0, space="nb201")
         cells = shipped.cells_of(key)
         assert len(cells) == (15284 if name in full else 1000), key
         assert all(Arch.from_index(i).is_connected() for i in cells)
@@ -138,7 +138,7 @@ def test_every_shipped_table_holds_one_setting_that_score_key_produces() -> None
 
 def test_store_first_then_shipped_nothing_written(tmp_path: Path) -> None:
     before = _package_digest()
-    key = score_key("gradsign", "cifar10")
+    key = score_key("gradsign", "cifar10", space="nb201")
     cells = [a for a in (Arch.from_index(i) for i in range(0, NUM_ARCHS, 97)) if a.is_connected()][:40]
     want = shipped.get_many(key, cells)
     assert len(want) == len(cells)
@@ -154,7 +154,7 @@ def test_store_first_then_shipped_nothing_written(tmp_path: Path) -> None:
         assert shipped.layered(store, key, cells, shipped=False) == {cells[0].index: -1.5}
         assert shipped.layered(None, key, cells) == {}
         # score_cells reads the same layers, needs no images, and copies nothing into the store
-        out = score_cells(cells, "gradsign", store=store, progress=False)
+        out = score_cells(cells, "gradsign", store=store, progress=False, space="nb201")
         assert out[0] == -1.5 and out[1:].tolist() == [want[a.index] for a in cells[1:]]
         assert store.count(key) == 1
     assert _package_digest() == before
@@ -162,16 +162,16 @@ def test_store_first_then_shipped_nothing_written(tmp_path: Path) -> None:
 
 def test_a_cell_nothing_holds_is_computed_and_needs_images(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("NASEARCH_DATA", raising=False)
-    key = score_key("snip", "cifar10")
+    key = score_key("snip", "cifar10", space="nb201")
     held = sorted(shipped.cells_of(key))
     missing = next(a for a in (Arch.from_index(i) for i in range(NUM_ARCHS)) if a.is_connected() and a.index not in held)
     with ScoreStore(tmp_path / "s.sqlite") as store:
-        out = score_cells([Arch.from_index(i) for i in held[:5]], "snip", store=store, progress=False)
+        out = score_cells([Arch.from_index(i) for i in held[:5]], "snip", store=store, progress=False, space="nb201")
         assert np.all(np.isfinite(out))
         with pytest.raises(DataError, match="no folder given for cifar10 images"):
-            score_cells([Arch.from_index(held[0]), missing], "snip", store=store, progress=False)
+            score_cells([Arch.from_index(held[0]), missing], "snip", store=store, progress=False, space="nb201")
         with pytest.raises(DataError, match="no folder given for cifar10 images"):
-            score_cells([Arch.from_index(held[0])], "snip", store=store, progress=False, shipped=False)
+            score_cells([Arch.from_index(held[0])], "snip", store=store, progress=False, shipped=False, space="nb201")
 
 
 def test_shipped_scores_are_what_the_code_computes(cifar10_root: Path, tmp_path: Path) -> None:
@@ -180,10 +180,10 @@ def test_shipped_scores_are_what_the_code_computes(cifar10_root: Path, tmp_path:
 
     torch.set_num_threads(1)
     for proxy in ("gradsign", "synflow", "ghn"):
-        key = score_key(proxy, "cifar10")
+        key = score_key(proxy, "cifar10", space="nb201")
         held = sorted(shipped.cells_of(key))
         cells = [Arch.from_index(held[j]) for j in np.random.default_rng(0).choice(len(held), 2, replace=False)]
-        fresh = score_cells(cells, proxy, data_root=cifar10_root.parent, progress=False)  # no store: computed
+        fresh = score_cells(cells, proxy, data_root=cifar10_root.parent, progress=False, space="nb201")  # no store: computed
         want = [shipped.cells_of(key)[a.index][0] for a in cells]
         # float32 kernels differ across CPUs: a relative tolerance, not equality (ghn: 1e-6, its
         # measured cross-CPU tolerance; GHN weights do not depend on the engine's initialisation)

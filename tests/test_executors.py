@@ -1,4 +1,5 @@
-"""Executors: the registry, the local pool, and Ray on a REAL local runtime (``ray.init(num_cpus=2)``).
+"""Executors: the registry, the kit's contract (:class:`nasearch.testing.ExecutorContract`) on the
+local pool and in process, and Ray on a REAL local runtime (``ray.init(num_cpus=2)``).
 
 Ray-scored cells must equal serial scores bit for bit (one torch thread everywhere), and a driver
 killed halfway must resume from the store without recomputing what it stored.
@@ -17,11 +18,12 @@ import pytest
 import torch
 from resume_helpers import kill_once_stored
 
-from nasearch.executors import EXECUTORS, Executor, ExecutorError, make_executor
+from nasearch.executors import EXECUTORS, ExecutorError, make_executor
 from nasearch.executors.local import LocalExecutor
 from nasearch.proxies.scoring import score_cells, score_key
 from nasearch.proxies.store import ScoreStore
 from nasearch.space.arch import NUM_ARCHS, Arch
+from nasearch.testing import Counting, ExecutorContract
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -41,27 +43,6 @@ def _hex(values) -> list[str]:
     return [float(v).hex() for v in values]
 
 
-class Counting(Executor):
-    """Wraps a real executor and records the cells it was asked to score."""
-
-    def __init__(self, inner: Executor):
-        self.inner = inner
-        self.remote = inner.remote
-        self.sent: list[int] = []
-
-    @property
-    def parallelism(self) -> int:
-        return self.inner.parallelism
-
-    def threads_per_worker(self):
-        return self.inner.threads_per_worker()
-
-    def map_chunks(self, job, chunks):
-        for c in chunks:
-            self.sent.extend(c)
-        yield from self.inner.map_chunks(job, chunks)
-
-
 # ------------------------------------------------------------------------------------ registry
 def test_registry_and_errors():
     assert EXECUTORS == ("local", "ray")
@@ -72,18 +53,17 @@ def test_registry_and_errors():
         LocalExecutor(workers=0)
 
 
-def test_local_pool_equals_in_process_and_records_only_missing(tmp_path: Path):
-    cells = _connected(12)
-    kw = dict(batch_size=8, data_free=True, progress=False)
-    serial = score_cells(cells, "naswot", **kw)
-    store = ScoreStore(tmp_path / "s.sqlite")
-    ex = Counting(LocalExecutor(workers=2))
-    pooled = score_cells(cells, "naswot", store=store, executor=ex, chunk_size=3, **kw)
-    assert _hex(pooled) == _hex(serial)
-    assert sorted(ex.sent) == sorted(a.index for a in cells)
-    again = Counting(LocalExecutor(workers=2))
-    score_cells(cells, "naswot", store=store, executor=again, **kw)
-    assert again.sent == []
+class TestLocalPoolContract(ExecutorContract):
+    """The kit's contract (nasearch.testing.ExecutorContract) on a pool of 2 local workers: the same
+    scores as in-process scoring bit for bit, only the missing cells sent, resume from the store."""
+
+    name = "local"
+    options = {"workers": 2}
+
+
+class TestLocalInProcessContract(ExecutorContract):
+    name = "local"
+    options = {"workers": 1}
 
 
 # ------------------------------------------------------------------------------------ ray
@@ -105,7 +85,7 @@ def ray_runtime():
 @pytest.mark.parametrize("proxy", ["synflow", "naswot"])
 def test_ray_equals_serial_bitwise(ray_runtime, proxy: str, tmp_path: Path):
     cells = _connected(40)
-    kw = dict(batch_size=8, data_free=True, progress=False, seed=5)
+    kw = dict(batch_size=8, data_free=True, progress=False, seed=5, space="nb201")
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -119,7 +99,7 @@ def test_ray_equals_serial_bitwise(ray_runtime, proxy: str, tmp_path: Path):
     ex.close()
     assert ray.is_initialized(), "an executor must not shut down a runtime it did not start"
     assert _hex(remote) == _hex(serial)
-    key = score_key(proxy, batch_size=8, data_free=True, seed=5)
+    key = score_key(proxy, batch_size=8, data_free=True, seed=5, space="nb201")
     assert store.count(key) == 40  # the driver wrote every result
 
 
@@ -134,6 +114,17 @@ def test_ray_gpu_request_without_gpus_is_an_error_not_a_hang(ray_runtime):
     assert make_executor("ray", device="auto").num_gpus == 0.0
 
 
+@pytest.mark.slow
+class TestRayContract(ExecutorContract):
+    """The kit's contract on Ray tasks of this test's runtime (``ray.init(num_cpus=2)``)."""
+
+    name = "ray"
+
+    @pytest.fixture(autouse=True)
+    def _runtime(self, ray_runtime):
+        yield
+
+
 _DRIVER = """
 import sys, torch
 torch.set_num_threads(1)
@@ -144,7 +135,7 @@ from nasearch.space.arch import Arch
 cells = [Arch.from_index(int(i)) for i in sys.argv[3].split(",")]
 ex = make_executor("ray", address=sys.argv[2])
 score_cells(cells, "naswot", batch_size=32, data_free=True, progress=False, store=ScoreStore(sys.argv[1]),
-            executor=ex, chunk_size=1)
+            executor=ex, chunk_size=1, space="nb201")
 """
 
 
@@ -155,7 +146,7 @@ def test_ray_killed_driver_resumes_without_recomputing(ray_runtime, tmp_path: Pa
     fresh serial score."""
     cells = _connected(40, start=11)
     path = tmp_path / "s.sqlite"
-    key = score_key("naswot", batch_size=32, data_free=True)
+    key = score_key("naswot", batch_size=32, data_free=True, space="nb201")
     address = ray.get_runtime_context().gcs_address
     proc = subprocess.Popen(
         [sys.executable, "-c", _DRIVER, str(path), address, ",".join(str(a.index) for a in cells)],
@@ -166,13 +157,13 @@ def test_ray_killed_driver_resumes_without_recomputing(ray_runtime, tmp_path: Pa
     assert 10 <= kept < 40, kept
     stored = set(store.get_many(key, cells))
     ex = Counting(make_executor("ray"))
-    resumed = score_cells(cells, "naswot", batch_size=32, data_free=True, progress=False, store=store, executor=ex)
+    resumed = score_cells(cells, "naswot", batch_size=32, data_free=True, progress=False, store=store, executor=ex, space="nb201")
     assert sorted(ex.sent) == sorted(a.index for a in cells if a.index not in stored)
     assert len(ex.sent) == 40 - kept and store.count(key) == 40
     torch_threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        fresh = score_cells(cells, "naswot", batch_size=32, data_free=True, progress=False)
+        fresh = score_cells(cells, "naswot", batch_size=32, data_free=True, progress=False, space="nb201")
     finally:
         torch.set_num_threads(torch_threads)
     assert _hex(resumed) == _hex(fresh)

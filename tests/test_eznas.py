@@ -320,17 +320,17 @@ def test_proxy_scores_through_store_keyed_by_program(tmp_path: Path) -> None:
              "|nor_conv_1x1~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|skip_connect~0|none~1|nor_conv_1x1~2|"]
     other = "net_mean(l1_mean(actgrad_D))"
     with ScoreStore(tmp_path / "s.sqlite") as store:
-        pub = score_cells(cells, "eznas", batch_size=2, data_free=True, store=store, progress=False)
-        oth = score_cells(cells, f"eznas:{other}", batch_size=2, data_free=True, store=store, progress=False)
+        pub = score_cells(cells, "eznas", batch_size=2, data_free=True, store=store, progress=False, space="nb201")
+        oth = score_cells(cells, f"eznas:{other}", batch_size=2, data_free=True, store=store, progress=False, space="nb201")
         assert np.isfinite(pub).all() and np.isfinite(oth).all() and not np.array_equal(pub, oth)
-        k_pub = score_key("eznas", batch_size=2, data_free=True)
-        k_same = score_key(f"eznas:  {PUBLISHED_NB201.replace(', ', ',')} ", batch_size=2, data_free=True)
-        k_oth = score_key(f"eznas:{other}", batch_size=2, data_free=True)
+        k_pub = score_key("eznas", batch_size=2, data_free=True, space="nb201")
+        k_same = score_key(f"eznas:  {PUBLISHED_NB201.replace(', ', ',')} ", batch_size=2, data_free=True, space="nb201")
+        k_oth = score_key(f"eznas:{other}", batch_size=2, data_free=True, space="nb201")
         assert k_pub == k_same and k_pub.proxy == k_oth.proxy == "eznas" and k_pub.version != k_oth.version
         assert k_oth.version == "1-" + parse(other).digest()
         assert store.count(k_pub) == 2 and store.count(k_oth) == 2
         again = score_cells(cells, f"eznas:{PUBLISHED_NB201}", batch_size=2, data_free=True, store=store,
-                            progress=False)
+                            progress=False, space="nb201")
         assert np.array_equal(again, pub)
     assert get_proxy(f"eznas:{other}").name == "eznas"
     with pytest.raises(ProgramError, match="'bogus'"):

@@ -151,7 +151,8 @@ def synthetic_data(n: int = 48):
 
 
 def tiny_settings(**kw) -> TrainSettings:
-    base = dict(steps=4, batch=4, cells_per_step=2, lr=1e-2, seed=5, every=2, eval_cells=1, eval_images=4, model=TINY)
+    base = dict(steps=4, batch=4, cells_per_step=2, lr=1e-2, seed=5, every=2, eval_cells=1, eval_images=4, model=TINY,
+                space="nb201")
     base.update(kw)
     return TrainSettings(**base)
 
@@ -296,10 +297,10 @@ def test_proxy_through_score_cells_and_the_store(tmp_path: Path, cifar10_root: P
     ck = train_ghn(settings, tmp_path / "g.pt", progress=False, data=(x, y, x[:4], y[:4]))
     model = export_model(ck, tmp_path / "m.pt")
     cells = [Arch.parse(MIXED), Arch.parse(ALL_CONV3), Arch.parse("|none~0|+|none~0|none~1|+|none~0|none~1|none~2|")]
-    kw = dict(batch_size=4, num_batches=4, seed=0, progress=False)
+    kw = dict(batch_size=4, num_batches=4, seed=0, progress=False, space="nb201")
     with ScoreStore(tmp_path / "s.sqlite") as store:
         s1 = score_cells(cells, "ghn", "cifar10", store=store, checkpoint=str(model), **kw)
-        key = score_key("ghn", "cifar10", batch_size=4, num_batches=4, seed=0, checkpoint=str(model))
+        key = score_key("ghn", "cifar10", batch_size=4, num_batches=4, seed=0, checkpoint=str(model), space="nb201")
         assert key.version.startswith("1+") and key.version != get_proxy("ghn").version
         assert store.count(key) == 2  # the disconnected cell is not stored
         s2 = score_cells(cells, "ghn", "cifar10", store=store, checkpoint=str(model), **kw)  # from the store
@@ -313,7 +314,7 @@ def test_proxy_through_score_cells_and_the_store(tmp_path: Path, cifar10_root: P
         get_proxy("ghn", checkpoint=str(tmp_path / "nope.pt"))
     with pytest.raises(ProxyError, match="holds out 100"):
         score_cells(cells[:1], "ghn", "cifar10", checkpoint=str(model), batch_size=32, num_batches=4,
-                    progress=False)
+                    progress=False, space="nb201")
 
 
 def test_cli_rejects_a_bad_checkpoint(tmp_path: Path, capsys):

@@ -40,7 +40,7 @@ def test_shard_indices_partition():
 
 @pytest.mark.slow
 def test_four_shards_merged_equal_one_shard(tmp_path: Path):
-    kw = dict(sample=200, seed=0, batch_size=8, progress=False)
+    kw = dict(sample=200, seed=0, batch_size=8, progress=False, space="nb201")
     whole = tmp_path / "whole.sqlite"
     build_score_table("params", **kw, store_path=whole, out_csv=tmp_path / "whole.csv")
     shard_rows = 0
@@ -67,7 +67,7 @@ def test_four_shards_merged_equal_one_shard(tmp_path: Path):
 
 
 def _store_with(path: Path, values: dict[int, float], seed: int = 0) -> Path:
-    key = score_key("params", seed=seed)
+    key = score_key("params", seed=seed, space="nb201")
     with ScoreStore(path) as s:
         s.put_many(key, [(Arch.from_index(i), v, 0.1) for i, v in values.items()])
     return path
@@ -85,7 +85,7 @@ def test_conflicting_merge_fails_clearly_and_writes_nothing_of_that_source(tmp_p
     msg = str(err.value)
     assert "cell 5" in msg and "proxy='params'" in msg and "seed=0" in msg
     assert "1.0000000000000002" in msg and "already holds 1.0" in msg and str(c) in msg
-    key = score_key("params")
+    key = score_key("params", space="nb201")
     with ScoreStore(into) as s:
         assert sorted(s.get_many(key, range(20))) == [5, 6, 7, 8]  # nothing of c (not even cell 9)
     # another seed is another key: no conflict

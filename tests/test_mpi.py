@@ -21,11 +21,11 @@ THRESHOLDS = {"synflow": 0.70, "jacob_cov": 0.65, "gradsign": 0.70, "zico": 0.70
 
 
 def test_sample_cells_is_seeded_and_connected():
-    a = sample_cells(50, seed=3)
-    assert a == sample_cells(50, seed=3)
-    assert a != sample_cells(50, seed=4)
+    a = sample_cells(50, seed=3, space="nb201")
+    assert a == sample_cells(50, seed=3, space="nb201")
+    assert a != sample_cells(50, seed=4, space="nb201")
     assert len(set(a)) == 50 and all(c.is_connected() for c in a)
-    assert any(not c.is_connected() for c in sample_cells(3000, seed=0, include_disconnected=True))
+    assert any(not c.is_connected() for c in sample_cells(3000, seed=0, include_disconnected=True, space="nb201"))
 
 
 def test_correlations_match_scipy():
@@ -51,7 +51,7 @@ def _study_scores() -> tuple[list[Arch], dict[str, np.ndarray]]:
 def test_committed_study_meets_thresholds(nb201_table):
     cells, scores = _study_scores()
     assert len(cells) == 1000 and len(set(cells)) == 1000
-    assert cells == sample_cells(1000, seed=0), "the study's cells are the seeded sample of task=mpi seed=0"
+    assert cells == sample_cells(1000, seed=0, space="nb201"), "the study's cells are the seeded sample of task=mpi seed=0"
     acc = nb201_table.column("cifar10", "test_acc")[[a.index for a in cells]]
     for proxy, threshold in THRESHOLDS.items():
         assert proxy in scores, f"{proxy} missing from the committed study"
@@ -117,7 +117,7 @@ def test_committed_scores_reproduce(proxy, cifar10_root):
     names = [n for n, c in REPRO_CELLS.items() if c in row]
     pick = [row[REPRO_CELLS[n]] for n in names]
     got = score_cells(
-        [cells[i] for i in pick], proxy, "cifar10", data_root=cifar10_root.parent, batch_size=64, seed=0, progress=False
+        [cells[i] for i in pick], proxy, "cifar10", data_root=cifar10_root.parent, batch_size=64, seed=0, progress=False, space="nb201"
     )
     want = scores[proxy][pick]
     spec = get_proxy(proxy)

@@ -140,7 +140,7 @@ def test_shipped_tables_are_keyed_by_the_internal_ordinal():
 
 # ------------------------------------------------------------------------------------- score tables
 KEY = ScoreKey(proxy="zico", version="1", dataset="cifar10", image_dataset="cifar10", batch_size=64,
-               num_batches=2, seed=0)
+               num_batches=2, seed=0, space="nb201")
 CELLS = [Arch.from_string(README_CELL), Arch.from_index(5), Arch.from_index(15624)]
 
 
@@ -199,7 +199,7 @@ def test_build_score_table_writes_the_official_index(tmp_path):
     from nasearch.proxies.scoring import build_score_table
 
     out = build_score_table("params", "cifar10", sample=6, seed=1, batch_size=8, workers=1, data_free=True,
-                            store_path=tmp_path / "s.sqlite", out_csv=tmp_path / "t.csv", progress=False)
+                            store_path=tmp_path / "s.sqlite", out_csv=tmp_path / "t.csv", progress=False, space="nb201")
     rows = list(csv.DictReader(open(out, newline="")))
     assert len(rows) == 6
     assert all(int(r["index"]) == Arch.from_string(r["arch"]).official_index for r in rows)

@@ -23,6 +23,7 @@ from nasearch.proxies.synflow import synflow_per_layer
 from nasearch.proxies.zico import zico_from_grads
 from nasearch.space.arch import Arch
 from nasearch.space.networks import build_network
+from nasearch.testing import ProxyContract, contract_classes
 
 ALL_CONV3 = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|"
 ALL_SKIP = "|skip_connect~0|+|skip_connect~0|skip_connect~1|+|skip_connect~0|skip_connect~1|skip_connect~2|"
@@ -77,36 +78,11 @@ def test_every_expected_proxy_is_registered():
     assert expected <= set(PROXIES)
 
 
-@pytest.mark.parametrize("name", PROXIES)
-def test_metadata_is_sane(name):
-    spec = get_proxy(name)
-    assert spec.name == name
-    assert isinstance(spec.paper, str) and len(spec.paper) > 10
-    assert isinstance(spec.higher_is_better, bool) and spec.sign() in (1.0, -1.0)
-    assert spec.min_batches >= 1
-    assert not (spec.data_free and spec.needs_labels)
-    mod = __import__(spec.fn.__module__, fromlist=["_"])
-    assert mod.__doc__ and "Deviation" in mod.__doc__, "each proxy module documents its deviations"
-
-
-@pytest.mark.parametrize("name", PROXIES)
-def test_finite_deterministic_and_independent_of_global_rng(name):
-    batches = synthetic_batches(2, 8)
-    for arch in (SMALL_1X1, POOL_1X1):
-        torch.manual_seed(1)
-        a = run_proxy(name, arch, batches)
-        torch.manual_seed(12345)
-        torch.rand(7)
-        b = run_proxy(name, arch, batches)
-        assert isinstance(a, float) and math.isfinite(a), (name, arch, a)
-        assert a == b, (name, arch, a, b)
-
-
-@pytest.mark.parametrize("name", [s.name for s in all_proxies() if s.data_free])
-def test_data_free_proxies_ignore_the_images(name):
-    assert run_proxy(name, POOL_1X1, synthetic_batches(2, 8, seed=0)) == run_proxy(
-        name, POOL_1X1, synthetic_batches(2, 8, seed=99)
-    )
+# the kit's contract (nasearch.testing.ProxyContract) for every registered proxy, on the NB201 cells
+# above (that every proxy scores every space's networks: tests/test_spaces.py): sane metadata, finite
+# and deterministic scores independent of the global RNG, data-free proxies ignore the images
+globals().update(contract_classes(ProxyContract, PROXIES, prefix="TestProxy", spaces=("nb201",),
+                                  archs={"nb201": (SMALL_1X1, POOL_1X1)}))
 
 
 # ---------------------------------------------------------------------------------------------- gradsign

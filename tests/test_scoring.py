@@ -106,7 +106,7 @@ def _hex(values) -> list[str]:
 # ------------------------------------------------------------------------------------- determinism
 @pytest.mark.slow
 def test_independent_of_order_and_same_in_another_process(data_root: Path):
-    kw = dict(batch_size=8, data_root=data_root, progress=False)
+    kw = dict(batch_size=8, data_root=data_root, progress=False, space="nb201")
     a = score_cells(CELLS, "_t_logit", **kw)
     b = score_cells(CELLS[::-1], "_t_logit", **kw)
     assert np.all(np.isfinite(a)) and len(set(a.tolist())) == len(CELLS)
@@ -117,7 +117,7 @@ def test_independent_of_order_and_same_in_another_process(data_root: Path):
         "import test_scoring as t; t.register()\n"
         "from nasearch.proxies.scoring import score_cells\n"
         f"s = score_cells([t.Arch.from_index(i) for i in {[c.index for c in CELLS]}], '_t_logit', "
-        f"batch_size=8, data_root={str(data_root)!r}, progress=False)\n"
+        f"batch_size=8, data_root={str(data_root)!r}, progress=False, space='nb201')\n"
         "print([float(v).hex() for v in s])\n"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
@@ -126,12 +126,12 @@ def test_independent_of_order_and_same_in_another_process(data_root: Path):
 
 @pytest.mark.slow
 def test_workers_match_serial_and_fill_store(data_root: Path, tmp_path: Path):
-    kw = dict(batch_size=8, data_root=data_root, progress=False)
+    kw = dict(batch_size=8, data_root=data_root, progress=False, space="nb201")
     serial = score_cells(CELLS, "_t_logit", **kw)
     store = ScoreStore(tmp_path / "s.sqlite")
     parallel = score_cells(CELLS + [DISCONNECTED], "_t_logit", workers=2, store=store, **kw)
     assert _hex(parallel[:-1]) == _hex(serial) and parallel[-1] == -math.inf
-    key = score_key("_t_logit", batch_size=8)
+    key = score_key("_t_logit", batch_size=8, space="nb201")
     assert store.count(key) == len(CELLS)  # disconnected cells are not stored
     assert _hex(store.get_many(key, CELLS)[c.index] for c in CELLS) == _hex(serial)
     CALLS.clear()
@@ -144,12 +144,12 @@ def test_disconnected_cells_get_sentinel_with_one_warning(caplog):
     cells = [DISCONNECTED, CELLS[0], Arch.from_index(1), DISCONNECTED]
     assert not Arch.from_index(1).is_connected()
     with caplog.at_level(logging.WARNING, logger="nasearch.proxies.scoring"):
-        hi = score_cells(cells, "_t_sleepy", batch_size=8, progress=False)
+        hi = score_cells(cells, "_t_sleepy", batch_size=8, progress=False, space="nb201")
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1 and "3 of 4 cells are disconnected" in warnings[0].getMessage()
     assert CALLS == [CELLS[0].index]
     assert hi[[0, 2, 3]].tolist() == [-math.inf] * 3 and np.isfinite(hi[1])
-    lo = score_cells(cells, "_t_free", batch_size=8, progress=False)  # lower is better
+    lo = score_cells(cells, "_t_free", batch_size=8, progress=False, space="nb201")  # lower is better
     assert lo[[0, 2, 3]].tolist() == [math.inf] * 3
     assert never_preferred(get_proxy("_t_free")) == math.inf
     assert never_preferred(get_proxy("_t_sleepy")) == -math.inf
@@ -158,7 +158,7 @@ def test_disconnected_cells_get_sentinel_with_one_warning(caplog):
 def test_non_finite_scores_get_sentinel_with_one_warning(caplog, tmp_path: Path):
     cells = _connected(8)
     with caplog.at_level(logging.WARNING, logger="nasearch.proxies.scoring"):
-        s = score_cells(cells, "_t_bad", batch_size=8, progress=False, store=ScoreStore(tmp_path / "s.sqlite"))
+        s = score_cells(cells, "_t_bad", batch_size=8, progress=False, store=ScoreStore(tmp_path / "s.sqlite"), space="nb201")
     expect = [(-math.inf, -math.inf, 1.0, -math.inf)[a.index % 4] for a in cells]
     assert s.tolist() == expect
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
@@ -167,7 +167,7 @@ def test_non_finite_scores_get_sentinel_with_one_warning(caplog, tmp_path: Path)
     # from the store (NaN stored as NULL, inf as inf): the same policy on read
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="nasearch.proxies.scoring"):
-        again = score_cells(cells, "_t_bad", batch_size=8, progress=False, store=ScoreStore(tmp_path / "s.sqlite"))
+        again = score_cells(cells, "_t_bad", batch_size=8, progress=False, store=ScoreStore(tmp_path / "s.sqlite"), space="nb201")
     assert again.tolist() == expect and len(caplog.records) == 1
 
 
@@ -180,51 +180,51 @@ def test_rank_key():
 # ------------------------------------------------------------------------------------- data-free
 def test_data_free_needs_no_image_files(monkeypatch, tmp_path: Path):
     monkeypatch.delenv("NASEARCH_DATA", raising=False)
-    a = score_cells(CELLS, "_t_free", "ImageNet16-120", data_root=tmp_path, batch_size=4, progress=False)
+    a = score_cells(CELLS, "_t_free", "ImageNet16-120", data_root=tmp_path, batch_size=4, progress=False, space="nb201")
     assert np.all(np.isfinite(a))
-    assert score_key("_t_free", "cifar10", batch_size=4).image_dataset == "none"
+    assert score_key("_t_free", "cifar10", batch_size=4, space="nb201").image_dataset == "none"
     # an image-using proxy can be asked to run data-free when it needs no labels
     monkeypatch.setitem(registry._REGISTRY, "_t_nolabels", ProxySpec(name="_t_nolabels", fn=_free, paper="t"))
-    b = score_cells(CELLS[:1], "_t_nolabels", image_dataset="none", batch_size=4, progress=False)
+    b = score_cells(CELLS[:1], "_t_nolabels", image_dataset="none", batch_size=4, progress=False, space="nb201")
     assert np.isfinite(b[0])
-    assert score_cells([], "_t_free", progress=False).shape == (0,)
+    assert score_cells([], "_t_free", progress=False, space="nb201").shape == (0,)
 
 
 # ------------------------------------------------------------------------------------- errors
 def test_errors(data_root: Path):
     with pytest.raises(ProxyError, match=r"unknown proxy 'nope'.*known proxies: .*_t_logit"):
-        score_cells(CELLS, "nope")
+        score_cells(CELLS, "nope", space="nb201")
     with pytest.raises(ProxyError, match="'_t_logit' needs labels and cannot run data-free"):
-        score_cells(CELLS, "_t_logit", data_free=True)
+        score_cells(CELLS, "_t_logit", data_free=True, space="nb201")
     with pytest.raises(ProxyError, match="'_t_logit' needs labels and cannot run data-free"):
-        score_cells(CELLS, "_t_logit", image_dataset="none")
+        score_cells(CELLS, "_t_logit", image_dataset="none", space="nb201")
     with pytest.raises(DataError, match="3 batches of 5000 images need 15000 distinct images but only 10000"):
-        score_cells(CELLS, "_t_logit", data_root=data_root, batch_size=5000, num_batches=3, progress=False)
+        score_cells(CELLS, "_t_logit", data_root=data_root, batch_size=5000, num_batches=3, progress=False, space="nb201")
     with pytest.raises(ProxyError, match="unknown dataset 'cifar11'"):
-        score_cells(CELLS, "_t_logit", "cifar11")
+        score_cells(CELLS, "_t_logit", "cifar11", space="nb201")
     with pytest.raises(ProxyError, match="unknown image dataset 'svhn'"):
-        score_cells(CELLS, "_t_logit", image_dataset="svhn")
+        score_cells(CELLS, "_t_logit", image_dataset="svhn", space="nb201")
     with pytest.raises(ProxyError, match="ImageNet16-120 images have 120 classes and a cifar10 network only 10"):
-        score_cells(CELLS, "_t_logit", image_dataset="ImageNet16-120")
+        score_cells(CELLS, "_t_logit", image_dataset="ImageNet16-120", space="nb201")
     with pytest.raises(ProxyError, match="batch_size must be an integer >= 1, got 0"):
-        score_cells(CELLS, "_t_logit", batch_size=0)
+        score_cells(CELLS, "_t_logit", batch_size=0, space="nb201")
     with pytest.raises(ProxyError, match=r"proxy '_t_crash' failed on cell \d+ \|.*RuntimeError: boom"):
-        score_cells(CELLS, "_t_crash", batch_size=2, progress=False)
+        score_cells(CELLS, "_t_crash", batch_size=2, progress=False, space="nb201")
 
 
 # ------------------------------------------------------------------------------------- caching / resume
 def test_resume_computes_only_missing_cells(tmp_path: Path):
     store = ScoreStore(tmp_path / "s.sqlite")
-    key = score_key("_t_sleepy", batch_size=8)
+    key = score_key("_t_sleepy", batch_size=8, space="nb201")
     cells = _connected(6)
     store.put_many(key, [(a, 1000.0 + a.index, 0.0) for a in cells[:4]])  # marker values
-    out = score_cells(cells, "_t_sleepy", batch_size=8, store=store, progress=False)
+    out = score_cells(cells, "_t_sleepy", batch_size=8, store=store, progress=False, space="nb201")
     assert sorted(CALLS) == sorted(a.index for a in cells[4:])
     assert out[:4].tolist() == [1000.0 + a.index for a in cells[:4]]
     assert store.count(key) == 6
     # a different setting is a different key: computed afresh
     CALLS.clear()
-    score_cells(cells[:1], "_t_sleepy", batch_size=8, seed=3, store=store, progress=False)
+    score_cells(cells[:1], "_t_sleepy", batch_size=8, seed=3, store=store, progress=False, space="nb201")
     assert CALLS == [cells[0].index]
 
 
@@ -238,25 +238,25 @@ def test_killed_run_resumes(tmp_path: Path):
         "from nasearch.proxies.scoring import score_cells\n"
         "from nasearch.proxies.store import ScoreStore\n"
         f"score_cells([t.Arch.from_index(i) for i in {[a.index for a in cells]}], '_t_sleepy', batch_size=8, "
-        f"store=ScoreStore({str(path)!r}), flush_every=2, progress=False)\n"
+        f"store=ScoreStore({str(path)!r}), flush_every=2, progress=False, space='nb201')\n"
     )
     env = dict(os.environ, NASEARCH_TEST_SLEEP="0.2")
     proc = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, env=env)
-    key = score_key("_t_sleepy", batch_size=8)
+    key = score_key("_t_sleepy", batch_size=8, space="nb201")
     store = ScoreStore(path)
     kept = kill_once_stored(proc, store, key, 4, 60, "the scoring subprocess")
     assert 4 <= kept < 20
-    resumed = score_cells(cells, "_t_sleepy", batch_size=8, store=store, progress=False)
+    resumed = score_cells(cells, "_t_sleepy", batch_size=8, store=store, progress=False, space="nb201")
     assert len(CALLS) == 20 - kept and store.count(key) == 20
     CALLS.clear()
-    fresh = score_cells(cells, "_t_sleepy", batch_size=8, progress=False)
+    fresh = score_cells(cells, "_t_sleepy", batch_size=8, progress=False, space="nb201")
     assert _hex(resumed) == _hex(fresh)
 
 
 # ------------------------------------------------------------------------------------- tables
 def test_build_score_table(tmp_path: Path):
     out = build_score_table("_t_free", "cifar10", sample=5, seed=2, batch_size=4, num_batches=None, workers=1,
-                            store_path=tmp_path / "s.sqlite", out_csv=tmp_path / "t" / "free.csv", progress=False)
+                            store_path=tmp_path / "s.sqlite", out_csv=tmp_path / "t" / "free.csv", progress=False, space="nb201")
     rows = list(csv.DictReader(open(out)))
     assert len(rows) == 5
     idx = [Arch.from_string(r["arch"]).index for r in rows]  # rows in nasearch's internal order
@@ -269,11 +269,11 @@ def test_build_score_table(tmp_path: Path):
     # same sample from the same seed; rerun is served by the store
     CALLS.clear()
     build_score_table("_t_free", "cifar10", sample=5, seed=2, batch_size=4, num_batches=None, workers=1,
-                      store_path=tmp_path / "s.sqlite", out_csv=tmp_path / "again.csv", progress=False)
+                      store_path=tmp_path / "s.sqlite", out_csv=tmp_path / "again.csv", progress=False, space="nb201")
     assert CALLS == [] and (tmp_path / "again.csv").read_text() == out.read_text()
     with pytest.raises(ProxyError, match="sample must be None"):
         build_score_table("_t_free", sample=0, seed=0, batch_size=4, num_batches=1, workers=1,
-                          store_path=tmp_path / "s.sqlite", out_csv=tmp_path / "x.csv")
+                          store_path=tmp_path / "s.sqlite", out_csv=tmp_path / "x.csv", space="nb201")
 
 
 # ------------------------------------------------------------------------- threads and workers
@@ -288,7 +288,7 @@ def test_same_score_for_any_thread_count_and_workers(proxy: str, cifar10_root: P
     """Every real proxy, 20 cells: 1 vs 2 torch threads in the caller and workers=1 vs 2 give
     bit-identical scores (the engine pins one intra-op thread per proxy call; without that, ZiCo
     differs in the last digits between 1 and 2 threads)."""
-    kw = dict(data_root=cifar10_root.parent, batch_size=16, seed=0, progress=False)
+    kw = dict(data_root=cifar10_root.parent, batch_size=16, seed=0, progress=False, space="nb201")
     before = torch.get_num_threads()
     try:
         torch.set_num_threads(1)
@@ -333,7 +333,7 @@ def test_damaged_store_mid_run_keeps_the_scores(tmp_path: Path, monkeypatch):
     score it computed is in a fresh store next to it."""
     path = tmp_path / "s.sqlite"
     with ScoreStore(path) as store:
-        score_cells(_connected(3), "_t_free", data_free=True, progress=False, store=store)
+        score_cells(_connected(3), "_t_free", data_free=True, progress=False, store=store, space="nb201")
     import sqlite3
 
     with sqlite3.connect(path) as conn:
@@ -357,17 +357,17 @@ def test_damaged_store_mid_run_keeps_the_scores(tmp_path: Path, monkeypatch):
     from nasearch.proxies.store import StoreError
 
     with ScoreStore(path) as store, pytest.raises(StoreError) as err:
-        score_cells(cells, "_t_free", data_free=True, progress=False, store=store, flush_every=8)
+        score_cells(cells, "_t_free", data_free=True, progress=False, store=store, flush_every=8, space="nb201")
     msg = str(err.value)
     assert str(path) in msg and "rescued" in msg, msg
     monkeypatch.setattr(ScoreStore, "put_many", original)
     (rescued,) = tmp_path.glob("s.rescued-*.sqlite")
     assert f"{str(rescued)!r}" in msg
-    key = score_key("_t_free", data_free=True)
+    key = score_key("_t_free", data_free=True, space="nb201")
     with ScoreStore(rescued) as fresh:
         got = fresh.get_many(key, cells)
     assert len(got) >= 16, "every score computed before the failure is kept"
-    want = score_cells([Arch.from_index(i) for i in sorted(got)], "_t_free", data_free=True, progress=False)
+    want = score_cells([Arch.from_index(i) for i in sorted(got)], "_t_free", data_free=True, progress=False, space="nb201")
     assert list(want) == [got[i] for i in sorted(got)]
 
 

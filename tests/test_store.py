@@ -1,10 +1,10 @@
-"""The SQLite score cache: round trips (inf, NaN), keys, export, concurrent writers."""
+"""The SQLite score cache: the kit's store contract (round trips with inf and NaN, keys, resume),
+export, concurrent writers, the space in the key."""
 
 from __future__ import annotations
 
 import csv
 import math
-import pickle
 import subprocess
 import sys
 import time
@@ -14,31 +14,15 @@ import pytest
 
 from nasearch.proxies.store import ScoreKey, ScoreStore
 from nasearch.space.arch import Arch
+from nasearch.testing import StoreContract
 
 REPO = Path(__file__).resolve().parents[1]
-KEY = ScoreKey(proxy="p", dataset="cifar10", image_dataset="cifar10", batch_size=8, num_batches=1, seed=0)
+KEY = ScoreKey(proxy="p", dataset="cifar10", image_dataset="cifar10", batch_size=8, num_batches=1, seed=0, space="nb201")
 
 
-def test_round_trip_inf_nan_and_keys(tmp_path: Path):
-    store = ScoreStore(tmp_path / "sub" / "s.sqlite")
-    a, b, c, d = (Arch.from_index(i) for i in (5, 6, 7, 8))
-    assert store.put_many(KEY, [(a, math.inf, 0.5), (b, -math.inf, 0.25), (c, math.nan, 0.1), (d, 1.5, 2.0)]) == 4
-    got = store.get_many(KEY, [a, b, c, d, Arch.from_index(9)])
-    assert got[5] == math.inf and got[6] == -math.inf and math.isnan(got[7]) and got[8] == 1.5
-    assert 9 not in got
-    assert store.get_many(KEY, [8], with_seconds=True) == {8: (1.5, 2.0)}
-    # rows already stored are kept (INSERT OR IGNORE); other keys are separate
-    assert store.put_many(KEY, [(d, 99.0, 0.0)]) == 0
-    assert store.get_many(KEY, [d]) == {8: 1.5}
-    other = ScoreKey(proxy="p", dataset="cifar10", image_dataset="cifar10", batch_size=16, num_batches=1, seed=0)
-    store.put_many(other, [(d, 3.0, 0.0)])
-    assert store.count(KEY) == 4 and store.count(other) == 1
-    assert store.keys() == sorted([KEY, other])
-    # reopened in another object (and after pickling): same rows
-    store.close()
-    again = pickle.loads(pickle.dumps(ScoreStore(tmp_path / "sub" / "s.sqlite")))
-    assert again.get_many(other, [d]) == {8: 3.0}
-    assert again.delete(other) == 1 and again.keys() == [KEY]
+class TestScoreStoreContract(StoreContract):
+    """The kit's contract (nasearch.testing.StoreContract) on ScoreStore: round trips (inf, NaN) with
+    seconds, first write wins, separate keys, count/keys/delete, reopen and pickle, resume."""
 
 
 def test_to_csv(tmp_path: Path):
@@ -65,7 +49,8 @@ from pathlib import Path
 from nasearch.proxies.store import ScoreKey, ScoreStore
 from nasearch.space.arch import Arch
 path, go, lo, hi = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-key = ScoreKey(proxy="p", dataset="cifar10", image_dataset="cifar10", batch_size=8, num_batches=1, seed=0)
+key = ScoreKey(proxy="p", dataset="cifar10", image_dataset="cifar10", batch_size=8, num_batches=1, seed=0,
+               space="nb201")
 store = ScoreStore(path)
 while not go.exists():
     time.sleep(0.01)

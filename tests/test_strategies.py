@@ -1,6 +1,7 @@
-"""Strategies: one contract suite over every registered strategy, with and without the proxy
-pre-filter, then strategy-specific checks (REA aging, REINFORCE against a torch reference, BOHB
-brackets and model) and search quality on the NB201 table (REA beats RS, an oracle pre-filter helps).
+"""Strategies: one contract suite over every registered strategy (the kit's
+:class:`nasearch.testing.StrategyContract`), with and without the proxy pre-filter, then
+strategy-specific checks (REA aging, REINFORCE against a torch reference, BOHB brackets and model) and
+search quality on the NB201 table (REA beats RS, an oracle pre-filter helps).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from nasearch.search import Budget, run_search
 from nasearch.space.arch import CONV1, CONV3, NONE, NUM_ARCHS, NUM_EDGES, NUM_OPS, Arch, all_archs
 from nasearch.strategies import Strategy, StrategyError, get_strategy, strategy_names
 from nasearch.strategies.prefilter import PreFilter
+from nasearch.testing import StrategyContract, contract_classes
 
 NAMES = strategy_names()
 PREFILTERS = ("vanilla", "prefilter")
@@ -108,42 +110,21 @@ def test_registry_has_the_builtin_strategies():
         get_strategy("nope")
 
 
-@pytest.mark.parametrize("pf", PREFILTERS)
-@pytest.mark.parametrize("name", NAMES)
-@pytest.mark.parametrize("fidelities", [(12, 200), (50,), ()], ids=["two-fid", "one-fid", "no-fid"])
-def test_any_interleaving_of_ask_and_tell(name, pf, fidelities):
-    """Valid cells only; several asks before a tell, tells in shuffled order, some never told."""
-    s = make(name, pf, 0, fidelities)
-    driver = np.random.default_rng(1)
-    default_f = fidelities[0] if fidelities else 7
-    told = 0
-    for _ in range(60):
-        pending: list[tuple[Arch, int]] = []
-        for _ in range(int(driver.integers(1, 4))):
-            n = int(driver.choice([1, 3, 8]))
-            props = s.ask(n)
-            assert 1 <= len(props) <= n
-            for a in props:
-                assert type(a) is Arch and all(type(o) is int and 0 <= o < NUM_OPS for o in a.ops)
-                f = s.fidelity_for(a) or default_f
-                assert f == default_f or f in fidelities
-                pending.append((a, f))
-        for i in driver.permutation(len(pending)):
-            if driver.random() < 0.6:
-                a, f = pending[i]
-                s.tell(a, Result(valid_acc=float(sum(a.ops)), test_acc=0.0, train_seconds=1.0), f)
-                told += 1
-    assert told > 0
-    assert s.take_overhead_seconds() >= 0.0
+class _BuiltinStrategy(StrategyContract):
+    """The kit's contract (nasearch.testing.StrategyContract) on NB201, with this module's fake
+    benchmark and stand-in proxy: any interleaving of ask and tell (alone and behind a pre-filter),
+    same seed same trajectory, and a seeded search of NB201 (every other space: tests/test_spaces.py)."""
+
+    space = "nb201"
+    spaces = ("nb201",)
+    stand_in_proxy = staticmethod(neg_op_sum)
+
+    def benchmark(self) -> FakeBench:
+        return fake_bench()
 
 
-@pytest.mark.parametrize("pf", PREFILTERS)
-@pytest.mark.parametrize("name", NAMES)
-def test_same_seed_same_trajectory(name, pf):
-    a, b = fake_trajectory(name, pf, 3), fake_trajectory(name, pf, 3)
-    assert a == b
-    others = [fake_trajectory(name, pf, seed)["archs"] for seed in (4, 5)]
-    assert any(o != a["archs"] for o in others), "different seeds gave identical runs"
+# one contract class per registered strategy: TestStrategyRs, TestStrategyRea, ...
+globals().update(contract_classes(_BuiltinStrategy, NAMES, prefix="TestStrategy"))
 
 
 def test_same_seed_same_incumbents_in_another_process():

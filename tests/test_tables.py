@@ -14,8 +14,8 @@ from nasearch.space import Arch
 
 @pytest.mark.parametrize("name", ["t.csv", "t.csv.gz"])
 def test_round_trip(tmp_path, name):
-    key = ScoreKey("gradsign", "cifar10", "cifar10", 64, 1, 0)
-    other = ScoreKey("synflow", "cifar10", "none", 64, 1, 0)
+    key = ScoreKey("gradsign", "cifar10", "cifar10", 64, 1, 0, space="nb201")
+    other = ScoreKey("synflow", "cifar10", "none", 64, 1, 0, space="nb201")
     cells = [Arch.from_index(i) for i in (5, 77, 15624)]
     with ScoreStore(tmp_path / "a.sqlite") as a:
         a.put_many(key, [(cells[0], 1.5, 0.25), (cells[1], math.nan, 0.5), (cells[2], -math.inf, 0.1)])

@@ -48,7 +48,7 @@ def _run_setting(setting: str) -> None:
         h = hashlib.sha256(b"".join(v.numpy().tobytes() for v in net.state_dict().values())).hexdigest()[:16]
         row: list[object] = [a.index, h]
         for proxy in ("zico", "zico_f64"):
-            (s,) = score_cells([a], proxy, "cifar10", batch_size=64, seed=0, progress=False)
+            (s,) = score_cells([a], proxy, "cifar10", batch_size=64, seed=0, progress=False, space="nb201")
             row.append(repr(float(s)))
         rows.append(row)
     _write_atomic(OUT / f"{setting}.csv", rows, ["index", "init_hash", "zico", "zico_f64"])

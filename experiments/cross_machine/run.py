@@ -46,7 +46,7 @@ FIRST = ("zico", "zico_f64", "jacob_cov", "gradsign", "synflow")
 def cells():
     from nasearch.experiments.mpi import sample_cells
 
-    return sample_cells(1000, seed=0)[::20]
+    return sample_cells(1000, seed=0, space="nb201")[::20]
 
 
 CELLS_DOC = "sample_cells(1000, seed=0)[::20]"
@@ -72,7 +72,7 @@ def worker(proxy: str, setting: str) -> None:
     rows = []
     for a in archs:
         t0 = time.perf_counter()
-        (s,) = score_cells([a], proxy, "cifar10", batch_size=64, seed=0, progress=False)
+        (s,) = score_cells([a], proxy, "cifar10", batch_size=64, seed=0, progress=False, space="nb201")
         rows.append([a.index, a.to_string(), repr(float(s)), f"{time.perf_counter() - t0:.4g}"])
     _write_atomic(RAW / proxy / f"{setting}.csv", rows, ["index", "arch", "score", "seconds"])
 

@@ -47,7 +47,7 @@ def main() -> None:
     if a.cells == "all":
         cells = [Arch.from_index(i) for i in range(NUM_ARCHS) if Arch.from_index(i).is_connected()]
     else:
-        cells = sample_cells(int(a.cells), 0)
+        cells = sample_cells(int(a.cells), 0, space="nb201")
     # a seeded order, scored in chunks, so that a partial run is a uniform sample of the cells
     order = np.random.default_rng(2022).permutation(len(cells))
     todo = [cells[i] for i in order]
@@ -57,12 +57,12 @@ def main() -> None:
         from nasearch.proxies.scoring import score_key
 
         with ScoreStore(a.store) as store:
-            have = store.get_many(score_key(proxy, "cifar10", batch_size=a.batch_size, seed=a.seed), todo)
+            have = store.get_many(score_key(proxy, "cifar10", batch_size=a.batch_size, seed=a.seed, space="nb201"), todo)
         n = next((i for i, c in enumerate(todo) if c.index not in have), len(todo))
         todo = todo[:n]
     with ScoreStore(a.store) as store:
         parts = [score_cells(todo[i : i + 50], proxy, "cifar10", batch_size=a.batch_size, seed=a.seed,
-                             workers=a.workers, store=store, progress=True) for i in range(0, len(todo), 50)]
+                             workers=a.workers, store=store, progress=True, space="nb201") for i in range(0, len(todo), 50)]
     scores = np.concatenate(parts) if parts else np.array([])
     bench = make_benchmark("nb201", None)
     idx = np.array([c.index for c in todo])

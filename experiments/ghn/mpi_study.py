@@ -50,9 +50,9 @@ def main() -> None:
     a = p.parse_args()
     logging.basicConfig(level=logging.WARNING)
     torch.set_num_threads(1)
-    cells = sample_cells(a.cells, 0)
+    cells = sample_cells(a.cells, 0, space="nb201")
     order = np.random.default_rng(2019).permutation(len(cells))
-    kw = dict(batch_size=a.batch_size, num_batches=a.num_batches, seed=0, checkpoint=a.checkpoint)
+    kw = dict(batch_size=a.batch_size, num_batches=a.num_batches, seed=0, checkpoint=a.checkpoint, space="nb201")
     key = score_key("ghn", "cifar10", **kw)
     t_end = time.monotonic() + 60 * a.budget_minutes
     with ScoreStore(a.store) as store:

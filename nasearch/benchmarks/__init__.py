@@ -10,35 +10,59 @@ TransNAS-Bench-101 readers (:mod:`nasearch.benchmarks.nasbench_macro`,
 :mod:`nasearch.benchmarks.transnas101`); no training times, so searches spend a query budget.
 
 Every benchmark names the search space it answers for (``bench.space``; :data:`BENCHMARK_SPACES`
-knows it without loading the benchmark).
+knows it without loading the benchmark). Benchmarks register with
+:func:`~nasearch.benchmarks.base.register_benchmark` (built-ins: the modules of
+:data:`~nasearch.benchmarks.base.BUILTIN_MODULES`; installed plugins: entry points of the group
+``nasearch.benchmarks``); :data:`BENCHMARKS` and :data:`BENCHMARK_SPACES` are computed from that
+registry when read.
 """
 
 from __future__ import annotations
 
-from nasearch.benchmarks.base import DATASETS, Benchmark, BenchmarkError, Result
+from typing import Any
 
-BENCHMARKS: tuple[str, ...] = ("nb201", "analognas", "nasbench_macro", "transnas101_micro", "transnas101_macro")
+from nasearch.benchmarks.base import (
+    BENCHMARK_REGISTRY,
+    DATASETS,
+    Benchmark,
+    BenchmarkEntry,
+    BenchmarkError,
+    Result,
+    register_benchmark,
+)
 
-BENCHMARK_SPACES: dict[str, str] = {
-    "nb201": "nb201",
-    "analognas": "nb201",
-    "auto": "nb201",
-    "nasbench_macro": "nasbench_macro",
-    "transnas101_micro": "transnas101_micro",
-    "transnas101_macro": "transnas101_macro",
-}
-"""The search space each benchmark answers for (``bench.space.name``), known without loading it."""
+ALIASES: dict[str, str] = {"auto": "nb201"}
+"""Benchmark names that stand for another (``benchmark=auto`` is nb201)."""
+
+
+def benchmark_names() -> tuple[str, ...]:
+    """Every registered benchmark: the built-ins in the order below, then installed plugins."""
+    return BENCHMARK_REGISTRY.names()
+
+
+def benchmark_spaces() -> dict[str, str]:
+    """The search space each benchmark (and alias) answers for, known without loading it."""
+    out = {name: entry.space for name, entry in BENCHMARK_REGISTRY.items()}
+    for alias, target in ALIASES.items():
+        out.setdefault(alias, out[target])
+    return out
+
+
+def __getattr__(name: str) -> Any:
+    # BENCHMARKS and BENCHMARK_SPACES are computed from the registry (built-ins and entry points)
+    if name == "BENCHMARKS":
+        return benchmark_names()
+    if name == "BENCHMARK_SPACES":
+        return benchmark_spaces()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def benchmark_space(name: str, where: str = ""):
     """The :class:`~nasearch.space.base.SearchSpace` of the benchmark called ``name``."""
     from nasearch.space import get_space
 
-    if name not in BENCHMARK_SPACES:
-        raise BenchmarkError(
-            f"unknown benchmark {name!r}" + (f" ({where})" if where else "") + f"; accepted: {', '.join(BENCHMARKS)}"
-        )
-    return get_space(BENCHMARK_SPACES[name])
+    entry = BENCHMARK_REGISTRY.get(ALIASES.get(name, name), where)
+    return get_space(entry.space, where=f"benchmark {name!r}")
 
 
 def make_benchmark(name: str, path: str | None = None, *, where: str = "") -> Benchmark:
@@ -47,31 +71,9 @@ def make_benchmark(name: str, path: str | None = None, *, where: str = "") -> Be
     ``where`` says where the values came from (e.g. "from config key benchmark.name") and is
     repeated in every error.
     """
-    if name == "nb201":
-        from nasearch.benchmarks.table import TableBenchmark
-
-        return TableBenchmark(path, where=where)
-    if name == "analognas":
-        from nasearch.benchmarks.analognas import AnalogNASBenchmark
-
-        return AnalogNASBenchmark(path, where=where)
-    if name == "nasbench_macro":
-        from nasearch.benchmarks.nasbench_macro import NASBenchMacroBenchmark
-
-        return NASBenchMacroBenchmark(path, where=where)
-    if name == "transnas101_micro":
-        from nasearch.benchmarks.transnas101 import TransNAS101MicroBenchmark
-
-        return TransNAS101MicroBenchmark(path, where=where)
-    if name == "transnas101_macro":
-        from nasearch.benchmarks.transnas101 import TransNAS101MacroBenchmark
-
-        return TransNAS101MacroBenchmark(path, where=where)
-    raise BenchmarkError(
-        f"unknown benchmark {name!r}"
-        + (f" ({where})" if where else "")
-        + f"; accepted: {', '.join(BENCHMARKS)}"
-    )
+    return BENCHMARK_REGISTRY.get(name, where).factory(path, where=where)
 
 
-__all__ = ["BENCHMARKS", "BENCHMARK_SPACES", "DATASETS", "benchmark_space", "Benchmark", "BenchmarkError", "Result", "make_benchmark"]
+__all__ = ["ALIASES", "BENCHMARKS", "BENCHMARK_REGISTRY", "BENCHMARK_SPACES", "DATASETS", "benchmark_names",
+           "benchmark_space", "benchmark_spaces", "Benchmark", "BenchmarkEntry", "BenchmarkError", "Result",
+           "make_benchmark", "register_benchmark"]

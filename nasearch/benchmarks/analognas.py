@@ -47,7 +47,13 @@ from pathlib import Path
 
 import numpy as np
 
-from nasearch.benchmarks.base import BenchmarkError, Result, check_dataset, resolve_fidelity
+from nasearch.benchmarks.base import (
+    BenchmarkError,
+    Result,
+    check_dataset,
+    register_benchmark,
+    resolve_fidelity,
+)
 from nasearch.space.arch import NUM_ARCHS, NUM_EDGES, OPS, Arch
 from nasearch.space.base import get_space
 
@@ -171,6 +177,7 @@ def load_accuracies() -> np.ndarray:
         return _CACHE
 
 
+@register_benchmark("analognas", space="nb201")
 class AnalogNASBenchmark:
     """AnalogNAS-Bench baseline (digital) CIFAR-10 accuracy of every NB201 cell; see the module doc."""
 
@@ -178,6 +185,7 @@ class AnalogNASBenchmark:
     datasets: tuple[str, ...] = ("cifar10",)
     fidelities: tuple[int, ...] = (200,)
     has_train_time = False
+    has_validation_split = False  # valid_acc == test_acc
 
     def __init__(self, path: str | None = None, *, where: str = ""):
         if path:

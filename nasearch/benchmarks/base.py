@@ -2,17 +2,20 @@
 
 A benchmark answers ``query(arch, dataset, fidelity) -> Result``. It has no clock and no memory of
 past queries: the runner (:func:`nasearch.search.run_search`) charges simulated time and counts
-queries. Every backend shares this interface and one contract test suite (tests/test_benchmarks.py).
+queries. Every backend shares this interface and one contract test suite
+(:class:`nasearch.testing.BenchmarkContract`, run over every registered benchmark by tests/test_benchmarks.py).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from nasearch.errors import NasearchError
+from nasearch.registry import Registry
 from nasearch.space.base import SearchSpace
 
 Arch = Any
@@ -92,3 +95,39 @@ def check_complete(bench: Benchmark, where: str = "") -> None:
                         f"of {bench.space.num_archs} cells, e.g. {example}: a search may propose any cell, so every cell needs its figures; use a "
                         "complete table (`nasearch convert` builds one from the official NAS-Bench-201 / NATS-Bench files)"
                     )
+
+
+# ---------------------------------------------------------------------------------------- registry
+@dataclass(frozen=True)
+class BenchmarkEntry:
+    """A registered benchmark: how to build it and the search space it answers for (known without
+    building it, so ``benchmark_space`` never loads a table)."""
+
+    name: str
+    factory: Callable[..., Benchmark]
+    """``factory(path, where=...)`` -> the benchmark (``path``: its file, None for the default)."""
+    space: str
+    """Registry name of the benchmark's search space (``bench.space.name``)."""
+
+
+BUILTIN_MODULES: tuple[str, ...] = tuple(
+    f"nasearch.benchmarks.{m}" for m in ("table", "analognas", "nasbench_macro", "transnas101")
+)
+"""The modules of this package that define benchmarks, in the order :data:`BENCHMARKS` lists them."""
+
+BENCHMARK_REGISTRY: Registry[BenchmarkEntry] = Registry(
+    "benchmark", error=BenchmarkError, builtins=BUILTIN_MODULES, sort=False
+)
+"""Every benchmark: built-ins and the entry points of the group ``nasearch.benchmarks``."""
+
+
+def register_benchmark(name: str, *, space: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorator of a benchmark class (or factory function) called as ``factory(path, where=...)``:
+    register it as ``name``, answering for the search space registered as ``space``."""
+
+    def deco(factory: Callable[..., Any]) -> Callable[..., Any]:
+        BENCHMARK_REGISTRY.register(name, BenchmarkEntry(name, factory, space),
+                                    origin=f"{factory.__module__}.{factory.__qualname__}")
+        return factory
+
+    return deco

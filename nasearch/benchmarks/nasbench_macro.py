@@ -39,7 +39,13 @@ from pathlib import Path
 
 import numpy as np
 
-from nasearch.benchmarks.base import BenchmarkError, Result, check_dataset, resolve_fidelity
+from nasearch.benchmarks.base import (
+    BenchmarkError,
+    Result,
+    check_dataset,
+    register_benchmark,
+    resolve_fidelity,
+)
 from nasearch.space.arch import ArchError
 from nasearch.space.nasbench_macro import NUM_ARCHS, MacroArch, NASBenchMacroSpace, shared_instance
 
@@ -73,6 +79,7 @@ def default_path(where: str = "") -> Path:
         raise BenchmarkError(str(exc)) from exc
 
 
+@register_benchmark(NAME, space="nasbench_macro")
 class NASBenchMacroBenchmark:
     """NAS-Bench-Macro results from the published JSON (see the module docstring)."""
 
@@ -80,6 +87,7 @@ class NASBenchMacroBenchmark:
     datasets: tuple[str, ...] = ("cifar10",)
     fidelities: tuple[int, ...] = (EPOCHS,)
     has_train_time = False
+    has_validation_split = False  # no validation split (see the module docstring)
     default_query_budget = DEFAULT_QUERY_BUDGET
 
     def __init__(

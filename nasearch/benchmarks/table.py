@@ -33,6 +33,7 @@ from nasearch.benchmarks.base import (
     BenchmarkError,
     Result,
     check_dataset,
+    register_benchmark,
     resolve_fidelity,
 )
 from nasearch.csvio import open_text, read_header
@@ -121,12 +122,15 @@ def _cache_ident(path: Path | Traversable) -> tuple | None:
     return (str(path), st.st_size, st.st_mtime_ns)
 
 
+@register_benchmark("nb201", space="nb201")
 class TableBenchmark:
     """NAS-Bench-201 (or NATS-Bench topology) results from a table file; fidelities 12 and 200."""
 
     name = "nb201"
     fidelities = (12, 200)
     has_train_time = True
+    has_validation_split = True
+    """``valid_acc`` comes from a split apart from ``test_acc`` (what ``task=evolve`` ranks against)."""
 
     def __init__(self, path: str | os.PathLike[str] | None = None, *, where: str = ""):
         self.space = get_space("nb201")

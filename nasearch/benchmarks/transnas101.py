@@ -44,7 +44,13 @@ from pathlib import Path
 
 import numpy as np
 
-from nasearch.benchmarks.base import BenchmarkError, Result, check_dataset, resolve_fidelity
+from nasearch.benchmarks.base import (
+    BenchmarkError,
+    Result,
+    check_dataset,
+    register_benchmark,
+    resolve_fidelity,
+)
 from nasearch.csvio import open_text, read_header
 from nasearch.space.arch import ArchError
 from nasearch.space.nasbench_macro import shared_instance
@@ -160,6 +166,7 @@ class TransNAS101Benchmark:
     datasets: tuple[str, ...] = TASKS
     fidelities: tuple[int, ...] = (FINAL_EPOCH,)
     has_train_time = False
+    has_validation_split = False  # valid_acc == test_acc: the export's one figure
     default_query_budget = DEFAULT_QUERY_BUDGET
 
     def __init__(self, path: str | os.PathLike[str] | None = None, *, space: str = "micro", where: str = ""):
@@ -213,6 +220,7 @@ class TransNAS101Benchmark:
         return f"{type(self).__name__}({str(self.path)!r}, space={self.space.name!r})"
 
 
+@register_benchmark("transnas101_micro", space="transnas101_micro")
 class TransNAS101MicroBenchmark(TransNAS101Benchmark):
     name = "transnas101_micro"
 
@@ -220,6 +228,7 @@ class TransNAS101MicroBenchmark(TransNAS101Benchmark):
         super().__init__(path, space="micro", where=where)
 
 
+@register_benchmark("transnas101_macro", space="transnas101_macro")
 class TransNAS101MacroBenchmark(TransNAS101Benchmark):
     name = "transnas101_macro"
 

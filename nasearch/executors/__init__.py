@@ -11,31 +11,14 @@ from __future__ import annotations
 from typing import Any
 
 from nasearch.executors.base import ChunkResult, Executor, ExecutorError, ScoringJob, run_chunk
+from nasearch.executors.registry import EXECUTOR_REGISTRY, executor_names, make_executor, register_executor
 
-EXECUTORS = ("local", "ray")
 
-
-def make_executor(
-    name: str,
-    *,
-    workers: int = 1,
-    device: str = "cpu",
-    address: str | None = None,
-    num_cpus: int | None = None,
-    num_gpus: float | None = None,
-    where: str = "executor",
-) -> Executor:
-    """The executor registered as ``name`` (``local`` uses ``workers``; ``ray`` uses ``address``,
-    ``num_cpus`` for a local runtime and ``num_gpus`` per task)."""
-    if name == "local":
-        from nasearch.executors.local import LocalExecutor
-
-        return LocalExecutor(workers=workers)
-    if name == "ray":
-        from nasearch.executors.ray_executor import RayExecutor
-
-        return RayExecutor(address=address, num_cpus=num_cpus, num_gpus=num_gpus, device=device)
-    raise ExecutorError(f"unknown executor {name!r} ({where}); accepted: {', '.join(EXECUTORS)}")
+def __getattr__(name: str) -> Any:
+    # EXECUTORS is computed from the registry (built-ins and installed plugins' entry points)
+    if name == "EXECUTORS":
+        return executor_names()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def executor_options(cfg: Any) -> dict[str, Any]:
@@ -44,5 +27,5 @@ def executor_options(cfg: Any) -> dict[str, Any]:
     return {"address": ex.address, "num_cpus": ex.num_cpus, "num_gpus": ex.num_gpus}
 
 
-__all__ = ["EXECUTORS", "ChunkResult", "Executor", "ExecutorError", "ScoringJob", "executor_options",
-           "make_executor", "run_chunk"]
+__all__ = ["EXECUTORS", "EXECUTOR_REGISTRY", "ChunkResult", "Executor", "ExecutorError", "ScoringJob",
+           "executor_names", "executor_options", "make_executor", "register_executor", "run_chunk"]

@@ -6,20 +6,22 @@ in any order, as they arrive. The driver (the process that called ``score_cells`
 writer of the score store, whatever the executor: a killed driver keeps every result it stored, and
 a rerun computes only the missing cells, the same way for every executor.
 
-A :class:`ScoringJob` is everything a worker needs besides the cell indices: the proxy spec, the
-dataset whose networks are built, the run's seed, the input size, the minibatches (as numpy arrays,
-shipped once per worker by the local pool and once per cluster through Ray's object store), the
-device and the number of torch threads. :func:`run_chunk` is the worker side shared by every
-executor: it turns the job's arrays into tensors on the job's device once per worker process (cached
-by the job's token, not once per cell) and scores the chunk with
-:func:`nasearch.proxies.scoring.score_one`.
+Executors are generic: they know nothing of proxies, spaces or scores. A :class:`ScoringJob` carries
+the worker function it runs (``worker``, a top-level function, pickled by reference: the engine sets
+:func:`nasearch.proxies.scoring.score_chunk`) and its ``payload`` (the engine's
+:class:`~nasearch.proxies.scoring.CellScoring`: proxy spec, dataset, seed, input size, space), plus
+what every worker needs: the minibatches (as numpy arrays, shipped once per worker by the local pool
+and once per cluster through Ray's object store), the device and the number of torch threads.
+:func:`run_chunk` is the worker side shared by every executor: it pins the torch threads, turns the
+job's arrays into tensors on the job's device once per worker process (cached by the job's token,
+not once per cell) and calls ``worker(payload, indices, device, batches)``.
 """
 
 from __future__ import annotations
 
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,19 +40,18 @@ class ExecutorError(NasearchError):
 
 @dataclass(frozen=True)
 class ScoringJob:
-    spec: Any
-    """The :class:`~nasearch.proxies.registry.ProxySpec` (pickled by reference to its function)."""
-    dataset: str
-    seed: int
-    input_size: int
+    worker: Callable[[Any, Sequence[int], Any, list], ChunkResult]
+    """``worker(payload, indices, device, batches) -> ChunkResult``: scores the cells ``indices`` on
+    ``batches`` (tensors already on the torch ``device``). A top-level function, so the job pickles
+    to worker processes and Ray tasks by reference."""
+    payload: Any
+    """Everything else ``worker`` needs (picklable), e.g. the scoring engine's ``CellScoring``."""
     arrays: tuple[tuple[np.ndarray, np.ndarray], ...]
     """The run's minibatches as (images, labels) numpy arrays."""
     device: str = "cpu"
     """A :func:`nasearch.device.parse_device` string; each worker resolves it where it runs."""
     threads: int | None = 1
     """torch threads in a worker; ``None`` leaves the process's setting alone (in-process scoring)."""
-    space: str = "nb201"
-    """Registry name of the search space whose cells are scored."""
     token: str = field(default_factory=lambda: uuid.uuid4().hex)
     """Identifies the job in the workers' caches."""
 
@@ -79,22 +80,14 @@ def prepared_batches(job: ScoringJob) -> tuple[Any, list]:
 
 
 def run_chunk(job: ScoringJob, indices: Sequence[int]) -> ChunkResult:
-    """Score the cells ``indices`` of ``job`` in this process (the worker side of every executor)."""
+    """Run the cells ``indices`` of ``job`` in this process (the worker side of every executor): pin the
+    job's torch threads, prepare its batches once per process, call ``job.worker``."""
     import torch
-
-    from nasearch.proxies.scoring import score_one
-    from nasearch.space.base import get_space
 
     if job.threads is not None and torch.get_num_threads() != job.threads:
         torch.set_num_threads(job.threads)
     device, batches = prepared_batches(job)
-    space = get_space(job.space)
-    out: ChunkResult = []
-    for i in indices:
-        v, s = score_one(job.spec, space.from_index(int(i)), job.dataset, batches, job.seed, job.input_size,
-                         space, device=device)
-        out.append((int(i), v, s))
-    return out
+    return job.worker(job.payload, indices, device, batches)
 
 
 class Executor(ABC):

@@ -17,6 +17,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait
 
 from nasearch.executors.base import ChunkResult, Executor, ExecutorError, ScoringJob, run_chunk
 from nasearch.executors.pool import process_pool
+from nasearch.executors.registry import register_executor
 
 # the job of this pool worker, set once by _init_worker
 _JOB: list[ScoringJob] = []
@@ -74,6 +75,11 @@ class LocalExecutor(Executor):
 
     def __repr__(self) -> str:
         return f"LocalExecutor(workers={self.workers})"
+
+
+@register_executor("local")
+def _local(*, workers: int = 1, **_options: object) -> LocalExecutor:
+    return LocalExecutor(workers=workers)
 
 
 __all__ = ["LocalExecutor"]

@@ -6,7 +6,7 @@ cluster), ``"ray://host:10001"`` or ``"host:6379"`` a named one. If Ray is alrea
 process (a notebook, a test fixture) the executor uses that runtime and leaves it running; a runtime
 it started itself is shut down by :meth:`close`.
 
-The job (proxy spec, seed, minibatches as numpy arrays) goes to the object store once
+The job (its worker function and payload, minibatches as numpy arrays) goes to the object store once
 (``ray.put``); every task gets its reference, and a worker process moves the batches to its device
 once per job (:func:`nasearch.executors.base.prepared_batches`), not per cell. Each task asks for one
 CPU and, when the job's device is CUDA, ``num_gpus`` GPUs (default 1; a fraction such as 0.25 packs
@@ -28,6 +28,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from nasearch.executors.base import ChunkResult, Executor, ExecutorError, ScoringJob, run_chunk
+from nasearch.executors.registry import register_executor
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +122,12 @@ class RayExecutor(Executor):
 
     def __repr__(self) -> str:
         return f"RayExecutor(address={self.address!r}, num_gpus={self.num_gpus})"
+
+
+@register_executor("ray")
+def _ray(*, device: str = "cpu", address: str | None = None, num_cpus: int | None = None,
+         num_gpus: float | None = None, **_options: object) -> RayExecutor:
+    return RayExecutor(address=address, num_cpus=num_cpus, num_gpus=num_gpus, device=device)
 
 
 __all__ = ["RayExecutor"]

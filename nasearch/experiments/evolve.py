@@ -1,9 +1,9 @@
 """``task=evolve``: evolve an EZNAS program on an evolution task of cells, report its hall of fame.
 
 See :mod:`nasearch.eznas.evolve` for the algorithm and the checkpoint. This module wires the config
-to it: the task and validation cells (:func:`nasearch.eznas.cache.task_cells`), the statistics cache
-(built if missing, resumable), the target accuracies from the NB201 table, and the outputs in the
-run directory:
+to it: the task and validation cells (:func:`task_cells`), the statistics cache (built if missing,
+resumable), the target accuracies from the benchmark (one with a validation split apart from its test
+figures: ``has_validation_split``, the NAS-Bench-201 table), and the outputs in the run directory:
 
 * ``checkpoint.json``: resumable state (rerun the same command with the same ``hydra.run.dir``);
 * ``hall_of_fame.csv``: program, Kendall tau and Spearman rho on the task and on the validation cells;
@@ -24,11 +24,12 @@ from pathlib import Path
 import numpy as np
 
 from nasearch.config import Config, ConfigError
-from nasearch.eznas.cache import StatsCache, task_cells
+from nasearch.experiments.mpi import sample_cells
+from nasearch.eznas.cache import StatsCache
 from nasearch.eznas.evolve import Evaluator, Fitness, evolve, single_statistic_programs
 from nasearch.eznas.program import PUBLISHED_NB201
 from nasearch.eznas.statistics import Subsample
-from nasearch.space.arch import Arch
+from nasearch.space.base import SearchSpace
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,26 @@ class CacheLoader:
     target: np.ndarray
 
     def __call__(self) -> Evaluator:
-        return Evaluator(self.cache.load([Arch.from_index(i) for i in self.cells]), self.target)
+        space = self.cache.space
+        return Evaluator(self.cache.load([space.from_index(i) for i in self.cells]), self.target)
+
+
+def task_cells(space: SearchSpace, n: int, validation: int, cell_seed: int, mpi_cells: int = 1000,
+               mpi_seed: int = 0) -> tuple[list, list]:
+    """(task cells, validation cells): disjoint seeded samples of the non-trivial cells of ``space``
+    (NB201: the connected cells) that are not among the MPI study's
+    ``sample_cells(mpi_cells, mpi_seed, space=space)``."""
+    excluded = {a.index for a in sample_cells(mpi_cells, mpi_seed, space=space)} if mpi_cells > 0 else set()
+    pool = [a for a in space.all_archs() if not space.is_trivial(a) and a.index not in excluded]
+    if n + validation > len(pool):
+        raise ConfigError(
+            f"config keys evolve.cells={n} + evolve.validation_cells={validation} exceed the {len(pool)} "
+            "connected cells outside the MPI sample"
+        )
+    perm = np.random.default_rng(cell_seed).permutation(len(pool))
+    task = sorted((pool[i] for i in perm[:n]), key=lambda a: a.index)
+    val = sorted((pool[i] for i in perm[n : n + validation]), key=lambda a: a.index)
+    return task, val
 
 
 def _write_csv(path: Path, rows: list[dict]) -> None:
@@ -96,13 +116,15 @@ def evolve_task(cfg: Config, out_dir: Path, on_evaluated=None) -> str:
 
     ec = cfg.evolve
     bench, _path, _budget = resolve_benchmark(cfg)
-    if bench.name != "nb201":
+    if not getattr(bench, "has_validation_split", False):
         raise ConfigError(
-            f"task=evolve needs trained accuracies of NB201 cells (benchmark=nb201 with a table), got {bench.name!r}"
+            f"task=evolve ranks programs against trained accuracies with a validation split apart from the test "
+            f"figures (the EZNAS protocol), and benchmark {bench.name!r} (config key benchmark.name) records none: "
+            "use a benchmark with one (the NAS-Bench-201 table)"
         )
-    task, val = task_cells(ec.cells, ec.validation_cells, ec.cell_seed, ec.mpi_cells, ec.mpi_seed)
+    task, val = task_cells(bench.space, ec.cells, ec.validation_cells, ec.cell_seed, ec.mpi_cells, ec.mpi_seed)
     workers = ec.workers or cfg.workers or min(os.cpu_count() or 1, 8)
-    cache = StatsCache(ec.cache_dir, dataset=cfg.dataset.name, image_dataset=cfg.proxy.image_dataset,
+    cache = StatsCache(ec.cache_dir, space=bench.space, dataset=cfg.dataset.name, image_dataset=cfg.proxy.image_dataset,
                        batch_size=ec.batch_size, seed=ec.score_seed,
                        subsample=Subsample(ec.subsample_batch, ec.subsample_channels))
     cache.build(task + val, workers=workers, progress=cfg.progress)

@@ -43,10 +43,8 @@ MPI_FIELDS = (
 )
 
 
-def sample_cells(
-    k: int, seed: int, include_disconnected: bool = False, space: SearchSpace | str = "nb201"
-) -> list:
-    """``k`` archs of ``space`` drawn without replacement (trivial ones excluded unless
+def sample_cells(k: int, seed: int, include_disconnected: bool = False, *, space: SearchSpace | str) -> list:
+    """``k`` archs of ``space`` (required, keyword-only) drawn without replacement (trivial ones excluded unless
     ``include_disconnected``), in nasearch's internal order (``arch.index``)."""
     space = get_space(space)
     pool = list(space.all_archs())
@@ -101,7 +99,7 @@ def prepare_mpi(cfg: Config) -> dict:
     from nasearch.experiments.search import benchmark_table_hash, resolve_benchmark
 
     bench, _path, _budget = resolve_benchmark(cfg)
-    cells = sample_cells(cfg.mpi.cells, cfg.seed, cfg.mpi.include_disconnected, bench.space)
+    cells = sample_cells(cfg.mpi.cells, cfg.seed, cfg.mpi.include_disconnected, space=bench.space)
     versions = {p: require_scores_or_images(p, cfg.dataset.name, cells, cfg, bench.space, where=f"mpi.proxies: {p}")
                 for p in cfg.mpi.proxies}
     return {"benchmark.name": bench.name, "benchmark.table": benchmark_table_hash(bench), "proxy.versions": versions}
@@ -119,7 +117,7 @@ def mpi_task(cfg: Config, out_dir: Path) -> str:
     bench, _path, _budget = resolve_benchmark(cfg)
     space = bench.space
     dataset = cfg.dataset.name
-    cells = sample_cells(cfg.mpi.cells, cfg.seed, cfg.mpi.include_disconnected, space)
+    cells = sample_cells(cfg.mpi.cells, cfg.seed, cfg.mpi.include_disconnected, space=space)
     idx = np.array([a.index for a in cells])
     store_path = None if cfg.proxy.source == "live" else (cfg.proxy.store or str(default_store_path()))
     workers = cfg.workers or min(os.cpu_count() or 1, 8)

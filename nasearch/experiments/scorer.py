@@ -52,7 +52,7 @@ class ArchScorer:
         store_path: str | None,
         data_root: str | None = None,
         shipped: bool = True,
-        space: SearchSpace | str = "nb201",
+        space: SearchSpace | str,
         checkpoint: str | None = None,
         device: str = "cpu",
     ):

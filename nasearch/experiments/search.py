@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from nasearch import __version__
-from nasearch.benchmarks import Benchmark, make_benchmark
+from nasearch.benchmarks import ALIASES, Benchmark, make_benchmark
 from nasearch.benchmarks.base import BenchmarkError, check_complete
 from nasearch.config import Config
 from nasearch.executors.pool import process_pool
@@ -82,15 +82,15 @@ class ArmSpec:
 
 
 def resolve_benchmark(cfg: Config) -> tuple[Benchmark, str, Budget]:
-    """The benchmark the config asks for (``auto`` is ``nb201``: the user's table from benchmark.path or
-    $NASEARCH_DATA when there is one, else the table embedded in the package); returns the benchmark,
+    """The benchmark the config asks for (an alias such as ``auto`` resolved by
+    :data:`nasearch.benchmarks.ALIASES`: the NAS-Bench-201 table, the user's from benchmark.path or
+    $NASEARCH_DATA when there is one, else the one embedded in the package); returns the benchmark,
     the table file a worker process should reopen ("" for the embedded one) and the budget."""
     name = cfg.benchmark.name
     path = cfg.benchmark.path
     seconds = cfg.budget.seconds
     queries = cfg.budget.queries
-    if name == "auto":
-        name = "nb201"
+    name = ALIASES.get(name, name)
     bench = make_benchmark(name, path, where="config key benchmark.name / benchmark.path")
     check_complete(bench, where="config key benchmark.name / benchmark.path")
     if cfg.dataset.name not in bench.datasets:
@@ -105,9 +105,10 @@ def resolve_benchmark(cfg: Config) -> tuple[Benchmark, str, Budget]:
                 "charged: it supports query-count budgets only; set budget.seconds=null budget.queries=N"
             )
         seconds = None
-    if bench.name == "nb201":
-        log.info("NB201 table: %s", "embedded in the package" if getattr(bench, "embedded", False) else bench.path)  # type: ignore[attr-defined]
-        path = "" if getattr(bench, "embedded", False) else str(bench.path)  # type: ignore[attr-defined]
+    embedded = getattr(bench, "embedded", None)  # declared by benchmarks that may read a table shipped in the package
+    if embedded is not None:
+        log.info("%s table: %s", bench.name, "embedded in the package" if embedded else bench.path)  # type: ignore[attr-defined]
+        path = "" if embedded else str(bench.path)  # type: ignore[attr-defined]
     return bench, path or "", Budget(seconds=seconds, queries=queries)
 
 

@@ -1,11 +1,12 @@
 """On-disk cache of subsampled EZNAS statistics for a set of cells (what evolution reads).
 
-One directory per setting (network dataset, image dataset, batch size, seed, subsample, code
-version), named by a hash of them, holding one file per cell (``<index>.pt``: a list of per-instance
+One directory per setting (search space, network dataset, image dataset, batch size, seed,
+subsample, code version), named by a hash of them, holding one file per cell (``<index>.pt``: a list of per-instance
 dicts of bfloat16 tensors, written with ``torch.save`` to a temporary file then ``os.replace``; read
 back with ``torch.load(weights_only=True)``, so a cache file can never run code). Building resumes:
 cells already on disk are skipped. Statistics are computed exactly as the ``eznas`` proxy computes
-them (the scorer's network initialisation and minibatch, noise from the cell's context generator),
+them (the scorer's network initialisation, ``space.build_network`` seeded by
+:func:`nasearch.determinism.cell_generators`, and minibatch, noise from the cell's context generator),
 then cut by :class:`~nasearch.eznas.statistics.Subsample`.
 
 Size: at batch 16 with the default subsample (4 samples, 2 channels) an NB201 CIFAR-10 cell takes
@@ -20,18 +21,26 @@ import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from nasearch.determinism import cell_generators
 from nasearch.executors.pool import process_pool
 from nasearch.eznas.statistics import STAT_NAMES, StatGroup, Subsample, collect, group_instances
-from nasearch.space.arch import Arch
+from nasearch.space.base import SearchSpace, get_space
+
+Arch = Any
+"""An arch of the cache's space."""
 
 log = logging.getLogger(__name__)
 
 CACHE_VERSION = "1"
+
+# Legacy rule: caches (and evolution checkpoints, which record the cache's settings) written before the
+# space was a setting hold NB201 cells; NB201's settings leave the space out so they keep their folder.
+LEGACY_SPACE = "nb201"
 
 
 def default_cache_dir() -> Path:
@@ -46,6 +55,7 @@ class StatsCache:
         self,
         root: str | os.PathLike[str] | None = None,
         *,
+        space: SearchSpace | str,
         dataset: str = "cifar10",
         image_dataset: str | None = None,
         batch_size: int = 16,
@@ -53,6 +63,7 @@ class StatsCache:
         subsample: Subsample | None = None,
         data_root: str | None = None,
     ):
+        self.space = get_space(space, where="StatsCache(space=...)")
         self.dataset = dataset
         self.image_dataset = image_dataset or dataset
         self.batch_size = int(batch_size)
@@ -64,7 +75,7 @@ class StatsCache:
         self.dir = Path(root or default_cache_dir()) / f"{dataset}-b{batch_size}-s{seed}-{tag}"
 
     def settings(self) -> dict:
-        return {
+        settings = {
             "version": CACHE_VERSION,
             "dataset": self.dataset,
             "image_dataset": self.image_dataset,
@@ -72,6 +83,16 @@ class StatsCache:
             "seed": self.seed,
             "subsample": [self.subsample.batch, self.subsample.channels],
         }
+        if self.space.name != LEGACY_SPACE:
+            settings["space"] = self.space.name
+        return settings
+
+    def __getstate__(self) -> dict:  # the space by name: workers look up their own instance
+        return {**self.__dict__, "space": self.space.name}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.space = get_space(state["space"])
 
     def path(self, arch: Arch) -> Path:
         return self.dir / f"{arch.index}.pt"
@@ -94,7 +115,7 @@ class StatsCache:
             if pool is None:
                 images = self._images()
                 for a in todo:
-                    self._write(a, _cell_stats(a, self.dataset, images, self.seed, self.subsample))
+                    self._write(a, _cell_stats(self.space, a, self.dataset, images, self.seed, self.subsample))
                     bar.update(1)
             else:
                 with pool as ex:
@@ -132,13 +153,10 @@ class StatsCache:
         return sum(self.path(a).stat().st_size for a in cells if self.path(a).exists())
 
 
-def _cell_stats(arch: Arch, dataset: str, images: torch.Tensor, seed: int,
+def _cell_stats(space: SearchSpace, arch: Arch, dataset: str, images: torch.Tensor, seed: int,
                 subsample: Subsample) -> list[dict[str, torch.Tensor]]:
-    from nasearch.proxies.scoring import cell_generators
-    from nasearch.space.networks import build_network
-
     g_net, g_ctx = cell_generators(seed, arch)
-    net = build_network(arch, dataset, bn=True, generator=g_net)
+    net = space.build_network(arch, dataset, bn=True, generator=g_net)
     return collect(net, images.clone(), g_ctx, STAT_NAMES, subsample=subsample, dtype=torch.bfloat16)
 
 
@@ -153,28 +171,7 @@ def _init_worker(cache: StatsCache) -> None:
 
 def _worker_cell(index: int) -> list[dict[str, torch.Tensor]]:
     c: StatsCache = _W["cache"]
-    return _cell_stats(Arch.from_index(index), c.dataset, _W["images"], c.seed, c.subsample)
+    return _cell_stats(c.space, c.space.from_index(index), c.dataset, _W["images"], c.seed, c.subsample)
 
 
-def task_cells(n: int, validation: int, cell_seed: int, mpi_cells: int = 1000,
-               mpi_seed: int = 0) -> tuple[list[Arch], list[Arch]]:
-    """(task cells, validation cells): disjoint seeded samples of connected NB201 cells that are not
-    among the MPI study's ``sample_cells(mpi_cells, mpi_seed)``."""
-    from nasearch.config import ConfigError
-    from nasearch.experiments.mpi import sample_cells
-    from nasearch.space.arch import NUM_ARCHS
-
-    excluded = {a.index for a in sample_cells(mpi_cells, mpi_seed)} if mpi_cells > 0 else set()
-    pool = [a for a in (Arch.from_index(i) for i in range(NUM_ARCHS)) if a.is_connected() and a.index not in excluded]
-    if n + validation > len(pool):
-        raise ConfigError(
-            f"config keys evolve.cells={n} + evolve.validation_cells={validation} exceed the {len(pool)} "
-            "connected cells outside the MPI sample"
-        )
-    perm = np.random.default_rng(cell_seed).permutation(len(pool))
-    task = sorted((pool[i] for i in perm[:n]), key=lambda a: a.index)
-    val = sorted((pool[i] for i in perm[n : n + validation]), key=lambda a: a.index)
-    return task, val
-
-
-__all__ = ["StatsCache", "default_cache_dir", "task_cells"]
+__all__ = ["StatsCache", "default_cache_dir"]

@@ -65,15 +65,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from nasearch.errors import NasearchError
 from nasearch.eznas.statistics import STAT_NAMES, StatGroup
-from nasearch.proxies.registry import ProxyError
 
 MAX_DEPTH = 10
 AGGREGATES = ("net_mean", "net_sum")
 
 
-class ProgramError(ProxyError):
-    """A malformed program text."""
+class ProgramError(NasearchError):
+    """A malformed program text (``get_proxy('eznas:<text>')`` raises it as it is)."""
 
 
 class Tensor:

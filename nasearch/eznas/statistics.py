@@ -65,8 +65,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from nasearch.determinism import one_thread  # the scoring engine's pin: statistics are summed like scores
 from nasearch.errors import NasearchError
-from nasearch.proxies.scoring import one_thread  # the engine's pin: statistics are summed like scores
 
 KINDS = ("D", "N", "P")
 """Input kinds: data minibatch, Gaussian noise, noise-perturbed minibatch."""

@@ -10,14 +10,14 @@ training images, not 50,000; ``holdout`` of them (default 2,000, chosen by ``hol
 out as validation (the paper holds out 5,000 of 50,000) and never trained on; prediction (the ``ghn``
 proxy) uses them. No data augmentation.
 
-Space (``space``, default ``nb201``; ``nasearch task=train_ghn benchmark=nasbench_macro``): any
+Space (``space``, required: the configured benchmark's; ``nasearch task=train_ghn benchmark=nasbench_macro``): any
 registered space with networks for ``dataset`` (CIFAR-10: NB201 and NAS-Bench-Macro; TransNAS-Bench-
 101's networks are Taskonomy networks, with no images here to train on). The architectures come from
 the space interface (``num_archs``, ``from_index``, ``is_trivial``, ``build_network``) and the graphs
 from the built networks (:func:`nasearch.space.graph.op_graph`), so nothing here is NB201's. A draw
 is ``from_index(integers(num_archs))``, redrawn while trivial: for NB201 the same draws as before the
 space interface, so NB201 checkpoints written then resume bit for bit (their settings carry no
-``space`` and read as ``nb201``).
+``space`` and read as NB201's: :attr:`TrainSettings.STORED_DEFAULTS`).
 
 Randomness: one ``numpy`` PCG64 generator seeded by ``seed`` draws the cells and the image indices
 of every step; the GHN's initial weights come from a ``torch.Generator`` seeded by ``seed``. There
@@ -55,6 +55,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from nasearch.errors import NasearchError
 from nasearch.predictors.ghn import (
     GHN,
     GHNConfig,
@@ -64,15 +65,15 @@ from nasearch.predictors.ghn import (
     evaluate,
     space_target_builder,
 )
-from nasearch.proxies.registry import ProxyError
 
 log = logging.getLogger(__name__)
 
 FORMAT = "nasearch-ghn-1"
 
 
-class GHNCheckpointError(ProxyError):
-    """A GHN checkpoint that is missing, corrupted, or written under other settings."""
+class GHNCheckpointError(NasearchError):
+    """A GHN checkpoint that is missing, corrupted, or written under other settings (or bad training
+    settings). The ``ghn`` proxy re-raises it as a ``ProxyError`` when it binds a checkpoint."""
 
 
 @dataclass
@@ -93,14 +94,14 @@ class TrainSettings:
     """Checkpoint every this many steps."""
     eval_cells: int = 8
     eval_images: int = 512
-    space: str = "nb201"
-    """The search space whose architectures are trained on (a registered space name)."""
+    space: str = field(kw_only=True)
+    """The search space whose architectures are trained on (a registered space name; required)."""
     model: GHNConfig = field(default_factory=GHNConfig)
 
     TRAJECTORY_KEYS = ("batch", "cells_per_step", "lr", "seed", "dataset", "holdout", "holdout_seed", "space")
     """Keys that must match to resume (``steps``, ``every`` and the logging-only ``eval_*`` may
     change between sessions)."""
-    STORED_DEFAULTS = {"space": "nb201"}
+    STORED_DEFAULTS = {"space": "nb201"}  # legacy rule: checkpoints written before spaces were NB201's
     """Values of trajectory keys that checkpoints written before the key existed carry implicitly."""
 
     def check(self) -> None:
@@ -158,7 +159,7 @@ def sample_arch(space, rng: np.random.Generator) -> Any:
             return a
 
 
-def eval_archs(k: int, space="nb201") -> list[Any]:
+def eval_archs(k: int, space) -> list[Any]:
     """The fixed architectures whose held-out accuracy is logged at every checkpoint."""
     from nasearch.space import get_space
 
@@ -378,7 +379,7 @@ __all__ = [
 ]
 
 
-def settings_from_conf(c, space: str = "nb201") -> TrainSettings:
+def settings_from_conf(c, space: str) -> TrainSettings:
     """:class:`TrainSettings` of a :class:`nasearch.config.GHNTrainConf` (``space``: the space of the
     configured benchmark)."""
     return TrainSettings(

@@ -1,6 +1,8 @@
-"""Zero-cost proxies: rank untrained networks. Find them through the registry."""
+"""Zero-cost proxies: rank untrained networks. Find them through the registry (:data:`PROXIES`: the
+built-in modules and the entry points of the group ``nasearch.proxies``)."""
 
 from nasearch.proxies.registry import (
+    PROXIES,
     ProxyContext,
     ProxyError,
     ProxySpec,
@@ -10,4 +12,4 @@ from nasearch.proxies.registry import (
     register_proxy,
 )
 
-__all__ = ["ProxyContext", "ProxyError", "ProxySpec", "all_proxies", "get_proxy", "proxy_names", "register_proxy"]
+__all__ = ["PROXIES", "ProxyContext", "ProxyError", "ProxySpec", "all_proxies", "get_proxy", "proxy_names", "register_proxy"]

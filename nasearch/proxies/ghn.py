@@ -129,10 +129,13 @@ class _Binder:
     def __call__(self, checkpoint: str) -> ProxySpec:
         from dataclasses import replace
 
-        from nasearch.predictors.ghn_train import load_checkpoint
+        from nasearch.predictors.ghn_train import GHNCheckpointError, load_checkpoint
         from nasearch.proxies.registry import get_proxy
 
-        load_checkpoint(checkpoint)  # fail early, naming the file, if it is missing or not a GHN
+        try:
+            load_checkpoint(checkpoint)  # fail early, naming the file, if it is missing or not a GHN
+        except GHNCheckpointError as exc:  # a proxy's error, as every failure of get_proxy
+            raise ProxyError(str(exc)) from exc
         return replace(get_proxy(self.name), fn=GHNPredictor(checkpoint, self.metric), version=_version(checkpoint))
 
 

@@ -89,8 +89,9 @@ def _merge_one(conn: sqlite3.Connection, source: Path, label: str, into: Path) -
             ).fetchall()
             if bad:
                 first = bad[0]
-                key = ScoreKey(proxy=first[0], version=first[1], dataset=first[2], image_dataset=first[3],
-                               batch_size=first[4], num_batches=first[5], seed=first[6])
+                space, dataset = ScoreKey.split_dataset_field(first[2])
+                key = ScoreKey(proxy=first[0], version=first[1], dataset=dataset, image_dataset=first[3],
+                               batch_size=first[4], num_batches=first[5], seed=first[6], space=space)
                 more = f" (and {len(bad) - 1}{'+' if len(bad) > 5 else ''} more)" if len(bad) > 1 else ""
                 raise MergeConflict(
                     f"conflicting scores: {label} has {_fmt(first[9])} for cell {first[7]} {first[8]} under "

@@ -13,20 +13,21 @@ A proxy is a function ``fn(net, batches, ctx) -> float`` registered by name with
 * ``ctx``: :class:`ProxyContext` with the number of classes and a ``torch.Generator`` for any
   randomness the proxy needs (Zen-score's Gaussian inputs, say), seeded from the run's seed.
 
-Adding a proxy is one new module in ``nasearch/proxies/`` that calls :func:`register_proxy`; a
-duplicate name is an error. Modules are imported on first lookup.
+Adding a proxy is one new module that calls :func:`register_proxy`: in this package, listed in
+:data:`BUILTIN_MODULES`; in another package, named by an entry point of the group
+``nasearch.proxies`` (:mod:`nasearch.registry`). A duplicate name is an error naming both modules.
+Modules are imported on first lookup.
 """
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 
 from nasearch.errors import NasearchError
+from nasearch.registry import Registry
 
 
 class ProxyError(NasearchError):
@@ -78,10 +79,18 @@ class ProxySpec:
         return 1.0 if self.higher_is_better else -1.0
 
 
-_REGISTRY: dict[str, ProxySpec] = {}
+BUILTIN_MODULES: tuple[str, ...] = tuple(
+    f"nasearch.proxies.{m}"
+    for m in ("eznas", "fisher", "flops", "ghn", "grad_norm", "gradsign", "grasp", "jacob_cov", "naswot",
+              "params", "snip", "synflow", "zen", "zico")
+)
+"""The modules of this package that define proxies (its other modules are the engine and the store)."""
+
+PROXIES: Registry[ProxySpec] = Registry("proxy", error=ProxyError, builtins=BUILTIN_MODULES, listing="known proxies")
+"""Every proxy: built-ins and the entry points of the group ``nasearch.proxies``."""
+
+_REGISTRY = PROXIES._items  # the registry's own dict (tests add and remove throwaway proxies here)
 _PARAMETRIC: dict[str, Callable[[str, str], ProxySpec]] = {}
-_SKIP_MODULES = {"registry", "scoring", "store", "utils"}
-_loaded = False
 
 
 def register_proxy(
@@ -102,11 +111,9 @@ def register_proxy(
     """Decorator: register ``fn`` under ``name``. The function itself is returned unchanged."""
 
     def deco(fn: ProxyFn) -> ProxyFn:
-        if name in _REGISTRY:
-            raise ProxyError(
-                f"proxy {name!r} is registered twice: {_REGISTRY[name].fn.__module__} and {fn.__module__}"
-            )
-        _REGISTRY[name] = ProxySpec(
+        if name in _REGISTRY and _REGISTRY[name].fn is fn:
+            return fn
+        PROXIES.register(name, ProxySpec(
             name=name,
             fn=fn,
             paper=paper,
@@ -120,7 +127,7 @@ def register_proxy(
             version=version,
             tolerance=tolerance,
             bind=bind,
-        )
+        ), origin=getattr(fn, "__module__", None) or repr(fn))
         return fn
 
     return deco
@@ -136,20 +143,11 @@ def register_parametric(name: str, factory: Callable[[str, str], ProxySpec]) -> 
 
 
 def _load_all() -> None:
-    global _loaded
-    if _loaded:
-        return
-    import nasearch.proxies as pkg
-
-    for mod in pkgutil.iter_modules(pkg.__path__):
-        if mod.name not in _SKIP_MODULES and not mod.name.startswith("_"):
-            importlib.import_module(f"nasearch.proxies.{mod.name}")
-    _loaded = True
+    PROXIES.load()
 
 
 def proxy_names() -> tuple[str, ...]:
-    _load_all()
-    return tuple(sorted(_REGISTRY))
+    return PROXIES.names()
 
 
 def get_proxy(name: str, where: str = "", checkpoint: str | None = None) -> ProxySpec:
@@ -159,11 +157,7 @@ def get_proxy(name: str, where: str = "", checkpoint: str | None = None) -> Prox
     base, sep, argument = name.partition(":")
     if sep and base in _PARAMETRIC:
         return _PARAMETRIC[base](argument, f" ({where})" if where else "")
-    if name not in _REGISTRY:
-        raise ProxyError(
-            f"unknown proxy {name!r}" + (f" ({where})" if where else "") + f"; known proxies: {', '.join(sorted(_REGISTRY))}"
-        )
-    spec = _REGISTRY[name]
+    spec = PROXIES.get(name, where)
     if checkpoint is None:
         return spec
     if spec.bind is None:
@@ -173,5 +167,4 @@ def get_proxy(name: str, where: str = "", checkpoint: str | None = None) -> Prox
 
 
 def all_proxies() -> list[ProxySpec]:
-    _load_all()
-    return [_REGISTRY[n] for n in sorted(_REGISTRY)]
+    return PROXIES.values()

@@ -4,7 +4,7 @@
 all call it). For each cell it
 
 Cells are archs of one search space (``space=``, a :class:`~nasearch.space.base.SearchSpace` or its
-registry name; default ``'nb201'``): parsed by ``space.parse``, networks built by
+registry name; always given: the engine knows no default space): parsed by ``space.parse``, networks built by
 ``space.build_network``, trivial cells found by ``space.is_trivial``, data-free batches drawn at
 ``space.input_size(dataset)``, and the space is part of the cache key. ``dataset`` is the task whose
 network is built (one of ``space.tasks``).
@@ -48,7 +48,9 @@ Parallelism: the cells to compute are split into chunks and run by an executor
 or in a ``spawn`` process pool of ``workers`` processes, ``executor='ray'`` in Ray tasks. Workers
 run one torch thread and receive the batches once (as numpy arrays); the calling process (the driver)
 collects the results as chunks finish and is the only writer of the store, so every executor resumes
-the same way. Every proxy call runs with one torch intra-op thread (:func:`one_thread`, which
+the same way. The executor runs :func:`score_chunk` (the job carries it, with a :class:`CellScoring`
+of the run), so the executors know nothing of proxies. Every proxy call runs with one torch intra-op
+thread (:func:`one_thread`, from :mod:`nasearch.determinism`, which
 restores the caller's setting afterwards), so a score is bit-identical whatever the caller's thread
 count, ``workers`` or executor (``tests/test_scoring.py`` checks every proxy). Across machines (other
 CPU kernels) scores move within each proxy's measured ``ProxySpec.tolerance``
@@ -72,6 +74,7 @@ import os
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -80,8 +83,9 @@ import torch
 from tqdm.auto import tqdm
 
 from nasearch.data.images import CLASSES, SIZE, load_images, resize_batches, sample_batches
+from nasearch.determinism import cell_generators, one_thread, seeded_generator
 from nasearch.device import deterministic_kernels, parse_device
-from nasearch.executors import Executor, ScoringJob, make_executor
+from nasearch.executors import ChunkResult, Executor, ScoringJob, make_executor
 from nasearch.proxies import shipped as shipped_scores
 from nasearch.proxies.registry import ProxyContext, ProxyError, ProxySpec, get_proxy
 from nasearch.proxies.store import ScoreKey, ScoreStore, StoreError
@@ -95,13 +99,11 @@ log = logging.getLogger(__name__)
 NO_IMAGES = "none"
 """``image_dataset`` value meaning data-free (seeded Gaussian) batches; also its value in cache keys."""
 
-_DATA_FREE_STREAM = 15625 + 1
-"""SeedSequence spawn key of NB201's data-free batches (beyond every cell index, so streams never
-meet); another space uses ``space.num_archs + 1`` (:func:`data_free_stream`)."""
 
 
-def data_free_stream(space: SearchSpace | str = "nb201") -> int:
-    """Spawn key of the data-free batches of ``space``: one past its last arch index."""
+def data_free_stream(space: SearchSpace | str) -> int:
+    """SeedSequence spawn key of the data-free batches of ``space``: one past its last arch index
+    (``num_archs + 1``, beyond every cell's key, so the streams never meet; NB201: 15,626)."""
     return get_space(space).num_archs + 1
 
 Batches = list[tuple[torch.Tensor, torch.Tensor]]
@@ -128,23 +130,16 @@ def rank_key(spec: ProxySpec | str, scores: Sequence[float] | np.ndarray) -> np.
 
 
 # ---------------------------------------------------------------------------------------- seeding
-def _generator(ss: np.random.SeedSequence) -> torch.Generator:
-    state = int(ss.generate_state(1, np.uint64)[0]) & (2**63 - 1)
-    return torch.Generator().manual_seed(state)
-
-
-def cell_generators(seed: int, arch: Arch) -> tuple[torch.Generator, torch.Generator]:
-    """(network generator, proxy-context generator) of one cell under one run seed."""
-    net_ss, ctx_ss = np.random.SeedSequence(int(seed), spawn_key=(arch.index,)).spawn(2)
-    return _generator(net_ss), _generator(ctx_ss)
+# cell_generators and one_thread live in nasearch.determinism (the EZNAS statistics share them)
+_generator = seeded_generator
 
 
 def data_free_batches(
-    batch_size: int, num_batches: int, input_size: int, seed: int, *, stream: int = _DATA_FREE_STREAM
+    batch_size: int, num_batches: int, input_size: int, seed: int, *, stream: int
 ) -> Batches:
     """Standard-normal images (N x 3 x size x size) with all-zero labels, drawn from ``seed``
-    (``stream``: :func:`data_free_stream` of the space; NB201's by default)."""
-    g = _generator(np.random.SeedSequence(int(seed), spawn_key=(int(stream),)))
+    (``stream``: :func:`data_free_stream` of the space)."""
+    g = seeded_generator(np.random.SeedSequence(int(seed), spawn_key=(int(stream),)))
     return [
         (
             torch.randn(batch_size, 3, input_size, input_size, generator=g),
@@ -180,33 +175,9 @@ def _zero_init(tensor: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
         return tensor.zero_()
 
 
-@contextmanager
-def one_thread() -> Iterator[None]:
-    """Run the block with one torch intra-op thread, then restore the caller's setting.
-
-    Why: float32 conv weight gradients are sums over the batch and the spatial positions that torch
-    (oneDNN) splits among its threads; another thread count sums in another order, which changes the
-    last bits of every gradient, and ill-conditioned proxies (ZiCo's std over two batches) turn that
-    into a 0.01-1% change of the score. Pinning makes a score independent of the caller's thread
-    count and of ``workers`` (workers run with one thread too). Cost (``make bench BENCH_ARGS='--only
-repro'``, 8 cells, 2 cores, 2026-11-29): entering and leaving the block costs 3.4 us per proxy call;
-a caller at 2 threads that scores in-process now takes 1.8x as long per cell (ZiCo: 3.05 s pinned
-against 1.68 s at 2 threads), which ``workers=2`` (one thread each, the same values) wins back.
-    """
-    n = torch.get_num_threads()
-    if n == 1:
-        yield
-        return
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(n)
-
-
 def score_one(
     spec: ProxySpec, arch: Arch, dataset: str, batches: Batches, seed: int, input_size: int,
-    space: SearchSpace | str = "nb201",
+    space: SearchSpace | str,
     device: torch.device | None = None,
 ) -> tuple[float, float]:
     """Score one (non-trivial) cell: ``(raw value, seconds)``. Failures name the proxy and the cell.
@@ -236,10 +207,36 @@ def score_one(
     except Exception as exc:
         raise ProxyError(
             f"proxy {spec.name!r} failed on cell {arch.index} {arch} "  # type: ignore[attr-defined]
-            f"({'' if space.name == 'nb201' else f'space {space.name}, '}dataset {dataset}, seed {seed}): "
+            f"(space {space.name}, dataset {dataset}, seed {seed}): "
             f"{type(exc).__name__}: {exc}"
         ) from exc
     return value, time.perf_counter() - t0
+
+
+@dataclass(frozen=True)
+class CellScoring:
+    """What a worker needs, besides the cell indices and the batches, to score cells of one run: the
+    payload of the :class:`~nasearch.executors.ScoringJob` the engine hands an executor."""
+
+    spec: ProxySpec
+    """Pickled by reference to its function."""
+    dataset: str
+    seed: int
+    input_size: int
+    space: str
+    """Registry name of the search space whose cells are scored."""
+
+
+def score_chunk(payload: CellScoring, indices: Sequence[int], device: torch.device, batches: Batches) -> ChunkResult:
+    """The worker function of the engine's jobs (run by every executor, in whatever process): score
+    the cells ``indices`` with :func:`score_one` on ``batches``, already on ``device``."""
+    space = get_space(payload.space)
+    out: ChunkResult = []
+    for i in indices:
+        v, s = score_one(payload.spec, space.from_index(int(i)), payload.dataset, batches, payload.seed,
+                         payload.input_size, space, device=device)
+        out.append((int(i), v, s))
+    return out
 
 
 # ---------------------------------------------------------------------------------------- engine
@@ -258,7 +255,7 @@ def score_key(
     num_batches: int | None = None,
     seed: int = 0,
     data_free: bool = False,
-    space: SearchSpace | str = "nb201",
+    space: SearchSpace | str,
     checkpoint: str | None = None,
 ) -> ScoreKey:
     """The validated cache key of a run (the same validation and defaults as :func:`score_cells`)."""
@@ -335,7 +332,7 @@ def score_cells(
     flush_every: int = 8,
     chunk_size: int | None = None,
     shipped: bool = True,
-    space: SearchSpace | str = "nb201",
+    space: SearchSpace | str,
     executor: str | Executor = "local",
     executor_options: dict[str, Any] | None = None,
     device: str | torch.device = "cpu",
@@ -399,9 +396,11 @@ def score_cells(
                             **(executor_options or {}))
               if isinstance(executor, str) else executor)
         try:
-            job = ScoringJob(spec=spec, dataset=dataset, seed=key.seed, input_size=size,
+            job = ScoringJob(worker=score_chunk,
+                             payload=CellScoring(spec=spec, dataset=dataset, seed=key.seed, input_size=size,
+                                                 space=space.name),
                              arrays=tuple((x.numpy(), y.numpy()) for x, y in batches), device=device,
-                             threads=ex.threads_per_worker(), space=space.name)
+                             threads=ex.threads_per_worker())
             raw.update(_compute(ex, job, key, todo, store, progress, flush_every, chunk_size, space))
         finally:
             if owned:
@@ -461,7 +460,7 @@ def _compute(
 
     size = chunk_size or max(1, min(32, math.ceil(len(todo) / (ex.parallelism * 4))))
     chunks = [[a.index for a in todo[i : i + size]] for i in range(0, len(todo), size)]
-    bar = tqdm(total=len(todo), desc=f"{job.spec.name} {key.dataset}", unit="cell", disable=not progress)
+    bar = tqdm(total=len(todo), desc=f"{key.proxy} {key.dataset}", unit="cell", disable=not progress)
     stream = ex.map_chunks(job, chunks)
     try:
         for chunk in stream:
@@ -525,7 +524,7 @@ def build_score_table(
     data_root: str | os.PathLike[str] | None = None,
     data_free: bool = False,
     progress: bool = True,
-    space: SearchSpace | str = "nb201",
+    space: SearchSpace | str,
     executor: str | Executor = "local",
     executor_options: dict[str, Any] | None = None,
     device: str | torch.device = "cpu",
@@ -575,6 +574,7 @@ def build_score_table(
 
 __all__ = [
     "NO_IMAGES",
+    "CellScoring",
     "build_score_table",
     "cell_generators",
     "data_free_batches",
@@ -584,6 +584,7 @@ __all__ = [
     "rank_key",
     "score_cells",
     "score_key",
+    "score_chunk",
     "score_one",
     "shard_indices",
 ]

@@ -25,7 +25,8 @@ store's key), kept for the process. The files' ``index`` column is the official 
 files of the older layout (nasearch's ordinal there) read the same: each row's ``arch`` string is
 trusted and its ``index`` checked against it (:class:`nasearch.proxies.tables.IndexColumn`).
 Keys are built from the files' columns by :class:`ScoreKey`'s own field names, so a key field a file
-does not carry takes its default.
+does not carry takes its default (the space: from the ``dataset`` column, ``SPACE:TASK``, as the store
+reads it).
 
 The shipped image-using scores were computed on the project's CIFAR-10 training subset (10,000
 images); a user with another CIFAR-10 copy samples other minibatches, so the same key can give other
@@ -44,10 +45,13 @@ import threading
 from collections.abc import Iterable
 from dataclasses import fields
 from importlib import resources
+from typing import Any
 
 from nasearch.proxies.registry import ProxyError
 from nasearch.proxies.store import ScoreKey, ScoreStore, _arch_index
-from nasearch.space.arch import Arch
+
+Arch = Any
+"""An arch of the key's space (``key.space``), or its index."""
 
 PACKAGE = "nasearch.embedded"
 FOLDER = "scores"

@@ -10,7 +10,7 @@ Search spaces in the key: the space is folded into the ``dataset`` column, which
 alone for NB201 (``cifar10``: exactly what stores written before spaces existed hold, so they stay
 valid as they are, in both directions) and ``SPACE:TASK`` for every other space
 (``nasbench_macro:cifar10``). The table's schema and primary key are unchanged, so no migration is
-needed; :class:`ScoreKey` carries ``space`` as its own field (default ``'nb201'``) and only this
+needed; :class:`ScoreKey` carries ``space`` as its own (required) field and only this
 module and the portable tables (:mod:`nasearch.proxies.tables`, same ``dataset`` column) fold it.
 
 Values are stored as the proxy returned them: ``+inf`` / ``-inf`` round-trip through SQLite's REAL,
@@ -39,7 +39,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import astuple, dataclass, fields
+from dataclasses import astuple, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -81,7 +81,9 @@ CREATE TABLE IF NOT EXISTS scores (
 """
 _KEY_COLS = "proxy, version, dataset, image_dataset, batch_size, num_batches, seed"
 _KEY_WHERE = " AND ".join(f"{c.strip()} = ?" for c in _KEY_COLS.split(","))
-DEFAULT_SPACE = "nb201"
+# Legacy rule (the one place the store names a space): stores written before spaces existed held
+# NB201 rows only, under a dataset column without a ``SPACE:`` prefix; NB201 keys still write it so.
+LEGACY_SPACE = "nb201"
 """The space of keys whose dataset column holds no ``SPACE:`` prefix (every store written before)."""
 
 
@@ -97,19 +99,19 @@ class ScoreKey:
     num_batches: int
     seed: int
     version: str = "1"
-    space: str = DEFAULT_SPACE
-    """Registry name of the search space whose networks were scored."""
+    space: str = field(kw_only=True)
+    """Registry name of the search space whose networks were scored (required, keyword-only)."""
 
     @property
     def dataset_field(self) -> str:
         """The stored ``dataset`` column: the task for NB201, ``SPACE:TASK`` for other spaces."""
-        return self.dataset if self.space == DEFAULT_SPACE else f"{self.space}:{self.dataset}"
+        return self.dataset if self.space == LEGACY_SPACE else f"{self.space}:{self.dataset}"
 
     @staticmethod
     def split_dataset_field(value: str) -> tuple[str, str]:
         """``(space, dataset)`` of a stored ``dataset`` column (inverse of :attr:`dataset_field`)."""
         space, sep, dataset = value.partition(":")
-        return (space, dataset) if sep else (DEFAULT_SPACE, value)
+        return (space, dataset) if sep else (LEGACY_SPACE, value)
 
     def _params(self) -> tuple:
         return (

@@ -10,8 +10,9 @@ speaks "an arch of space S" through this interface and never imports a space's i
 
 Spaces register themselves with :func:`register_space` when their module is imported; callers find
 them with :func:`get_space` (one shared instance per name) and list them with :func:`space_names`.
-Every module of the ``nasearch.space`` package is imported on first lookup, so adding a space is
-one new module (or package) under ``nasearch/space/`` that decorates its class.
+The modules of :data:`BUILTIN_MODULES` and every entry point of the group ``nasearch.spaces``
+(:mod:`nasearch.registry`) are imported on first lookup, so adding a space is one new module that
+decorates its class (listed there, or named by an entry point of the package that ships it).
 
 Defaults: the base class implements ``all_archs``, ``sample``, ``neighbours``, ``mutate``,
 ``encode``, ``config_space`` and ``from_config`` from the abstract ``from_index`` / ``to_choices`` /
@@ -29,8 +30,6 @@ string, an integer index, a choice tuple); a space supplies ``Arch``, ``expected
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, ClassVar
@@ -38,6 +37,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from nasearch.errors import NasearchError
+from nasearch.registry import Registry
 
 
 class ArchError(NasearchError):
@@ -74,7 +74,7 @@ class SearchSpace(ABC):
     """One search space. Subclasses set the class attributes and implement the abstract methods."""
 
     name: ClassVar[str] = ""
-    """Registry key: "nb201", "nasbench_macro", "transnas101_micro", "transnas101_macro"."""
+    """Registry key (``space_names()``: NAS-Bench-201's cells, NAS-Bench-Macro, TransNAS-Bench-101 micro and macro)."""
     num_archs: int = 0
     """Size of the enumeration; ``arch.index`` runs over ``0..num_archs-1``."""
     tasks: tuple[str, ...] = ()
@@ -156,7 +156,7 @@ class SearchSpace(ABC):
     def official_index(self, arch: Any) -> int:
         """The index users see (``nasearch query``, the ``index`` column of every table written): the
         benchmark's own published index where it has one (NB201: NATS-Bench's, see
-        :class:`~nasearch.space.nb201.NB201Space`), else the space's enumeration, ``arch.index``."""
+        ``NB201Space``), else the space's enumeration, ``arch.index``."""
         return int(arch.index)
 
     def from_official_index(self, i: int) -> Any:
@@ -367,51 +367,38 @@ class ProductSpace(SearchSpace):
 
 
 # ---------------------------------------------------------------------------------------- registry
-_REGISTRY: dict[str, type[SearchSpace]] = {}
+BUILTIN_MODULES: tuple[str, ...] = tuple(f"nasearch.space.{m}" for m in ("nb201", "nasbench_macro", "transnas101"))
+"""The modules of this package that define spaces (``arch``, ``networks``, ``graph`` are their helpers)."""
+
+SPACES: Registry[type[SearchSpace]] = Registry("space", error=SpaceError, builtins=BUILTIN_MODULES,
+                                               noun="search space")
+"""Every space class: built-ins and the entry points of the group ``nasearch.spaces``."""
+
+_REGISTRY = SPACES._items
 _INSTANCES: dict[str, SearchSpace] = {}
-_loaded = False
 
 
 def register_space(cls: type[SearchSpace]) -> type[SearchSpace]:
-    """Class decorator: register a :class:`SearchSpace` subclass under ``cls.name``."""
+    """Class decorator: register a :class:`SearchSpace` subclass under ``cls.name`` (in this package,
+    list its module in :data:`BUILTIN_MODULES`; from another package, name it in an entry point of
+    the group ``nasearch.spaces``)."""
     if not cls.name:
         raise TypeError(f"{cls.__name__} has no name")
-    if cls.name in _REGISTRY and _REGISTRY[cls.name] is not cls:
-        raise ValueError(f"space {cls.name!r} is registered twice ({_REGISTRY[cls.name].__name__}, {cls.__name__})")
-    _REGISTRY[cls.name] = cls
-    return cls
-
-
-def _load_all() -> None:
-    global _loaded
-    if _loaded:
-        return
-    import nasearch.space as pkg
-
-    for mod in pkgutil.iter_modules(pkg.__path__):
-        if mod.name != "base" and not mod.name.startswith("_"):
-            importlib.import_module(f"nasearch.space.{mod.name}")
-    _loaded = True
+    return SPACES.register(cls.name, cls)
 
 
 def space_names() -> tuple[str, ...]:
     """Names of every registered space, sorted."""
-    _load_all()
-    return tuple(sorted(_REGISTRY))
+    return SPACES.names()
 
 
 def get_space(name: str | SearchSpace, where: str = "") -> SearchSpace:
     """The shared instance of the space called ``name`` (a space instance is returned as is)."""
     if isinstance(name, SearchSpace):
         return name
-    if name not in _REGISTRY:
-        _load_all()
-    if name not in _REGISTRY:
-        raise SpaceError(
-            f"unknown search space {name!r}{_where(where)}; accepted: {', '.join(sorted(_REGISTRY))}"
-        )
+    cls = SPACES.get(name, where)
     if name not in _INSTANCES:
-        _INSTANCES[name] = _REGISTRY[name]()
+        _INSTANCES[name] = cls()
     return _INSTANCES[name]
 
 

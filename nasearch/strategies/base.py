@@ -4,7 +4,8 @@ A strategy proposes cells and learns from their results. It never sees the bench
 the proxy: the runner (:func:`nasearch.search.run_search`) evaluates what it proposes and charges the
 time, and the pre-filter (:mod:`nasearch.strategies.prefilter`) screens its proposals.
 
-Contract (tests/test_strategies.py runs it over every registered strategy):
+Contract (:class:`nasearch.testing.StrategyContract` checks it; tests/test_strategies.py runs that over
+every registered strategy):
 
 * ``ask(n)`` returns between 1 and ``n`` valid cells. ``n > 1`` asks for ``n`` alternatives of the
   *next* proposal for a pre-filter to choose from; each strategy documents what they are. Returning
@@ -30,6 +31,7 @@ import numpy as np
 
 from nasearch.benchmarks.base import Result
 from nasearch.errors import NasearchError
+from nasearch.registry import Registry
 from nasearch.space.base import SearchSpace, get_space
 
 Arch = Any
@@ -71,36 +73,28 @@ class Strategy(ABC):
 
 
 StrategyFactory = Callable[..., Strategy]
-_REGISTRY: dict[str, type[Strategy]] = {}
+
+BUILTIN_MODULES: tuple[str, ...] = tuple(
+    f"nasearch.strategies.{m}" for m in ("random_search", "evolution", "reinforce", "bohb")
+)
+"""The modules of this package that define strategies (``prefilter`` wraps them and is not one)."""
+
+STRATEGIES: Registry[type[Strategy]] = Registry("strategy", error=StrategyError, builtins=BUILTIN_MODULES)
+"""Every strategy class: built-ins and the entry points of the group ``nasearch.strategies``."""
 
 
 def register_strategy(cls: type[Strategy]) -> type[Strategy]:
+    """Class decorator: register a :class:`Strategy` subclass under ``cls.name``. In this package, list
+    its module in :data:`BUILTIN_MODULES`; from another package, name it in an entry point of the
+    group ``nasearch.strategies``."""
     if not cls.name:
         raise TypeError(f"{cls.__name__} has no name")
-    if cls.name in _REGISTRY:
-        raise ValueError(f"strategy {cls.name!r} is registered twice ({_REGISTRY[cls.name].__name__}, {cls.__name__})")
-    _REGISTRY[cls.name] = cls
-    return cls
+    return STRATEGIES.register(cls.name, cls)
 
 
 def strategy_names() -> tuple[str, ...]:
-    _import_builtin()
-    return tuple(sorted(_REGISTRY))
+    return STRATEGIES.names()
 
 
-def get_strategy(name: str) -> type[Strategy]:
-    _import_builtin()
-    if name not in _REGISTRY:
-        raise StrategyError(f"unknown strategy {name!r}; accepted: {', '.join(sorted(_REGISTRY))}")
-    return _REGISTRY[name]
-
-
-def _import_builtin() -> None:
-    import importlib
-    import pkgutil
-
-    import nasearch.strategies as pkg
-
-    for mod in pkgutil.iter_modules(pkg.__path__):
-        if mod.name not in ("base", "prefilter"):
-            importlib.import_module(f"nasearch.strategies.{mod.name}")
+def get_strategy(name: str, where: str = "") -> type[Strategy]:
+    return STRATEGIES.get(name, where)
