@@ -34,8 +34,8 @@ from nasearch.device import deterministic_kernels, resolve_device
 from nasearch.proxies import all_proxies
 from nasearch.proxies.registry import ProxyContext
 from nasearch.proxies.scoring import cell_generators, score_one
-from nasearch.space.arch import NUM_ARCHS, Arch
-from nasearch.space.networks import build_network
+from nasearch.space.nb201.arch import NUM_ARCHS, Arch
+from nasearch.space.nb201.networks import build_network
 
 CONNECTED = 15284
 

@@ -53,8 +53,8 @@ import torch
 from nasearch.eznas.program import PUBLISHED_NB201
 from nasearch.proxies import all_proxies
 from nasearch.proxies.registry import ProxyContext
-from nasearch.space import Arch, sample
-from nasearch.space.networks import build_network
+from nasearch.space.nb201.arch import Arch, sample
+from nasearch.space.nb201.networks import build_network
 
 CELLS = 20
 BATCH = 64

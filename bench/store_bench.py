@@ -27,7 +27,7 @@ import numpy as np
 
 from nasearch.proxies.merge import merge_stores
 from nasearch.proxies.store import ScoreKey, ScoreStore
-from nasearch.space.arch import NUM_ARCHS, Arch
+from nasearch.space.nb201.arch import NUM_ARCHS, Arch
 
 PROXIES = ("fisher", "flops", "grad_norm", "gradsign", "grasp", "jacob_cov", "naswot", "params", "snip",
            "synflow", "zen", "zico", "eznas")

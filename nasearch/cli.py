@@ -347,8 +347,7 @@ def _cmd_scores(argv: list[str]) -> None:
     p.add_argument("--proxy", default=None, help="export only this proxy's settings")
     p.add_argument("--into", default=None, help="merge: the store (or .csv/.csv.gz table) to merge into")
     a = p.parse_args(argv)
-    from nasearch.experiments.scorer import default_store_path
-    from nasearch.proxies.store import ScoreStore
+    from nasearch.proxies.store import ScoreStore, default_store_path
     from nasearch.proxies.tables import export_scores, import_scores
 
     if a.action == "merge":

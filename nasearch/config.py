@@ -60,18 +60,13 @@ class DatasetConf:
     time_budget: float = 12000.0
     """Default simulated search budget in seconds for this dataset (NB201 / NATS-Bench)."""
 
-    def check(self, space: Any = None) -> None:
-        """``space``: the benchmark's search space (its tasks are the accepted names)."""
-        if space is None:
-            from nasearch.benchmarks import DATASETS
-
-            accepted: tuple[str, ...] = DATASETS
-        else:
-            accepted = space.tasks
+    def check(self, space: Any) -> None:
+        """``space``: the configured benchmark's search space (``Config.space()``): its tasks are the
+        accepted names."""
+        accepted = tuple(space.tasks)
         if self.name not in accepted:
-            where = "" if space is None else f" (benchmark space {space.name!r})"
-            raise _bad("dataset.name", self.name, "one of " + ", ".join(accepted) + where
-                       + did_you_mean(self.name, accepted))
+            raise _bad("dataset.name", self.name, "one of " + ", ".join(accepted)
+                       + f" (benchmark space {space.name!r})" + did_you_mean(self.name, accepted))
 
 
 @dataclass
@@ -296,7 +291,7 @@ class EvolveConf:
     """Cells excluded: sample_cells(mpi_cells, mpi_seed) of the MPI study."""
     mpi_seed: int = 0
     target: str = "cifar10"
-    """Dataset whose trained accuracy the fitness ranks against."""
+    """Dataset (task) of the benchmark whose trained accuracy the fitness ranks against: one of its space's tasks."""
     metric: str = "valid_acc"
     """valid_acc (the authors' target: NB201 validation accuracy) or test_acc."""
     aggregate: str = "net_mean"
@@ -313,7 +308,8 @@ class EvolveConf:
     checkpoint: str | None = None
     """Checkpoint JSON (default: <run dir>/checkpoint.json); an existing one is resumed."""
 
-    def check(self) -> None:
+    def check(self, space: Any) -> None:
+        """``space``: the configured benchmark's search space: ``target`` is one of its tasks."""
         for key in ("population", "offspring", "tournament", "hall_of_fame", "cells", "validation_cells",
                     "subsample_batch", "subsample_channels", "init_min_depth", "batch_size"):
             if getattr(self, key) < 1:
@@ -330,10 +326,10 @@ class EvolveConf:
             raise _bad("evolve.metric", self.metric, "valid_acc or test_acc")
         if self.aggregate not in ("net_mean", "net_sum"):
             raise _bad("evolve.aggregate", self.aggregate, "net_mean (authors' code) or net_sum (paper text)")
-        from nasearch.benchmarks import DATASETS
-
-        if self.target not in DATASETS:
-            raise _bad("evolve.target", self.target, "one of " + ", ".join(DATASETS))
+        accepted = tuple(space.tasks)
+        if self.target not in accepted:
+            raise _bad("evolve.target", self.target, "one of " + ", ".join(accepted)
+                       + f" (benchmark space {space.name!r})" + did_you_mean(self.target, accepted))
 
 
 @dataclass
@@ -409,7 +405,7 @@ def validate(cfg: DictConfig) -> Config:
     if obj.task == "train_ghn":
         obj.ghn.check()
     if obj.task == "evolve":
-        obj.evolve.check()
+        obj.evolve.check(obj.space())
     return obj
 
 

@@ -1,10 +1,12 @@
 """Results: the row schema, crash-safe writers, summaries with paired tests, multirun collection, plots.
 
 One CSV row per search run (``runs.csv``): the factors of its arm, the seed and run index, the final
-incumbent's accuracies on every dataset, queries, simulated/overhead/wall seconds and the nasearch
-version. ``curves.csv`` holds each run's incumbent test accuracy on a fixed grid of the budget, for
-the anytime plot. Rows are appended and flushed one by one, so an interrupted job keeps every
-finished run; a partial last line is dropped when the job resumes. Results are never pickled.
+incumbent's test and validation accuracies on every dataset (task) its benchmark declares, in the
+benchmark's order (:func:`row_fields`; files of an older layout are read and resumed as they are),
+queries, simulated/overhead/wall seconds and the nasearch version. ``curves.csv`` holds each run's
+incumbent test accuracy on a fixed grid of the budget, for the anytime plot. Rows are appended and
+flushed one by one, so an interrupted job keeps every finished run; a partial last line is dropped
+when the job resumes. Results are never pickled.
 
 Summaries give mean +- std (sample std, ddof=1) per dataset, and for every assisted arm a Wilcoxon
 signed-rank test against the vanilla arm of the same strategy (``proxy=none`` or ``n=1``) paired
@@ -50,33 +52,45 @@ RUN_FIELDS: tuple[str, ...] = (
     "wall_seconds",
     "incumbent",
 )
-DATASET_COLUMNS = ("cifar10", "cifar100", "ImageNet16-120")
-ACC_FIELDS: tuple[str, ...] = tuple(f"test_{d}" for d in DATASET_COLUMNS) + tuple(
-    f"valid_{d}" for d in DATASET_COLUMNS
-)
-ROW_FIELDS: tuple[str, ...] = FACTORS + RUN_FIELDS + ACC_FIELDS + ("version",)
+LEGACY_DATASETS: tuple[str, ...] = ("cifar10", "cifar100", "ImageNet16-120")
+"""The dataset columns every ``runs.csv`` carried before a file held only its benchmark's own (NAS-Bench-201's
+three, before any other dataset); a file format of the past, read and resumed (:func:`legacy_row_fields`),
+never written afresh."""
 
 
-def run_datasets(datasets: Sequence[str]) -> tuple[str, ...]:
-    """The dataset columns of a benchmark's ``runs.csv``: NB201's three always (so NB201 and
-    NAS-Bench-Macro files keep :data:`ROW_FIELDS`), then the benchmark's own others (TransNAS-Bench-101's
-    seven tasks), in the benchmark's order."""
-    return DATASET_COLUMNS + tuple(d for d in datasets if d not in DATASET_COLUMNS)
+def row_fields(datasets: Sequence[str]) -> tuple[str, ...]:
+    """``runs.csv`` columns of a benchmark with these datasets (``bench.datasets``, in its order): the
+    arm's factors, the run's fields, ``test_<d>`` for each dataset, ``valid_<d>`` for each, ``version``."""
+    return (FACTORS + RUN_FIELDS + tuple(f"test_{d}" for d in datasets) + tuple(f"valid_{d}" for d in datasets)
+            + ("version",))
 
 
-def row_fields(datasets: Sequence[str] = DATASET_COLUMNS) -> tuple[str, ...]:
-    """``runs.csv`` columns of a benchmark with these datasets (:data:`ROW_FIELDS` for NB201's)."""
-    cols = run_datasets(datasets)
-    return FACTORS + RUN_FIELDS + tuple(f"test_{d}" for d in cols) + tuple(f"valid_{d}" for d in cols) + ("version",)
+def legacy_row_fields(datasets: Sequence[str]) -> tuple[str, ...]:
+    """The ``runs.csv`` columns an older nasearch wrote for a benchmark with these datasets: the
+    :data:`LEGACY_DATASETS` always, then the benchmark's others in its order (NAS-Bench-Macro files have
+    empty cifar100 / ImageNet16-120 columns, TransNAS-Bench-101 files carry them beside the seven tasks).
+    A search resuming such a file keeps its header (:class:`AppendWriter`'s ``legacy``)."""
+    return row_fields(LEGACY_DATASETS + tuple(d for d in datasets if d not in LEGACY_DATASETS))
+
+
+def read_header(path: Path) -> tuple[str, ...]:
+    """The columns of a CSV file (empty for an empty file)."""
+    with open(path, newline="", encoding="utf-8") as fh:
+        return tuple(next(csv.reader([fh.readline()]), []))
+
+
+def header_datasets(header: Sequence[str]) -> tuple[str, ...]:
+    """The datasets of a ``runs.csv`` header (its ``test_<d>`` columns, in order)."""
+    return tuple(c[len("test_"):] for c in header if c.startswith("test_"))
 
 
 def read_run_rows(path: Path) -> list[dict[str, str]]:
-    """Rows of a ``runs.csv`` of any benchmark (its header must be :func:`row_fields` of its datasets)."""
+    """Rows of a ``runs.csv`` of any benchmark, old layouts included (its header must be
+    :func:`row_fields` of the datasets it holds)."""
     path = Path(path)
-    with open(path, newline="", encoding="utf-8") as fh:
-        header = next(csv.reader([fh.readline()]), [])
-    datasets = [c[len("test_"):] for c in header if c.startswith("test_")]
-    return read_rows(path, row_fields(datasets))
+    return read_rows(path, row_fields(header_datasets(read_header(path))))
+
+
 CURVE_POINTS = 50
 CURVE_FIELDS: tuple[str, ...] = ("run",) + tuple(f"t{i}" for i in range(CURVE_POINTS))
 RUNS_FILE = "runs.csv"
@@ -87,13 +101,22 @@ CURVES_FILE = "curves.csv"
 class AppendWriter:
     """Appends CSV rows to ``path`` one at a time, flushed and fsynced, after repairing the file.
 
-    On open, a file with a different header is an error (it belongs to another schema); a partial
-    last line (the job was killed mid-write) is cut off atomically (temp file + os.replace).
+    On open, a file with a different header is an error (it belongs to another schema), unless the
+    header is one of ``legacy`` (the layout an older nasearch wrote for the same rows, a superset of
+    ``fields``): then the file keeps it, :attr:`fields` becomes it and the cells of columns a row does
+    not have are written empty, so an old folder resumes. A partial last line (the job was killed
+    mid-write) is cut off atomically (temp file + os.replace).
     """
 
-    def __init__(self, path: Path, fields: Sequence[str]):
+    def __init__(self, path: Path, fields: Sequence[str], *, legacy: Iterable[Sequence[str]] = ()):
         self.path = Path(path)
         self.fields = tuple(fields)
+        if self.path.exists():
+            header = read_header(self.path)
+            if header != self.fields and header in {tuple(h) for h in legacy}:
+                assert set(self.fields) <= set(header), "a legacy layout holds every current column"
+                log.info("%s has an older column layout; resuming it with that layout", self.path)
+                self.fields = header
         existing = read_rows(self.path, self.fields) if self.path.exists() else []
         _rewrite(self.path, self.fields, existing)
         self.rows = existing
@@ -249,7 +272,7 @@ def summarize(rows: Iterable[dict[str, str]]) -> list[ArmSummary]:
     from scipy.stats import wilcoxon
 
     rows = list(rows)
-    datasets = run_datasets(list(dict.fromkeys(c[len("test_"):] for r in rows for c in r if c.startswith("test_"))))
+    datasets = list(dict.fromkeys(d for r in rows for d in header_datasets(list(r))))
     arms = group_arms(rows)
     out: list[ArmSummary] = []
     for key, rs in arms.items():
@@ -304,32 +327,20 @@ def summarize(rows: Iterable[dict[str, str]]) -> list[ArmSummary]:
     return out
 
 
-SUMMARY_FIELDS = (
-    "strategy",
-    "proxy",
-    "n",
-    "k",
-    "benchmark",
-    "dataset",
-    "budget_seconds",
-    "budget_queries",
-    "runs",
-    *(f"{s}_{d}" for d in DATASET_COLUMNS for s in ("mean", "std")),
-    "queries",
-    "sim_seconds",
-    "overhead_seconds",
-    "delta_vs_vanilla",
-    "p_wilcoxon",
+SUMMARY_HEAD: tuple[str, ...] = (
+    "strategy", "proxy", "n", "k", "benchmark", "dataset", "budget_seconds", "budget_queries", "runs",
 )
+SUMMARY_TAIL: tuple[str, ...] = ("queries", "sim_seconds", "overhead_seconds", "delta_vs_vanilla", "p_wilcoxon")
 
 
-def summary_fields(summaries: list[ArmSummary]) -> tuple[str, ...]:
-    """:data:`SUMMARY_FIELDS`, with a mean/std pair for each further dataset the summaries hold."""
-    extra = [d for d in (summaries[0].mean if summaries else {}) if d not in DATASET_COLUMNS]
-    if not extra:
-        return SUMMARY_FIELDS
-    i = SUMMARY_FIELDS.index("queries")
-    return SUMMARY_FIELDS[:i] + tuple(f"{s}_{d}" for d in extra for s in ("mean", "std")) + SUMMARY_FIELDS[i:]
+def summary_fields(summaries: list[ArmSummary], datasets: Sequence[str] = ()) -> tuple[str, ...]:
+    """Columns of a summary table (``collected.csv``, :func:`load`'s ``summary``): the arm, a mean/std
+    pair per dataset the summaries hold (the datasets of their ``runs.csv``, in its order; ``datasets``
+    first, the columns of a table with no arm), queries and times, the paired test."""
+    ds = dict.fromkeys(datasets)
+    for s in summaries:
+        ds.update(dict.fromkeys(s.mean))
+    return SUMMARY_HEAD + tuple(f"{m}_{d}" for d in ds for m in ("mean", "std")) + SUMMARY_TAIL
 
 
 def summary_rows(summaries: list[ArmSummary]) -> list[dict[str, Any]]:
@@ -453,14 +464,16 @@ def collect(root: Path, out_prefix: str = "collected") -> list[ArmSummary]:
         raise FileNotFoundError(f"no {RUNS_FILE} below {str(root)!r}: is it a nasearch multirun directory?")
     rows: list[dict[str, str]] = []
     curves_by_arm: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray]] = {}
+    datasets: dict[str, None] = {}
     for job in jobs:
         jr = read_run_rows(job / RUNS_FILE)
+        datasets.update(dict.fromkeys(header_datasets(read_header(job / RUNS_FILE))))
         rows.extend(jr)
         c = read_curves(job)
         if jr and c is not None:
             curves_by_arm.setdefault(arm_key(jr[0]), c)
     summaries = summarize(rows)
-    write_table(root / f"{out_prefix}.csv", summary_rows(summaries), summary_fields(summaries))
+    write_table(root / f"{out_prefix}.csv", summary_rows(summaries), summary_fields(summaries, list(datasets)))
     md = markdown_table(summaries)
     write_text(root / f"{out_prefix}.md", md)
     by_strategy: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = defaultdict(dict)
@@ -576,11 +589,14 @@ def load(folder: str | os.PathLike[str]) -> RunResult:
     if jobs:
         task = task or "search"
         parts, curve_parts, rows = [], [], []
+        datasets: dict[str, None] = {}
         for job in jobs:
             jr = read_run_rows(job / RUNS_FILE)
+            header = read_header(job / RUNS_FILE)
+            datasets.update(dict.fromkeys(header_datasets(header)))
             rows.extend(jr)
             rel = str(job.relative_to(root))
-            parts.append(pd.DataFrame(jr).assign(job=rel))
+            parts.append(pd.DataFrame(jr, columns=list(header)).assign(job=rel))
             if (job / CURVES_FILE).exists():
                 curve_parts.append(pd.DataFrame(read_rows(job / CURVES_FILE, CURVE_FIELDS)).assign(job=rel))
         runs = pd.concat(parts, ignore_index=True)
@@ -591,7 +607,7 @@ def load(folder: str | os.PathLike[str]) -> RunResult:
         if curve_parts:
             frames["curves"] = pd.concat(curve_parts, ignore_index=True).apply(_numeric)
         arms = summarize(rows)
-        frames["summary"] = pd.DataFrame(summary_rows(arms), columns=list(summary_fields(arms)))
+        frames["summary"] = pd.DataFrame(summary_rows(arms), columns=list(summary_fields(arms, list(datasets))))
         table = markdown_table(arms)
     else:
         named = {"mpi.csv": "mpi", "scores.csv": "scores", "hall_of_fame.csv": "hall_of_fame",

@@ -12,7 +12,7 @@ import pytest
 
 from nasearch.benchmarks import BenchmarkError, analognas, make_benchmark
 from nasearch.benchmarks.analognas import AnalogNASBenchmark, load_accuracies, parse_data
-from nasearch.space.arch import NUM_ARCHS, SKIP, Arch, all_archs
+from nasearch.space.nb201.arch import NUM_ARCHS, SKIP, Arch, all_archs
 
 
 @pytest.fixture(scope="module")

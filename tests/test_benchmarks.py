@@ -12,7 +12,7 @@ import pytest
 
 from nasearch.benchmarks import BENCHMARKS, Benchmark, BenchmarkError, Result, make_benchmark
 from nasearch.benchmarks.table import COLUMNS, TableBenchmark
-from nasearch.space.arch import Arch, all_archs
+from nasearch.space.nb201.arch import Arch, all_archs
 from nasearch.testing import BenchmarkContract, contract_classes
 
 NATS_SAMPLE = Path("nats-tss-sample") / "NATS-tss-v1_0-3ffb9-simple"

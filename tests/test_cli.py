@@ -134,10 +134,11 @@ def _gz(path: Path, text: str) -> Path:
 def _store_with_rows(path: Path) -> Path:
     from nasearch.proxies.scoring import score_cells
     from nasearch.proxies.store import ScoreStore
-    from nasearch.space import Arch
+    from nasearch.space import get_space
 
+    space = get_space("nb201")
     with ScoreStore(path) as store:
-        score_cells([Arch.from_index(i) for i in (3001, 6002, 9003)], "params", data_free=True, progress=False,
+        score_cells([space.from_index(i) for i in (3001, 6002, 9003)], "params", data_free=True, progress=False,
                     store=store, space="nb201")
     import sqlite3
 

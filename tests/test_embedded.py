@@ -22,10 +22,10 @@ from nasearch.data import DataError
 from nasearch.proxies import get_proxy, shipped
 from nasearch.proxies.scoring import score_cells, score_key
 from nasearch.proxies.store import ScoreStore
-from nasearch.space.arch import NUM_ARCHS, Arch
 from nasearch.space.base import get_space
 
-CELL_11 = Arch.from_string(  # NAS-Bench-201's cell 11
+NB201 = get_space("nb201")
+CELL_11 = NB201.parse(  # NAS-Bench-201's cell 11
     "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|none~0|nor_conv_3x3~1|avg_pool_3x3~2|"
 )
 
@@ -81,7 +81,7 @@ def user_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
             gzip.open(dst, "wt", newline="", compresslevel=1) as out:
         w = csv.writer(out)
         for r in csv.reader(src):
-            if r[1] == CELL_11.to_string() and r[2] == "cifar10":
+            if r[1] == str(CELL_11) and r[2] == "cifar10":
                 r[col] = "12.345"
             w.writerow(r)
     return root
@@ -101,7 +101,7 @@ def test_user_table_under_nasearch_data_wins(user_data: Path, tmp_path: Path, mo
 
 
 def test_user_table_wins_at_the_command_line(user_data: Path, tmp_path: Path) -> None:
-    cmd = [sys.executable, "-m", "nasearch.cli", "query", CELL_11.to_string()]
+    cmd = [sys.executable, "-m", "nasearch.cli", "query", str(CELL_11)]
     mine = subprocess.run(cmd, cwd=tmp_path, env=_env(NASEARCH_DATA=str(user_data)), capture_output=True,
                           text=True, timeout=120)
     assert mine.returncode == 0, mine.stderr
@@ -133,13 +133,13 @@ def test_every_shipped_table_holds_one_setting_that_score_key_produces() -> None
         assert key == score_key(name, "cifar10", batch_size=64, seed=0, space="nb201")
         cells = shipped.cells_of(key)
         assert len(cells) == (15284 if name in full else 1000), key
-        assert all(Arch.from_index(i).is_connected() for i in cells)
+        assert not any(NB201.is_trivial(NB201.from_index(i)) for i in cells)
 
 
 def test_store_first_then_shipped_nothing_written(tmp_path: Path) -> None:
     before = _package_digest()
     key = score_key("gradsign", "cifar10", space="nb201")
-    cells = [a for a in (Arch.from_index(i) for i in range(0, NUM_ARCHS, 97)) if a.is_connected()][:40]
+    cells = [a for a in (NB201.from_index(i) for i in range(0, NB201.num_archs, 97)) if not NB201.is_trivial(a)][:40]
     want = shipped.get_many(key, cells)
     assert len(want) == len(cells)
     with ScoreStore(tmp_path / "s.sqlite") as store:
@@ -164,14 +164,15 @@ def test_a_cell_nothing_holds_is_computed_and_needs_images(tmp_path: Path, monke
     monkeypatch.delenv("NASEARCH_DATA", raising=False)
     key = score_key("snip", "cifar10", space="nb201")
     held = sorted(shipped.cells_of(key))
-    missing = next(a for a in (Arch.from_index(i) for i in range(NUM_ARCHS)) if a.is_connected() and a.index not in held)
+    missing = next(a for a in (NB201.from_index(i) for i in range(NB201.num_archs))
+                   if not NB201.is_trivial(a) and a.index not in held)
     with ScoreStore(tmp_path / "s.sqlite") as store:
-        out = score_cells([Arch.from_index(i) for i in held[:5]], "snip", store=store, progress=False, space="nb201")
+        out = score_cells([NB201.from_index(i) for i in held[:5]], "snip", store=store, progress=False, space="nb201")
         assert np.all(np.isfinite(out))
         with pytest.raises(DataError, match="no folder given for cifar10 images"):
-            score_cells([Arch.from_index(held[0]), missing], "snip", store=store, progress=False, space="nb201")
+            score_cells([NB201.from_index(held[0]), missing], "snip", store=store, progress=False, space="nb201")
         with pytest.raises(DataError, match="no folder given for cifar10 images"):
-            score_cells([Arch.from_index(held[0])], "snip", store=store, progress=False, shipped=False, space="nb201")
+            score_cells([NB201.from_index(held[0])], "snip", store=store, progress=False, shipped=False, space="nb201")
 
 
 def test_shipped_scores_are_what_the_code_computes(cifar10_root: Path, tmp_path: Path) -> None:
@@ -182,7 +183,7 @@ def test_shipped_scores_are_what_the_code_computes(cifar10_root: Path, tmp_path:
     for proxy in ("gradsign", "synflow", "ghn"):
         key = score_key(proxy, "cifar10", space="nb201")
         held = sorted(shipped.cells_of(key))
-        cells = [Arch.from_index(held[j]) for j in np.random.default_rng(0).choice(len(held), 2, replace=False)]
+        cells = [NB201.from_index(held[j]) for j in np.random.default_rng(0).choice(len(held), 2, replace=False)]
         fresh = score_cells(cells, proxy, data_root=cifar10_root.parent, progress=False, space="nb201")  # no store: computed
         want = [shipped.cells_of(key)[a.index][0] for a in cells]
         # float32 kernels differ across CPUs: a relative tolerance, not equality (ghn: 1e-6, its

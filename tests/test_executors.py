@@ -22,17 +22,18 @@ from nasearch.executors import EXECUTORS, ExecutorError, make_executor
 from nasearch.executors.local import LocalExecutor
 from nasearch.proxies.scoring import score_cells, score_key
 from nasearch.proxies.store import ScoreStore
-from nasearch.space.arch import NUM_ARCHS, Arch
+from nasearch.space import get_space
 from nasearch.testing import Counting, ExecutorContract
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _connected(n: int, start: int = 0) -> list[Arch]:
+def _connected(n: int, start: int = 0) -> list:
+    space = get_space("nb201")
     out = []
-    for i in range(start, NUM_ARCHS, 37):
-        a = Arch.from_index(i)
-        if a.is_connected():
+    for i in range(start, space.num_archs, 37):
+        a = space.from_index(i)
+        if not space.is_trivial(a):
             out.append(a)
         if len(out) == n:
             return out
@@ -131,11 +132,12 @@ torch.set_num_threads(1)
 from nasearch.executors import make_executor
 from nasearch.proxies.scoring import score_cells
 from nasearch.proxies.store import ScoreStore
-from nasearch.space.arch import Arch
-cells = [Arch.from_index(int(i)) for i in sys.argv[3].split(",")]
+from nasearch.space import get_space
+space = get_space("nb201")
+cells = [space.from_index(int(i)) for i in sys.argv[3].split(",")]
 ex = make_executor("ray", address=sys.argv[2])
 score_cells(cells, "naswot", batch_size=32, data_free=True, progress=False, store=ScoreStore(sys.argv[1]),
-            executor=ex, chunk_size=1, space="nb201")
+            executor=ex, chunk_size=1, space=space)
 """
 
 

@@ -11,7 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from nasearch.results import ROW_FIELDS, read_rows
+from nasearch.results import read_rows, row_fields
+
+ROW_FIELDS = row_fields(("cifar10", "cifar100", "ImageNet16-120"))
+"""NB201's runs.csv columns (its datasets, in its order)."""
 
 VOLATILE = {"wall_seconds", "overhead_seconds"}
 

@@ -36,8 +36,8 @@ from nasearch.eznas.statistics import (
     kinds_needed,
     needs_backward,
 )
-from nasearch.space.arch import Arch
-from nasearch.space.networks import ReLUConvBN, build_network
+from nasearch.space import get_space
+from nasearch.space.networks import ReLUConvBN
 
 DATA = os.environ.get("NASEARCH_DATA")
 
@@ -68,10 +68,16 @@ def _images(seed: int = 1, b: int = 4, size: int = 8) -> torch.Tensor:
     return torch.randn(b, 3, size, size, generator=torch.Generator().manual_seed(seed))
 
 
+def _nb201_network() -> torch.nn.Module:
+    """The network of one NB201 cell with every op kind (seeded)."""
+    space = get_space("nb201")
+    arch = space.parse("|nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|+|none~0|avg_pool_3x3~1|nor_conv_3x3~2|")
+    return space.build_network(arch, "cifar10", generator=torch.Generator().manual_seed(0))
+
+
 # ------------------------------------------------------------------------------------ statistics
 def test_instances_found_by_structure() -> None:
-    arch = Arch.parse("|nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|+|none~0|avg_pool_3x3~1|nor_conv_3x3~2|")
-    net = build_network(arch, "cifar10", generator=torch.Generator().manual_seed(0))
+    net = _nb201_network()
     assert len(find_instances(net)) == 15 * 3 + 4  # 3 conv edges per cell, 2 per reduction block
     assert len(find_instances(_tiny())) == 2
 
@@ -79,8 +85,6 @@ def test_instances_found_by_structure() -> None:
 def test_instances_of_every_space_and_in_place_relus() -> None:
     """NAS-Bench-Macro: two instances per MobileNetV2 block (depthwise and projection conv), none in
     identity blocks; its in-place ReLUs must not overwrite what the hooks record."""
-    from nasearch.space import get_space
-
     space = get_space("nasbench_macro")
     arch = space.parse("10200001")  # 3 inverted-residual blocks
     net = space.build_network(arch, "cifar10", generator=torch.Generator().manual_seed(0))
@@ -129,8 +133,7 @@ def test_statistics_shapes_and_determinism() -> None:
     # forward-only passes (no gradient statistic named) record bitwise the same activations
     assert not needs_backward(["act_P", "wt", "preact_D", "inpact_N"])
     assert needs_backward(["act_D", "wtgrad_N"]) and needs_backward(["inpactgrad_P"])
-    arch = Arch.parse("|nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|+|none~0|avg_pool_3x3~1|nor_conv_3x3~2|")
-    net = build_network(arch, "cifar10", generator=torch.Generator().manual_seed(0))
+    net = _nb201_network()
     x32 = _images(b=2, size=32)
     full = collect(net, x32, torch.Generator().manual_seed(5), names=["preact_D", "act_P", "inpact_N", "wtgrad_D"])
     fwd = collect(net, x32, torch.Generator().manual_seed(5), names=["preact_D", "act_P", "inpact_N"])
@@ -372,24 +375,37 @@ def test_task_evolve_end_to_end(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(not DATA, reason="needs NASEARCH_DATA (NB201 table and CIFAR-10 images)")
 def test_task_evolve_killed_mid_generation_resumes_to_the_uninterrupted_result(tmp_path: Path) -> None:
-    """A real SIGKILL of ``task=evolve`` in the middle of generation 2 (fault injection, no cleanup);
-    the rerun resumes from generation 1's checkpoint and ends with the uninterrupted run's hall of
-    fame, log and final population."""
-    def cmd(run: str) -> list[str]:
-        return [sys.executable, "-m", "nasearch.cli", "task=evolve", "evolve.cells=4", "evolve.validation_cells=2",
-                "evolve.population=4", "evolve.offspring=4", "evolve.generations=3", "evolve.init_max_depth=2",
-                "evolve.batch_size=2", "evolve.workers=1", f"evolve.cache_dir={tmp_path / 'cache'}",
-                f"hydra.run.dir={tmp_path / run}", "progress=false"]
+    """A real SIGKILL of ``task=evolve`` in the middle of generation 2 (no cleanup), injected from the
+    test side: a driver runs the CLI with ``evolve_task``'s ``on_evaluated`` callback killing the process
+    right after evaluation 1 of generation 2. The rerun (the plain CLI) resumes from generation 1's
+    checkpoint and ends with the uninterrupted run's hall of fame, log and final population."""
+    args = ["task=evolve", "evolve.cells=4", "evolve.validation_cells=2", "evolve.population=4", "evolve.offspring=4",
+            "evolve.generations=3", "evolve.init_max_depth=2", "evolve.batch_size=2", "evolve.workers=1",
+            f"evolve.cache_dir={tmp_path / 'cache'}", "progress=false"]
 
-    env = {k: v for k, v in os.environ.items() if k != "NASEARCH_FAULT_KILL_EVOLVE"}
-    straight = subprocess.run(cmd("a"), capture_output=True, text=True, timeout=900, env=env)
+    def cmd(run: str) -> list[str]:
+        return [sys.executable, "-m", "nasearch.cli", *args, f"hydra.run.dir={tmp_path / run}"]
+
+    driver = tmp_path / "kill_at.py"
+    driver.write_text(
+        "import functools, os, signal, sys\n"
+        "import nasearch.experiments.evolve as task\n"
+        "from nasearch.cli import main\n"
+        "GEN, K = int(sys.argv[1]), int(sys.argv[2])\n"
+        "def kill(generation, k):\n"
+        "    if (generation, k) == (GEN, K):\n"
+        "        os.kill(os.getpid(), signal.SIGKILL)\n"
+        "task.evolve_task = functools.partial(task.evolve_task, on_evaluated=kill)\n"
+        "main(sys.argv[3:])\n"
+    )
+    straight = subprocess.run(cmd("a"), capture_output=True, text=True, timeout=900)
     assert straight.returncode == 0, straight.stderr[-2000:]
-    killed = subprocess.run(cmd("b"), capture_output=True, text=True, timeout=900,
-                            env=env | {"NASEARCH_FAULT_KILL_EVOLVE": "2:1"})
+    killed = subprocess.run([sys.executable, str(driver), "2", "1", *args, f"hydra.run.dir={tmp_path / 'b'}"],
+                            capture_output=True, text=True, timeout=900)
     assert killed.returncode == -9, (killed.returncode, killed.stderr[-2000:])
     assert json.loads((tmp_path / "b" / "checkpoint.json").read_text())["generation"] == 1
     assert not (tmp_path / "b" / "hall_of_fame.csv").exists()
-    resumed = subprocess.run(cmd("b"), capture_output=True, text=True, timeout=900, env=env)
+    resumed = subprocess.run(cmd("b"), capture_output=True, text=True, timeout=900)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     for name in ("hall_of_fame.csv", "evolution.csv"):
         assert (tmp_path / "b" / name).read_text() == (tmp_path / "a" / name).read_text(), name

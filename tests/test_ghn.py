@@ -19,9 +19,9 @@ from nasearch.predictors.ghn_train import (
     load_model,
     train_ghn,
 )
-from nasearch.space.arch import Arch
 from nasearch.space.graph import NODE_TYPES, op_graph
-from nasearch.space.networks import build_network
+from nasearch.space.nb201.arch import Arch
+from nasearch.space.nb201.networks import build_network
 
 ALL_CONV3 = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|"
 ONLY_SKIP = "|none~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|"
@@ -235,7 +235,7 @@ def test_checkpoints_written_before_the_space_key_resume_as_nb201(tmp_path: Path
 
     from nasearch.predictors.ghn_train import sample_arch
     from nasearch.space import get_space
-    from nasearch.space.arch import NUM_ARCHS
+    from nasearch.space.nb201.arch import NUM_ARCHS
 
     # NB201's draws through the space interface are the draws of the NB201-only code they replaced
     old, new = np.random.default_rng(7), np.random.default_rng(7)
@@ -266,7 +266,7 @@ def test_training_on_a_space_without_cifar10_networks_is_refused():
 
 def test_train_ghn_task_takes_the_space_of_the_benchmark():
     import nasearch.api as nas
-    from nasearch.predictors.ghn_train import settings_from_conf
+    from nasearch.experiments.train_ghn import settings_from_conf
 
     cfg = nas.config("task=train_ghn", "benchmark=nasbench_macro")
     assert settings_from_conf(cfg.ghn, space=cfg.space().name).space == "nasbench_macro"

@@ -16,7 +16,9 @@ from nasearch.proxies.registry import ProxyError
 from nasearch.proxies.scoring import build_score_table, score_key, shard_indices
 from nasearch.proxies.store import ScoreStore
 from nasearch.proxies.tables import export_scores
-from nasearch.space.arch import Arch
+from nasearch.space import get_space
+
+NB201 = get_space("nb201")
 
 
 def _rows(path: Path) -> list[tuple]:
@@ -49,7 +51,7 @@ def test_four_shards_merged_equal_one_shard(tmp_path: Path):
                                 out_csv=tmp_path / f"shard_{i}.csv", shard=i, shards=4)
         with open(out) as f:
             rows = list(csv.DictReader(f))
-        assert all(Arch.from_string(r["arch"]).index % 4 == i for r in rows)  # shards by the internal ordinal
+        assert all(NB201.parse(r["arch"]).index % 4 == i for r in rows)  # shards by the internal ordinal
         shard_rows += len(rows)
     assert shard_rows == 200
     # shard 3 travels as an exported table (gzipped), the others as stores
@@ -69,7 +71,7 @@ def test_four_shards_merged_equal_one_shard(tmp_path: Path):
 def _store_with(path: Path, values: dict[int, float], seed: int = 0) -> Path:
     key = score_key("params", seed=seed, space="nb201")
     with ScoreStore(path) as s:
-        s.put_many(key, [(Arch.from_index(i), v, 0.1) for i, v in values.items()])
+        s.put_many(key, [(NB201.from_index(i), v, 0.1) for i, v in values.items()])
     return path
 
 

@@ -13,7 +13,7 @@ from torch import nn
 
 from nasearch.benchmarks.base import BenchmarkError, Result
 from nasearch.benchmarks.nasbench_macro import NASBenchMacroBenchmark
-from nasearch.space.arch import ArchError
+from nasearch.space.base import ArchError
 from nasearch.space.nasbench_macro import (
     BLOCKS,
     NUM_ARCHS,
@@ -307,7 +307,7 @@ def test_committed_macro_study_runs_reproduce(bench: NASBenchMacroBenchmark, run
     empty store (nothing is computed). A proxy table or strategy that changed would show here."""
     from committed_runs import assert_first_runs_reproduce, read_committed
 
-    from nasearch.experiments.scorer import ArchScorer
+    from nasearch.proxies.scorer import ArchScorer
 
     first = read_committed(runs_csv)[0]
     scorer = None

@@ -44,7 +44,7 @@ def gradsign_store(tmp_path_factory):
 
 @pytest.mark.parametrize("arm", list(ARMS))
 def test_committed_nb201_runs_reproduce_bit_for_bit(nb201_table, gradsign_store, arm):
-    from nasearch.experiments.scorer import ArchScorer
+    from nasearch.proxies.scorer import ArchScorer
 
     first = read_committed(ARMS[arm])[0]
     scorer = None

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from nasearch.space import Arch, all_archs
-from nasearch.space.networks import INPUT_SIZE, build_network, count_flops, count_parameters
+from nasearch.space.nb201.arch import Arch, all_archs
+from nasearch.space.nb201.networks import INPUT_SIZE, build_network
+from nasearch.space.networks import count_flops, count_parameters
 
 DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
 

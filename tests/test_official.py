@@ -12,7 +12,7 @@ import pytest
 from nasearch.benchmarks import BenchmarkError, official
 from nasearch.benchmarks.official import convert_to_table, nb201_param_count
 from nasearch.benchmarks.table import COLUMNS, TableBenchmark
-from nasearch.space.arch import Arch
+from nasearch.space.nb201.arch import Arch
 
 NATS_SAMPLE = Path("nats-tss-sample") / "NATS-tss-v1_0-3ffb9-simple"
 SAMPLE_CELLS = ("0", "11", "284")
@@ -95,7 +95,8 @@ def test_output_is_deterministic(nats_dir: Path, tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------------------------------------- params
 def test_param_count_matches_the_network() -> None:
-    from nasearch.space.networks import build_network, count_parameters
+    from nasearch.space.nb201.networks import build_network
+    from nasearch.space.networks import count_parameters
 
     for text in (
         "|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_1x1~0|skip_connect~1|skip_connect~2|",

@@ -21,9 +21,9 @@ from nasearch.proxies import shipped
 from nasearch.proxies.registry import ProxyError
 from nasearch.proxies.store import ScoreKey, ScoreStore
 from nasearch.proxies.tables import FIELDS, export_scores, import_scores, read_scores
-from nasearch.space import Arch, get_space
-from nasearch.space.arch import NUM_ARCHS
+from nasearch.space import get_space
 from nasearch.space.base import ArchError
+from nasearch.space.nb201.arch import NUM_ARCHS, Arch
 
 REPO = Path(__file__).resolve().parents[1]
 README_CELL = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"

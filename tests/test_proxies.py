@@ -21,8 +21,8 @@ from nasearch.proxies.gradsign import (
 from nasearch.proxies.naswot import relu_kernel
 from nasearch.proxies.synflow import synflow_per_layer
 from nasearch.proxies.zico import zico_from_grads
-from nasearch.space.arch import Arch
-from nasearch.space.networks import build_network
+from nasearch.space.nb201.arch import Arch
+from nasearch.space.nb201.networks import build_network
 from nasearch.testing import ProxyContract, contract_classes
 
 ALL_CONV3 = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|"

@@ -6,7 +6,10 @@ import logging
 
 import numpy as np
 
-from nasearch.results import FACTORS, ROW_FIELDS, markdown_table, summarize
+from nasearch.results import FACTORS, markdown_table, row_fields, summarize
+
+ROW_FIELDS = row_fields(("cifar10", "cifar100", "ImageNet16-120"))
+"""NB201's runs.csv columns (its datasets, in its order)."""
 
 
 def _rows(proxy: str, n: int, acc: np.ndarray, incumbent: str = "|a|") -> list[dict[str, str]]:
@@ -69,27 +72,29 @@ def test_charged_arm_is_its_own_arm_and_label():
 
 def test_a_transnas_sweep_records_and_collects_its_task_values(tmp_path):
     """runs.csv of a benchmark whose datasets are not NB201's keeps their values (TransNAS-Bench-101's
-    tasks were dropped before: empty columns and an empty collected table), and NB201's header is
-    unchanged."""
+    tasks were dropped before: empty columns and an empty collected table) and carries only its own
+    tasks; NB201's header is unchanged; older layouts (NB201's datasets in every file) still read."""
     from nasearch.experiments.search import ArmSpec, run_arm
-    from nasearch.results import collect, read_run_rows, row_fields
+    from nasearch.results import collect, legacy_row_fields, read_run_rows
     from nasearch.search import Budget
     from nasearch.space.transnas101 import TASKS
 
-    assert row_fields(("cifar10", "cifar100", "ImageNet16-120")) == ROW_FIELDS
-    assert row_fields(("cifar10",)) == ROW_FIELDS  # NAS-Bench-Macro files read as before
+    assert legacy_row_fields(("cifar10", "cifar100", "ImageNet16-120")) == ROW_FIELDS
+    assert legacy_row_fields(("cifar10",)) == ROW_FIELDS  # NAS-Bench-Macro files written before
+    assert row_fields(("cifar10",)) == tuple(f for f in ROW_FIELDS if "cifar100" not in f and "ImageNet" not in f)
     for strategy in ("rs", "rea"):
         spec = ArmSpec(benchmark="transnas101_micro", benchmark_path=None, dataset="jigsaw", strategy=strategy,
                        strategy_params={}, proxy="none", n=1, k=1, budget=Budget(queries=20), fidelity=None,
                        charge_time=False, seed=0, runs=4)
         rows = run_arm(spec, tmp_path / strategy, progress=False)
         assert len(rows) == 4
-        assert all(float(r["test_jigsaw"]) > 80 and r["test_cifar10"] == "" for r in rows)
+        assert all(float(r["test_jigsaw"]) > 80 and "test_cifar10" not in r for r in rows)
         assert read_run_rows(tmp_path / strategy / "runs.csv") == rows
     summaries = collect(tmp_path)
     assert {s.factors["strategy"] for s in summaries} == {"rs", "rea"}
     for s in summaries:
-        assert list(s.mean)[3:] == list(TASKS) and 80 < s.mean["jigsaw"] <= 100
+        assert list(s.mean) == list(TASKS) and 80 < s.mean["jigsaw"] <= 100
     header = (tmp_path / "collected.csv").read_text().splitlines()[0].split(",")
-    assert "mean_jigsaw" in header and "mean_cifar10" in header
+    assert "mean_jigsaw" in header and "mean_cifar10" not in header
+    assert [c[len("mean_"):] for c in header if c.startswith("mean_")] == list(TASKS)
     assert "jigsaw" in markdown_table(summaries).splitlines()[0]

@@ -31,7 +31,7 @@ from nasearch.proxies.scoring import (
     score_key,
 )
 from nasearch.proxies.store import ScoreStore
-from nasearch.space.arch import NUM_ARCHS, Arch
+from nasearch.space import get_space
 
 REPO = Path(__file__).resolve().parents[1]
 CALLS: list[int] = []
@@ -91,12 +91,15 @@ def test_proxies():
         registry._REGISTRY.pop(name, None)
 
 
-def _connected(n: int, step: int = 97) -> list[Arch]:
-    return [a for a in (Arch.from_index(i) for i in range(0, NUM_ARCHS, step)) if a.is_connected()][:n]
+NB201 = get_space("nb201")
+
+
+def _connected(n: int, step: int = 97) -> list:
+    return [a for a in (NB201.from_index(i) for i in range(0, NB201.num_archs, step)) if not NB201.is_trivial(a)][:n]
 
 
 CELLS = _connected(4, step=3001)
-DISCONNECTED = Arch.from_index(0)  # every edge 'none'
+DISCONNECTED = NB201.from_index(0)  # every edge 'none'
 
 
 def _hex(values) -> list[str]:
@@ -116,7 +119,7 @@ def test_independent_of_order_and_same_in_another_process(data_root: Path):
         "import sys; sys.path.insert(0, 'tests'); import torch; torch.set_num_threads(1)\n"
         "import test_scoring as t; t.register()\n"
         "from nasearch.proxies.scoring import score_cells\n"
-        f"s = score_cells([t.Arch.from_index(i) for i in {[c.index for c in CELLS]}], '_t_logit', "
+        f"s = score_cells([t.NB201.from_index(i) for i in {[c.index for c in CELLS]}], '_t_logit', "
         f"batch_size=8, data_root={str(data_root)!r}, progress=False, space='nb201')\n"
         "print([float(v).hex() for v in s])\n"
     )
@@ -141,8 +144,8 @@ def test_workers_match_serial_and_fill_store(data_root: Path, tmp_path: Path):
 
 # ------------------------------------------------------------------------------------- sentinels
 def test_disconnected_cells_get_sentinel_with_one_warning(caplog):
-    cells = [DISCONNECTED, CELLS[0], Arch.from_index(1), DISCONNECTED]
-    assert not Arch.from_index(1).is_connected()
+    cells = [DISCONNECTED, CELLS[0], NB201.from_index(1), DISCONNECTED]
+    assert NB201.is_trivial(NB201.from_index(1))
     with caplog.at_level(logging.WARNING, logger="nasearch.proxies.scoring"):
         hi = score_cells(cells, "_t_sleepy", batch_size=8, progress=False, space="nb201")
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
@@ -237,7 +240,7 @@ def test_killed_run_resumes(tmp_path: Path):
         "import test_scoring as t; t.register()\n"
         "from nasearch.proxies.scoring import score_cells\n"
         "from nasearch.proxies.store import ScoreStore\n"
-        f"score_cells([t.Arch.from_index(i) for i in {[a.index for a in cells]}], '_t_sleepy', batch_size=8, "
+        f"score_cells([t.NB201.from_index(i) for i in {[a.index for a in cells]}], '_t_sleepy', batch_size=8, "
         f"store=ScoreStore({str(path)!r}), flush_every=2, progress=False, space='nb201')\n"
     )
     env = dict(os.environ, NASEARCH_TEST_SLEEP="0.2")
@@ -259,13 +262,13 @@ def test_build_score_table(tmp_path: Path):
                             store_path=tmp_path / "s.sqlite", out_csv=tmp_path / "t" / "free.csv", progress=False, space="nb201")
     rows = list(csv.DictReader(open(out)))
     assert len(rows) == 5
-    idx = [Arch.from_string(r["arch"]).index for r in rows]  # rows in nasearch's internal order
+    idx = [NB201.parse(r["arch"]).index for r in rows]  # rows in nasearch's internal order
     assert idx == sorted(idx) and len(set(idx)) == 5
     for r in rows:
-        a = Arch.from_official_index(int(r["index"]))  # the index column is the official NB201 index
-        assert r["arch"] == a.to_string() and r["connected"] == str(int(a.is_connected()))
+        a = NB201.from_official_index(int(r["index"]))  # the index column is the official NB201 index
+        assert r["arch"] == str(a) and r["connected"] == str(int(not NB201.is_trivial(a)))
         assert r["proxy"] == "_t_free" and r["image_dataset"] == "none" and r["batch_size"] == "4"
-        assert (float(r["score"]) == math.inf) == (not a.is_connected())
+        assert (float(r["score"]) == math.inf) == NB201.is_trivial(a)
     # same sample from the same seed; rerun is served by the store
     CALLS.clear()
     build_score_table("_t_free", "cifar10", sample=5, seed=2, batch_size=4, num_batches=None, workers=1,
@@ -367,7 +370,7 @@ def test_damaged_store_mid_run_keeps_the_scores(tmp_path: Path, monkeypatch):
     with ScoreStore(rescued) as fresh:
         got = fresh.get_many(key, cells)
     assert len(got) >= 16, "every score computed before the failure is kept"
-    want = score_cells([Arch.from_index(i) for i in sorted(got)], "_t_free", data_free=True, progress=False, space="nb201")
+    want = score_cells([NB201.from_index(i) for i in sorted(got)], "_t_free", data_free=True, progress=False, space="nb201")
     assert list(want) == [got[i] for i in sorted(got)]
 
 

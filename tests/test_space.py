@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nasearch.space import NUM_ARCHS, OPS, Arch, ArchError, all_archs, encode, mutate, sample
+from nasearch.space.base import ArchError
+from nasearch.space.nb201.arch import NUM_ARCHS, OPS, Arch, all_archs, encode, mutate, sample
 
 CELL_11 = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"
 

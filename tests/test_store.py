@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 
 from nasearch.proxies.store import ScoreKey, ScoreStore
-from nasearch.space.arch import Arch
+from nasearch.space import get_space
 from nasearch.testing import StoreContract
 
 REPO = Path(__file__).resolve().parents[1]
+NB201 = get_space("nb201")
 KEY = ScoreKey(proxy="p", dataset="cifar10", image_dataset="cifar10", batch_size=8, num_batches=1, seed=0, space="nb201")
 
 
@@ -27,13 +28,13 @@ class TestScoreStoreContract(StoreContract):
 
 def test_to_csv(tmp_path: Path):
     store = ScoreStore(tmp_path / "s.sqlite")
-    store.put_many(KEY, [(Arch.from_index(i), v, 0.1) for i, v in ((3, 1.0), (1, math.nan), (2, -math.inf))])
+    store.put_many(KEY, [(NB201.from_index(i), v, 0.1) for i, v in ((3, 1.0), (1, math.nan), (2, -math.inf))])
     assert store.to_csv(tmp_path / "out.csv", KEY) == 3
     rows = list(csv.DictReader(open(tmp_path / "out.csv")))
     # rows in internal order, each with its official NB201 index
-    assert [r["index"] for r in rows] == [str(Arch.from_index(i).official_index) for i in (1, 2, 3)]
+    assert [r["index"] for r in rows] == [str(NB201.official_index(NB201.from_index(i))) for i in (1, 2, 3)]
     assert rows[0]["value"] == "" and float(rows[1]["value"]) == -math.inf and float(rows[2]["value"]) == 1.0
-    assert rows[2]["arch"] == Arch.from_index(3).to_string()
+    assert rows[2]["arch"] == str(NB201.from_index(3))
 
 
 def test_bad_file(tmp_path: Path):
@@ -47,7 +48,8 @@ _WRITER = """
 import sys, time
 from pathlib import Path
 from nasearch.proxies.store import ScoreKey, ScoreStore
-from nasearch.space.arch import Arch
+from nasearch.space import get_space
+space = get_space("nb201")
 path, go, lo, hi = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 key = ScoreKey(proxy="p", dataset="cifar10", image_dataset="cifar10", batch_size=8, num_batches=1, seed=0,
                space="nb201")
@@ -55,7 +57,7 @@ store = ScoreStore(path)
 while not go.exists():
     time.sleep(0.01)
 for i in range(lo, hi, 2):
-    store.put_many(key, [(Arch.from_index(i), float(i), 0.0), (Arch.from_index(i + 1), float(i + 1), 0.0)])
+    store.put_many(key, [(space.from_index(i), float(i), 0.0), (space.from_index(i + 1), float(i + 1), 0.0)])
 """
 
 
@@ -95,7 +97,7 @@ def test_the_space_is_part_of_the_key_and_old_stores_stay_valid(tmp_path: Path):
         "arch_index))"
     )
     conn.execute("INSERT INTO scores VALUES ('p', '1', 'cifar10', 'cifar10', 8, 1, 0, 5, ?, 2.5, 0.1, 0)",
-                 (Arch.from_index(5).to_string(),))
+                 (str(NB201.from_index(5)),))
     conn.commit()
     conn.close()
     store = ScoreStore(path)

@@ -19,7 +19,7 @@ import pytest
 
 from nasearch.benchmarks.base import BenchmarkError, Result
 from nasearch.search import Budget, run_search
-from nasearch.space.arch import CONV1, CONV3, NONE, NUM_ARCHS, NUM_EDGES, NUM_OPS, Arch, all_archs
+from nasearch.space.nb201.arch import CONV1, CONV3, NONE, NUM_ARCHS, NUM_EDGES, NUM_OPS, Arch, all_archs
 from nasearch.strategies import Strategy, StrategyError, get_strategy, strategy_names
 from nasearch.strategies.prefilter import PreFilter
 from nasearch.testing import StrategyContract, contract_classes

@@ -9,14 +9,16 @@ import pytest
 from nasearch.proxies.registry import ProxyError
 from nasearch.proxies.store import ScoreKey, ScoreStore
 from nasearch.proxies.tables import export_scores, import_scores
-from nasearch.space import Arch
+from nasearch.space import get_space
+
+NB201 = get_space("nb201")
 
 
 @pytest.mark.parametrize("name", ["t.csv", "t.csv.gz"])
 def test_round_trip(tmp_path, name):
     key = ScoreKey("gradsign", "cifar10", "cifar10", 64, 1, 0, space="nb201")
     other = ScoreKey("synflow", "cifar10", "none", 64, 1, 0, space="nb201")
-    cells = [Arch.from_index(i) for i in (5, 77, 15624)]
+    cells = [NB201.from_index(i) for i in (5, 77, 15624)]
     with ScoreStore(tmp_path / "a.sqlite") as a:
         a.put_many(key, [(cells[0], 1.5, 0.25), (cells[1], math.nan, 0.5), (cells[2], -math.inf, 0.1)])
         a.put_many(other, [(cells[0], 1e50, 0.01)])
@@ -40,7 +42,7 @@ def test_bad_tables(tmp_path):
         bad.write_text("a,b\n1,2\n")
         with pytest.raises(ProxyError, match="columns"):
             import_scores(s, bad)
-        arch = Arch.from_index(3)
+        arch = NB201.from_index(3)
         wrong = tmp_path / "wrong.csv"
         wrong.write_text(
             "proxy,version,dataset,image_dataset,batch_size,num_batches,seed,index,arch,value,seconds\n"

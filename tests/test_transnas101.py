@@ -21,7 +21,7 @@ from nasearch.benchmarks.transnas101 import (
     TransNAS101MacroBenchmark,
     TransNAS101MicroBenchmark,
 )
-from nasearch.space.arch import ArchError
+from nasearch.space.base import ArchError
 from nasearch.space.transnas101 import (
     NETWORK_TASKS,
     TASKS,

@@ -26,7 +26,7 @@ BASELINES = ("gradsign", "zico", "synflow", "naswot")
 def read(path: Path, column: str) -> dict[int, float]:
     """Scores by nasearch's internal cell number, keyed through the ``arch`` column (a ``task=mpi``
     scores.csv's ``index`` is the official NB201 index; this script's own files wrote the internal one)."""
-    from nasearch.space.arch import Arch
+    from nasearch.space.nb201.arch import Arch
 
     with open(path, newline="") as f:
         return {Arch.from_string(r["arch"]).index: float(r[column]) for r in csv.DictReader(f)}

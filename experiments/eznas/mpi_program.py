@@ -26,7 +26,7 @@ from nasearch.benchmarks import make_benchmark
 from nasearch.experiments.mpi import correlations, sample_cells
 from nasearch.proxies.scoring import rank_key, score_cells
 from nasearch.proxies.store import ScoreStore
-from nasearch.space.arch import NUM_ARCHS, Arch
+from nasearch.space.nb201.arch import NUM_ARCHS, Arch
 
 
 def main() -> None:

@@ -71,7 +71,7 @@ def main() -> None:
 
 
 def report(cells, got: dict, key, out: Path) -> None:
-    from nasearch.space.arch import Arch
+    from nasearch.space.nb201.arch import Arch
 
     bench = TableBenchmark(Path(os.environ["NASEARCH_DATA"]) / "nb201" / "nb201.csv.gz")
     done = [a for a in cells if a.index in got]

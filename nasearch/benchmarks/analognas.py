@@ -13,7 +13,7 @@ What we read and how it maps onto nasearch:
   string order is (0->1), (0->2), (1->2), (0->3), (1->3), (2->3), so positions 2 and 3 swap
   (:data:`_TUPLE_POS_OF_EDGE`).
 * Key op ids: 0 skip_connect, 1 none, 2 nor_conv_3x3, 3 nor_conv_1x1, 4 avg_pool_3x3; they are
-  re-numbered to nasearch's :data:`~nasearch.space.arch.OPS` (:data:`_OP_FROM_ANALOG`).
+  re-numbered to nasearch's :data:`~nasearch.space.nb201.arch.OPS` (:data:`_OP_FROM_ANALOG`).
   The mapping is checked by the tests: the 341 cells without an input->output path score exactly
   10.0 (chance), and the ranking agrees with NB201's CIFAR-10 200-epoch test accuracy (Spearman
   ~0.99).
@@ -54,8 +54,8 @@ from nasearch.benchmarks.base import (
     register_benchmark,
     resolve_fidelity,
 )
-from nasearch.space.arch import NUM_ARCHS, NUM_EDGES, OPS, Arch
 from nasearch.space.base import get_space
+from nasearch.space.nb201.arch import NUM_ARCHS, NUM_EDGES, OPS, Arch
 
 PACKAGE = "analognasbench"
 DISTRIBUTION = "analog-nasbench"

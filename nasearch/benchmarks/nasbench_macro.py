@@ -46,7 +46,7 @@ from nasearch.benchmarks.base import (
     register_benchmark,
     resolve_fidelity,
 )
-from nasearch.space.arch import ArchError
+from nasearch.space.base import ArchError
 from nasearch.space.nasbench_macro import NUM_ARCHS, MacroArch, NASBenchMacroSpace, shared_instance
 
 NAME = "nasbench_macro"

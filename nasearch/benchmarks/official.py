@@ -19,7 +19,7 @@ recorded training seeds (``ArchResults.get_metrics(..., is_random=False)``):
 column          source
 =============== ================================================================================
 index           the official index (position in the file's ``meta_archs``)
-arch            ``meta_archs[index]``, normalised through :class:`~nasearch.space.arch.Arch`
+arch            ``meta_archs[index]``, normalised through :class:`~nasearch.space.nb201.arch.Arch`
 valid_acc_<hp>  cifar10: ('cifar10-valid', 'x-valid'), trained on 25k, validated on the other 25k;
                 cifar100 / ImageNet16-120: (dataset, 'x-valid')
 test_acc_<hp>   cifar10: ('cifar10', 'ori-test'), trained on all 50k; others: (dataset, 'x-test')
@@ -71,7 +71,8 @@ from tqdm import tqdm
 
 from nasearch.benchmarks.base import DATASETS, BenchmarkError
 from nasearch.benchmarks.table import COLUMNS
-from nasearch.space.arch import CONV1, CONV3, Arch, ArchError
+from nasearch.space.base import ArchError
+from nasearch.space.nb201.arch import CONV1, CONV3, Arch
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ order of the benchmark's meta file); ``nasearch convert`` writes this layout fro
 NAS-Bench-201 and NATS-Bench files. The table is loaded once into numpy arrays positioned by
 :attr:`Arch.index` (nasearch's internal ordinal, not the ``index`` column), so a query is two array
 reads. The embedded table's ``index, arch`` columns also define :attr:`Arch.official_index` for the
-whole package (:func:`nasearch.space.arch.official_maps`).
+whole package (:func:`nasearch.space.nb201.arch.official_maps`).
 
 Which table: ``benchmark.path`` if given, else ``$NASEARCH_DATA/nb201/nb201.csv.gz`` if it exists,
 else the table shipped inside the package (``nasearch/embedded/nb201/nb201.csv.gz``, read with
@@ -37,8 +37,8 @@ from nasearch.benchmarks.base import (
     resolve_fidelity,
 )
 from nasearch.csvio import open_text, read_header
-from nasearch.space.arch import NUM_ARCHS, Arch, ArchError
-from nasearch.space.base import get_space
+from nasearch.space.base import ArchError, get_space
+from nasearch.space.nb201.arch import NUM_ARCHS, Arch
 
 if TYPE_CHECKING:
     from importlib.resources.abc import Traversable
@@ -103,11 +103,6 @@ def resolve_table_path(path: str | os.PathLike[str] | None = None, where: str = 
     return table
 
 
-def default_table_path(where: str = "") -> Path | Traversable:
-    """The table :class:`TableBenchmark` reads when no path is given (see :func:`resolve_table_path`)."""
-    return resolve_table_path(None, where)
-
-
 _LOADED: dict[tuple, tuple] = {}
 """Parsed tables of this process by file identity (path, size, mtime), so a multirun's jobs and repeated
 constructions parse a table once. The arrays are shared read-only (``column`` returns copies)."""
@@ -127,6 +122,8 @@ class TableBenchmark:
     """NAS-Bench-201 (or NATS-Bench topology) results from a table file; fidelities 12 and 200."""
 
     name = "nb201"
+    title = "NB201"
+    """The benchmark's name in prose (log lines)."""
     fidelities = (12, 200)
     has_train_time = True
     has_validation_split = True

@@ -52,7 +52,7 @@ from nasearch.benchmarks.base import (
     resolve_fidelity,
 )
 from nasearch.csvio import open_text, read_header
-from nasearch.space.arch import ArchError
+from nasearch.space.base import ArchError
 from nasearch.space.nasbench_macro import shared_instance
 from nasearch.space.transnas101 import TASKS, TransNAS101MacroSpace, TransNAS101MicroSpace
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import csv
 import logging
 import os
-import signal
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,29 +89,11 @@ def _read_rows(path: Path, programs: list[str], n_val: int) -> list[dict] | None
     return rows
 
 
-def _fault_injection() -> Callable[[int, int], None] | None:
-    """``NASEARCH_FAULT_KILL_EVOLVE=G:K``: the process SIGKILLs itself right after evaluation ``K`` of
-    generation ``G`` (fault injection for the kill-and-resume test of ``task=evolve``: a real kill in
-    the middle of a generation, with no Python cleanup). Unset: nothing."""
-    spec = os.environ.get("NASEARCH_FAULT_KILL_EVOLVE")
-    if not spec:
-        return None
-    try:
-        gen, k = (int(v) for v in spec.split(":"))
-    except ValueError:
-        raise ConfigError(f"NASEARCH_FAULT_KILL_EVOLVE={spec!r}: expected GEN:K (two integers)") from None
-
-    def kill(g: int, i: int) -> None:
-        if (g, i) == (gen, k):
-            os.kill(os.getpid(), signal.SIGKILL)
-
-    return kill
-
-
-def evolve_task(cfg: Config, out_dir: Path, on_evaluated=None) -> str:
+def evolve_task(cfg: Config, out_dir: Path,
+                on_evaluated: Callable[[int, int], None] | None = None) -> str:
+    """Run ``task=evolve`` into ``out_dir``; returns the summary table. ``on_evaluated(generation, k)``
+    is called after each new evaluation (:func:`nasearch.eznas.evolve.evolve`)."""
     from nasearch.experiments.search import resolve_benchmark
-
-    on_evaluated = on_evaluated or _fault_injection()
 
     ec = cfg.evolve
     bench, _path, _budget = resolve_benchmark(cfg)

@@ -107,12 +107,11 @@ def prepare_mpi(cfg: Config) -> dict:
 
 def mpi_task(cfg: Config, out_dir: Path) -> str:
     from nasearch.executors import executor_options, make_executor
-    from nasearch.experiments.scorer import default_store_path
     from nasearch.experiments.search import resolve_benchmark
     from nasearch.proxies import get_proxy
     from nasearch.proxies.scoring import rank_key, score_cells
     from nasearch.proxies.shipped import layered
-    from nasearch.proxies.store import ScoreStore
+    from nasearch.proxies.store import ScoreStore, default_store_path
 
     bench, _path, _budget = resolve_benchmark(cfg)
     space = bench.space

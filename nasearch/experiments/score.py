@@ -40,8 +40,8 @@ def prepare_score(cfg: Config) -> dict:
 def score_task(cfg: Config, out_dir: Path) -> str:
     from nasearch.benchmarks import benchmark_space
     from nasearch.executors import executor_options
-    from nasearch.experiments.scorer import default_store_path
     from nasearch.proxies.scoring import build_score_table
+    from nasearch.proxies.store import default_store_path
 
     if cfg.proxy.name == "none":
         raise ConfigError("task=score needs a proxy: set proxy=NAME (see `nasearch proxies`)")

@@ -32,6 +32,7 @@ from nasearch.results import (
     AppendWriter,
     curve_grid,
     curve_values,
+    legacy_row_fields,
     markdown_table,
     plot_curves,
     row_fields,
@@ -63,7 +64,7 @@ class ArmSpec:
     seed: int
     runs: int
     scorer: Any = None
-    """A picklable ``ArchScorer`` (nasearch.experiments.scorer) or None."""
+    """A picklable ``ArchScorer`` (nasearch.proxies.scorer) or None."""
 
     def factors(self, search_fidelity: int) -> dict[str, Any]:
         return {
@@ -107,7 +108,8 @@ def resolve_benchmark(cfg: Config) -> tuple[Benchmark, str, Budget]:
         seconds = None
     embedded = getattr(bench, "embedded", None)  # declared by benchmarks that may read a table shipped in the package
     if embedded is not None:
-        log.info("%s table: %s", bench.name, "embedded in the package" if embedded else bench.path)  # type: ignore[attr-defined]
+        log.info("%s table: %s", getattr(bench, "title", bench.name),  # title: how the benchmark is written in prose
+                 "embedded in the package" if embedded else bench.path)  # type: ignore[attr-defined]
         path = "" if embedded else str(bench.path)  # type: ignore[attr-defined]
     return bench, path or "", Budget(seconds=seconds, queries=queries)
 
@@ -182,8 +184,10 @@ def run_arm(
     runs_path = out_dir / RUNS_FILE
     if bench is None:
         bench = make_benchmark(spec.benchmark, spec.benchmark_path or None)
-    fields = row_fields(bench.datasets)
-    writer = AppendWriter(runs_path, fields)
+    # the benchmark's own datasets; a runs.csv an older nasearch wrote (NB201's datasets in every file)
+    # keeps its header, so the folder resumes
+    writer = AppendWriter(runs_path, row_fields(bench.datasets), legacy=(legacy_row_fields(bench.datasets),))
+    fields = writer.fields
     curves = AppendWriter(out_dir / CURVES_FILE, CURVE_FIELDS)
     limit = spec.budget.seconds if spec.budget.seconds is not None else spec.budget.queries
     write_text(out_dir / "curves_limit.txt", f"{limit} {'seconds' if spec.budget.seconds else 'queries'}\n")

@@ -92,7 +92,7 @@ class TrainGHNTask:
         return TaskPlan(cfg.task, fingerprint(cfg, {"benchmark.name": cfg.space().name}))
 
     def run(self, cfg: Any, out_dir: Path, plan: TaskPlan) -> str:
-        from nasearch.predictors.ghn_train import train_ghn_task
+        from nasearch.experiments.train_ghn import train_ghn_task
 
         return _summary(Path(out_dir), train_ghn_task(cfg, Path(out_dir)))
 

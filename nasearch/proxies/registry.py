@@ -3,8 +3,8 @@
 A proxy is a function ``fn(net, batches, ctx) -> float`` registered by name with metadata:
 
 * ``net``: a freshly initialised network of the architecture, built by its space's
-  ``build_network`` (:class:`~nasearch.space.networks.NB201Network` for NB201, the NAS-Bench-Macro
-  and TransNAS-Bench-101 networks for theirs) for the proxy (with BatchNorm when ``bn=True``,
+  ``build_network`` (NAS-Bench-201's cell network for NB201, the NAS-Bench-Macro and
+  TransNAS-Bench-101 networks for theirs) for the proxy (with BatchNorm when ``bn=True``,
   without when ``bn=False``), in train mode, float32, on the scorer's device (the CPU by default).
   The proxy may modify it freely (the scorer builds a new one for every call).
 * ``batches``: a list of ``(images, labels)`` minibatches (``images`` float32 NCHW, normalised;

@@ -31,7 +31,7 @@ reads it).
 The shipped image-using scores were computed on the project's CIFAR-10 training subset (10,000
 images); a user with another CIFAR-10 copy samples other minibatches, so the same key can give other
 values there. Turn the layer off with ``proxy.shipped=false`` (config) or ``shipped=False``
-(:func:`~nasearch.proxies.scoring.score_cells`, :class:`~nasearch.experiments.scorer.ArchScorer`)
+(:func:`~nasearch.proxies.scoring.score_cells`, :class:`~nasearch.proxies.scorer.ArchScorer`)
 to compute every missing score from your own images.
 """
 

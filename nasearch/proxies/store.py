@@ -330,4 +330,13 @@ class ScoreStore:
         return len(rows)
 
 
-__all__ = ["ScoreKey", "ScoreStore", "StoreError"]
+def default_store_path() -> Path:
+    """The score store used when no path is given (``proxy.store``, ``--store``):
+    ``$NASEARCH_CACHE/scores.sqlite``, else ``~/.cache/nasearch/scores.sqlite``."""
+    root = os.environ.get("NASEARCH_CACHE")
+    if root:
+        return Path(root) / "scores.sqlite"
+    return Path.home() / ".cache" / "nasearch" / "scores.sqlite"
+
+
+__all__ = ["ScoreKey", "ScoreStore", "StoreError", "default_store_path"]

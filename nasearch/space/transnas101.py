@@ -65,8 +65,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from nasearch.space.arch import EDGES, cell_is_connected
 from nasearch.space.base import ArchError, ProductSpace, SearchSpace, _where, index_of_codes, register_space
+from nasearch.space.cells import EDGES, cell_is_connected
 from nasearch.space.networks import ReLUConvBN, _bn, with_generator
 
 MICRO_NAME = "transnas101_micro"

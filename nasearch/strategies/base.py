@@ -24,7 +24,6 @@ every registered strategy):
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
@@ -71,8 +70,6 @@ class Strategy(ABC):
         """Compute time spent inside the strategy since the last call (proxy scoring, say)."""
         return 0.0
 
-
-StrategyFactory = Callable[..., Strategy]
 
 BUILTIN_MODULES: tuple[str, ...] = tuple(
     f"nasearch.strategies.{m}" for m in ("random_search", "evolution", "reinforce", "bohb")

@@ -1,10 +1,12 @@
 """NAS-Bench-201 as a :class:`~nasearch.space.base.SearchSpace` (registry name ``nb201``).
 
-The arch value is :class:`nasearch.space.arch.Arch` (6 op ids in the official edge order); strings
-are parsed and printed in :mod:`nasearch.space.arch`, networks built by
-:mod:`nasearch.space.networks`. This class adapts both to the interface without changing a single
-random draw: ``sample`` and ``mutate`` are NB201's own (``arch.sample``: 6 uniform op ids in one
-call; ``arch.mutate``: one edge, then a different op), so every NB201 study reproduces bit for bit.
+NB201's package: this module registers the space; the arch value is :class:`nasearch.space.nb201.arch.Arch`
+(6 op ids in the official edge order), whose strings are parsed and printed in
+:mod:`nasearch.space.nb201.arch`; networks are built by :mod:`nasearch.space.nb201.networks` (imported
+on first use, so reading archs needs no torch). This class adapts both to the interface without
+changing a single random draw: ``sample`` and ``mutate`` are NB201's own (``arch.sample``: 6 uniform
+op ids in one call; ``arch.mutate``: one edge, then a different op), so every NB201 study reproduces
+bit for bit.
 
 Encoding: ``positions = (5,) * 6``, the op id of each edge in official order; every vector is a
 cell, so ``from_choices`` never returns None. ConfigSpace: 6 categorical hyperparameters named
@@ -14,7 +16,7 @@ edges from input to output (341 cells; their network outputs zeros).
 Indices: ``arch.index`` / :meth:`NB201Space.from_index` are nasearch's internal ordinal (base 5; seeds,
 store rows, array positions), :meth:`NB201Space.official_index` / :meth:`NB201Space.from_official_index`
 the official NAS-Bench-201 / NATS-Bench index users see; :meth:`NB201Space.parse` reads an integer as
-the official index (see :mod:`nasearch.space.arch`).
+the official index (see :mod:`nasearch.space.nb201.arch`).
 """
 
 from __future__ import annotations
@@ -24,10 +26,9 @@ from typing import Any
 
 import numpy as np
 
-from nasearch.space import arch as _arch
-from nasearch.space import networks as _networks
-from nasearch.space.arch import EDGES, NUM_ARCHS, NUM_EDGES, NUM_OPS, OPS, Arch
 from nasearch.space.base import ArchError, SearchSpace, _where, register_space
+from nasearch.space.nb201 import arch as _arch
+from nasearch.space.nb201.arch import EDGES, NUM_ARCHS, NUM_EDGES, NUM_OPS, OPS, Arch
 
 _FORMS = (
     "an NB201 arch string |op~0|+|op~0|op~1|+|op~0|op~1|op~2| (op in " + ", ".join(OPS) + "), "
@@ -118,13 +119,19 @@ class NB201Space(SearchSpace):
         return not self._own(arch).is_connected()
 
     def num_classes(self, task: str) -> int:
-        return _networks.NUM_CLASSES[self.check_task(task)]
+        from nasearch.space.nb201.networks import NUM_CLASSES
+
+        return NUM_CLASSES[self.check_task(task)]
 
     def input_size(self, task: str) -> int:
-        return _networks.INPUT_SIZE[self.check_task(task)]
+        from nasearch.space.nb201.networks import INPUT_SIZE
+
+        return INPUT_SIZE[self.check_task(task)]
 
     def build_network(self, arch: Any, task: str, *, bn: bool = True, generator: Any = None) -> Any:
-        return _networks.build_network(self._own(arch), self.check_task(task), bn=bn, generator=generator)
+        from nasearch.space.nb201.networks import build_network
+
+        return build_network(self._own(arch), self.check_task(task), bn=bn, generator=generator)
 
 
 __all__ = ["NB201Space"]

@@ -1,8 +1,9 @@
 """The NAS-Bench-201 cell space (Dong & Yang, ICLR 2020).
 
 A cell is a DAG on 4 nodes; each of its 6 edges i->j (i < j) carries one of 5 operations, so the
-space holds 5**6 = 15,625 cells. :class:`Arch` is the one value every module speaks: a frozen tuple
-of 6 op ids in the *official edge order* of the NB201 arch string,
+space holds 5**6 = 15,625 cells. :class:`Arch` is the arch value of NB201's space
+(:class:`nasearch.space.nb201.NB201Space`): a frozen tuple of 6 op ids in the *official edge order* of
+the NB201 arch string (:data:`nasearch.space.cells.EDGES`),
 
     |op~0|+|op~0|op~1|+|op~0|op~1|op~2|    edges (0->1); (0->2), (1->2); (0->3), (1->3), (2->3)
 
@@ -30,12 +31,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from nasearch.space.base import ArchError, codes_of_index, index_of_codes
+from nasearch.space.cells import EDGES, cell_is_connected
 
 OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
-"""Operation names; an op id is a position in this tuple."""
-
-EDGES: tuple[tuple[int, int], ...] = ((0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (2, 3))
-"""Edges (from, to) in the official string order."""
+"""Operation names; an op id is a position in this tuple (``none`` = 0, as :mod:`nasearch.space.cells`
+expects)."""
 
 NUM_OPS = len(OPS)
 NUM_EDGES = len(EDGES)
@@ -190,17 +190,6 @@ class Arch:
         return [
             self.mutate_edge(e, o) for e in range(NUM_EDGES) for o in range(NUM_OPS) if o != self.ops[e]
         ]
-
-
-def cell_is_connected(ops: Sequence[int]) -> bool:
-    """True when some path of non-``none`` edges (op code 0, :data:`NONE`) leads from node 0 (input)
-    to node 3 (output) of a 4-node cell whose 6 edges carry ``ops`` in :data:`EDGES` order. Shared by
-    NB201 and TransNAS-Bench-101's micro cells (same edges, ``none`` = 0 in both)."""
-    reach = [True, False, False, False]
-    for (src, dst), op in zip(EDGES, ops):  # EDGES is topologically ordered by dst
-        if op != NONE and reach[src]:
-            reach[dst] = True
-    return reach[3]
 
 
 OFFICIAL_TABLE = "nb201/nb201.csv.gz"

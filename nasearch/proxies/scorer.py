@@ -1,0 +1,225 @@
+"""The pre-filter's scorer: proxy scores from the score store, the rest computed live; and the check
+that a job's scores can be had before it writes anything.
+
+A search with ``proxy=P proxy.n=N`` screens thousands of cells over its runs; each cell is scored
+once per setting (proxy, dataset, image dataset, batch size, batches, seed) and kept in the SQLite
+score store (:mod:`nasearch.proxies.store`). The scorer loads every stored score of its setting into
+an array at start-up (one lookup per cell afterwards), computes cells it has not seen with
+:func:`nasearch.proxies.scoring.score_cells` (written back to the store, so other runs, workers and
+later jobs reuse them) and returns "higher = better" keys with the never-preferred policy applied.
+
+All runs share one score per cell (the setting's seed, ``proxy.seed``), as in GradSign's evaluation
+with a precomputed score table; the run's own seed decides which cells are proposed.
+
+Proxy compute time: the overhead charged for a screening step (``cost``) is the recorded compute
+time of the screened cells' scores, whether they came from the store or were computed just now, so
+``proxy.charge_time=true`` charges the same time in a cold and a warm run.
+
+Both take plain values (the config-to-values adapters for the tasks are in
+:mod:`nasearch.experiments.scorer`).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import numpy as np
+
+from nasearch.space.base import SearchSpace, get_space
+
+log = logging.getLogger(__name__)
+
+
+class ArchScorer:
+    """Callable ``archs -> rank keys`` (higher = better) with a ``cost(archs) -> seconds``."""
+
+    def __init__(
+        self,
+        proxy: str,
+        dataset: str,
+        *,
+        image_dataset: str | None,
+        batch_size: int,
+        num_batches: int | None,
+        seed: int,
+        store_path: str | None,
+        data_root: str | None = None,
+        shipped: bool = True,
+        space: SearchSpace | str,
+        checkpoint: str | None = None,
+        device: str = "cpu",
+    ):
+        from nasearch.proxies.scoring import score_key
+
+        self.space = get_space(space, where="ArchScorer(space=...)")
+        self.proxy = proxy
+        self.dataset = dataset
+        self.image_dataset = image_dataset
+        self.batch_size = batch_size
+        self.num_batches = num_batches
+        self.seed = seed
+        self.store_path = store_path
+        self.data_root = data_root
+        self.shipped = shipped
+        """Read the package's shipped score tables beneath the store (nasearch.proxies.shipped)."""
+        self.checkpoint = checkpoint
+        self.device = device
+        """Where cells missing from the store are scored (a :func:`nasearch.device.parse_device` string)."""
+        self.key = score_key(
+            proxy, dataset, image_dataset=image_dataset, batch_size=batch_size, num_batches=num_batches, seed=seed,
+            space=self.space, checkpoint=checkpoint,
+        )
+        self.keys = np.full(self.space.num_archs, np.nan)
+        self.seconds = np.zeros(self.space.num_archs)
+        self._load()
+
+    def _load(self) -> None:
+        from nasearch.proxies import get_proxy
+        from nasearch.proxies.scoring import never_preferred, rank_key
+        from nasearch.proxies.store import ScoreStore
+
+        spec = get_proxy(self.proxy, checkpoint=self.checkpoint)
+        space = self.space
+        connected = np.array([not space.is_trivial(a) for a in space.all_archs()])
+        self.keys[~connected] = -math.inf
+        if self.store_path is None:
+            return
+        from nasearch.proxies.shipped import layered
+
+        with ScoreStore(self.store_path) as store:
+            stored = layered(store, self.key, np.flatnonzero(connected).tolist(), with_seconds=True,
+                             shipped=self.shipped)
+        if stored:
+            idx = np.fromiter(stored.keys(), dtype=np.int64)
+            vals = np.array([v[0] for v in stored.values()])  # type: ignore[index]
+            secs = np.array([v[1] for v in stored.values()])  # type: ignore[index]
+            vals[~np.isfinite(vals)] = never_preferred(spec)
+            self.keys[idx] = rank_key(spec, vals)
+            self.seconds[idx] = np.nan_to_num(secs)
+        log.info(
+            "%s scores: %d of %d connected cells already in the store %s"
+            + (" or the score tables shipped with nasearch" if self.shipped else ""),
+            self.proxy,
+            len(stored),
+            int(connected.sum()),
+            self.store_path,
+        )
+
+    def _compute(self, archs: list) -> None:
+        from nasearch.proxies.scoring import rank_key, score_cells
+        from nasearch.proxies.store import ScoreStore
+
+        store = ScoreStore(self.store_path) if self.store_path else None
+        try:
+            values = score_cells(
+                archs,
+                self.proxy,
+                self.dataset,
+                image_dataset=self.image_dataset,
+                data_root=self.data_root,
+                batch_size=self.batch_size,
+                num_batches=self.num_batches,
+                seed=self.seed,
+                workers=1,
+                store=store,
+                progress=False,
+                shipped=self.shipped,
+                space=self.space,
+                checkpoint=self.checkpoint,
+                device=self.device,
+            )
+            idx = [a.index for a in archs]
+            self.keys[idx] = rank_key(self.proxy, values)
+            if store is not None:
+                from nasearch.proxies.shipped import layered
+
+                got = layered(store, self.key, archs, with_seconds=True, shipped=self.shipped)
+                for i, (_v, s) in got.items():  # type: ignore[misc]
+                    self.seconds[i] = 0.0 if math.isnan(s) else s
+        finally:
+            if store is not None:
+                store.close()
+
+    def __call__(self, archs: list) -> np.ndarray:
+        idx = [a.index for a in archs]
+        missing = [a for a, i in zip(archs, idx) if np.isnan(self.keys[i])]
+        if missing:
+            self._compute(list(dict.fromkeys(missing)))
+        return self.keys[idx]
+
+    def cost(self, archs: list) -> float:
+        return float(sum(self.seconds[a.index] for a in archs))
+
+    @property
+    def version(self) -> str:
+        """The proxy's code version (or its program / checkpoint identity) that keys its scores."""
+        return self.key.version
+
+    def require_inputs(self, where: str) -> None:
+        """Fail now, naming the config keys, if cells the store lacks would need images that are not
+        there (a search would otherwise fail at its first unstored cell, minutes in)."""
+        from nasearch.data import DataError
+        from nasearch.data.images import _split_files, image_root
+        from nasearch.proxies.scoring import NO_IMAGES
+
+        if self.key.image_dataset == NO_IMAGES:
+            return
+        missing = self.space.num_archs - self.coverage()
+        try:
+            _split_files(self.key.image_dataset, image_root(self.key.image_dataset, self.data_root), "train")
+        except DataError as exc:
+            raise DataError(
+                f"{where} must compute {missing} scores that no score store holds (proxy.store / the tables "
+                f"shipped with nasearch), and they need {self.key.image_dataset} training images: {exc}. "
+                f"Set NASEARCH_DATA to a folder with the images, choose them with proxy.image_dataset=NAME, "
+                f"or point proxy.store at a store that holds these scores"
+            ) from None
+
+    def coverage(self) -> int:
+        return int(np.isfinite(self.keys).sum() + np.isinf(self.keys).sum())
+
+    def __repr__(self) -> str:
+        return f"ArchScorer({self.key.describe()})"
+
+
+def require_scores_or_images(proxy: str, dataset: str, cells: list, space: SearchSpace, *,
+                             image_dataset: str | None, batch_size: int, num_batches: int | None, seed: int,
+                             checkpoint: str | None, store_path: str | None, shipped: bool, where: str) -> str:
+    """Check, before a job writes anything, that ``proxy``'s scores of ``cells`` can be had: every one
+    is in the score store at ``store_path`` (None: no store is read) or the shipped tables (when
+    ``shipped``), or the images to compute them are there. Returns the proxy's code version (its
+    scores' identity) for the job's settings record. ``checkpoint`` counts only for a proxy that binds
+    one (``ghn``); ``where`` names the setting in the error."""
+    from nasearch.data import DataError
+    from nasearch.data.images import _split_files, image_root
+    from nasearch.proxies import get_proxy
+    from nasearch.proxies.scoring import NO_IMAGES, score_key
+
+    ckpt = checkpoint if get_proxy(proxy).bind is not None else None
+    key = score_key(proxy, dataset, image_dataset=image_dataset, batch_size=batch_size,
+                    num_batches=num_batches, seed=seed, space=space, checkpoint=ckpt)
+    if key.image_dataset == NO_IMAGES:
+        return key.version
+    stored = 0
+    if store_path is not None:
+        from nasearch.proxies.shipped import layered
+        from nasearch.proxies.store import ScoreStore
+
+        with ScoreStore(store_path) as store:
+            stored = len(layered(store, key, cells, shipped=shipped))
+    if stored >= len(cells):
+        return key.version
+    try:
+        _split_files(key.image_dataset, image_root(key.image_dataset), "train")
+    except DataError as exc:
+        raise DataError(
+            f"{where}: {len(cells) - stored} of the {len(cells)} cells' scores are in no score store (proxy.store, "
+            f"the tables shipped with nasearch), and computing them needs {key.image_dataset} training images: {exc}. "
+            "Set NASEARCH_DATA to a folder with the images, choose an image set with proxy.image_dataset=NAME, "
+            "or point proxy.store at a store that holds these scores"
+        ) from None
+    return key.version
+
+
+__all__ = ["ArchScorer", "require_scores_or_images"]
