@@ -11,7 +11,7 @@ names the registries use to those keys:
 * :data:`TOOLS`: the libraries a run builds on (Hydra for every configured run, DEAP for
   ``task=evolve``).
 
-A registered name missing from its table fails the tests (``tests/test_cite.py``), so a new plugin
+A registered name missing from its table fails the tests (``tests/unit/test_cite.py``), so a new plugin
 adds its entry here. Entries were checked against the papers' own pages (proceedings, OpenReview,
 arXiv, the authors' repositories); titles are the published ones, typos included (NAS-Bench-Macro's
 paper is titled "Monto-Carlo" in the CVPR proceedings).

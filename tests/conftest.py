@@ -17,7 +17,7 @@ def _seeded_global_rngs():
     """Every test starts from seeded global RNGs (torch, numpy's legacy one, Python's ``random``), so a
     draw a test makes without its own generator (a network built only to count its parameters, say)
     is the same in every run and on every worker: no test can pass or fail by chance. Library code
-    never relies on this: it takes explicit generators (``tests/test_networks.py`` checks that a
+    never relies on this: it takes explicit generators (``tests/unit/test_networks.py`` checks that a
     seeded build leaves the global RNG alone)."""
     import random
 

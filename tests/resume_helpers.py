@@ -1,4 +1,4 @@
-"""Shared by the kill-and-resume tests (tests/test_scoring.py, tests/test_executors.py)."""
+"""Shared by the kill-and-resume tests (tests/unit/test_scoring.py, tests/contract/test_executors.py)."""
 
 from __future__ import annotations
 

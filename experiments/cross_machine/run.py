@@ -199,7 +199,7 @@ def summary() -> None:
         "one torch thread. Relative difference to the `default` kernel run, |s - s_default| / |s_default|.",
         "",
         "The last column is the proxy's `ProxySpec.tolerance`, what the committed-score tests allow "
-        "(`tests/test_mpi.py`; `tests/test_tolerances.py` checks it covers every row).",
+        "(`tests/reproduction/test_mpi.py`; `tests/reproduction/test_tolerances.py` checks it covers every row).",
         "",
         "| proxy | against `default` | max rel. diff | median rel. diff | Spearman rho | worst cell (index) | tolerance |",
         "|---|---|---|---|---|---|---|",

@@ -3,7 +3,7 @@
 A benchmark answers ``query(arch, dataset, fidelity) -> Result``. It has no clock and no memory of
 past queries: the runner (:func:`nasearch.search.run_search`) charges simulated time and counts
 queries. Every backend shares this interface and one contract test suite
-(:class:`nasearch.testing.BenchmarkContract`, run over every registered benchmark by tests/test_benchmarks.py).
+(:class:`nasearch.testing.BenchmarkContract`, run over every registered benchmark by tests/contract/test_benchmarks.py).
 """
 
 from __future__ import annotations

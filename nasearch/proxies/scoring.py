@@ -52,7 +52,7 @@ the same way. The executor runs :func:`score_chunk` (the job carries it, with a 
 of the run), so the executors know nothing of proxies. Every proxy call runs with one torch intra-op
 thread (:func:`one_thread`, from :mod:`nasearch.determinism`, which
 restores the caller's setting afterwards), so a score is bit-identical whatever the caller's thread
-count, ``workers`` or executor (``tests/test_scoring.py`` checks every proxy). Across machines (other
+count, ``workers`` or executor (``tests/unit/test_scoring.py`` checks every proxy). Across machines (other
 CPU kernels) scores move within each proxy's measured ``ProxySpec.tolerance``
 (``experiments/cross_machine``).
 

@@ -4,7 +4,7 @@ A strategy proposes cells and learns from their results. It never sees the bench
 the proxy: the runner (:func:`nasearch.search.run_search`) evaluates what it proposes and charges the
 time, and the pre-filter (:mod:`nasearch.strategies.prefilter`) screens its proposals.
 
-Contract (:class:`nasearch.testing.StrategyContract` checks it; tests/test_strategies.py runs that over
+Contract (:class:`nasearch.testing.StrategyContract` checks it; tests/contract/test_strategies.py runs that over
 every registered strategy):
 
 * ``ask(n)`` returns between 1 and ``n`` valid cells. ``n > 1`` asks for ``n`` alternatives of the

@@ -30,7 +30,7 @@ FACTS = {  # key: (mean test accuracy, params, FLOPs), as published in the JSON
     "22222222": (92.95, 2_932_586, 105_660_928),
     "22212220": (93.13, 1_985_514, None),
 }
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from committed_runs import assert_first_runs_reproduce, read_committed
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 EXP = ROOT / "experiments"
 RUNS = 20
 

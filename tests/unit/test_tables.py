@@ -57,7 +57,7 @@ def test_committed_score_tables_match_the_study(tmp_path):
     import csv
     from pathlib import Path
 
-    root = Path(__file__).resolve().parents[1] / "experiments"
+    root = Path(__file__).resolve().parents[2] / "experiments"
     tables = sorted((root / "score_tables").glob("*.csv.gz"))
     study = root / "mpi_cifar10" / "run" / "scores.csv"
     if not tables or not study.is_file():

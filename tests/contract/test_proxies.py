@@ -79,7 +79,7 @@ def test_every_expected_proxy_is_registered():
 
 
 # the kit's contract (nasearch.testing.ProxyContract) for every registered proxy, on the NB201 cells
-# above (that every proxy scores every space's networks: tests/test_spaces.py): sane metadata, finite
+# above (that every proxy scores every space's networks: tests/contract/test_spaces.py): sane metadata, finite
 # and deterministic scores independent of the global RNG, data-free proxies ignore the images
 globals().update(contract_classes(ProxyContract, PROXIES, prefix="TestProxy", spaces=("nb201",),
                                   archs={"nb201": (SMALL_1X1, POOL_1X1)}))

@@ -25,7 +25,7 @@ from nasearch.space import get_space
 from nasearch.space.base import ArchError
 from nasearch.space.nb201.arch import NUM_ARCHS, Arch
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 README_CELL = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"
 SPACE = get_space("nb201")
 

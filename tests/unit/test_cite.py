@@ -12,7 +12,7 @@ import pytest
 
 from nasearch import cite
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _proxies() -> list[str]:

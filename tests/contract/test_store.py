@@ -16,7 +16,7 @@ from nasearch.proxies.store import ScoreKey, ScoreStore
 from nasearch.space import get_space
 from nasearch.testing import StoreContract
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 NB201 = get_space("nb201")
 KEY = ScoreKey(proxy="p", dataset="cifar10", image_dataset="cifar10", batch_size=8, num_batches=1, seed=0, space="nb201")
 

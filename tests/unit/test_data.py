@@ -22,7 +22,7 @@ from nasearch.data import (
     sample_batches,
 )
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _dump(path: Path, obj: dict) -> None:

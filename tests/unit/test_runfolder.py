@@ -14,7 +14,7 @@ import pytest
 from nasearch.cli import main
 from nasearch.runfolder import FINGERPRINT_FILE
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def snapshot(folder: Path) -> dict[str, str]:

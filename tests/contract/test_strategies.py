@@ -113,7 +113,7 @@ def test_registry_has_the_builtin_strategies():
 class _BuiltinStrategy(StrategyContract):
     """The kit's contract (nasearch.testing.StrategyContract) on NB201, with this module's fake
     benchmark and stand-in proxy: any interleaving of ask and tell (alone and behind a pre-filter),
-    same seed same trajectory, and a seeded search of NB201 (every other space: tests/test_spaces.py)."""
+    same seed same trajectory, and a seeded search of NB201 (every other space: tests/contract/test_spaces.py)."""
 
     space = "nb201"
     spaces = ("nb201",)

@@ -15,7 +15,7 @@ from nasearch.benchmarks import make_benchmark
 from nasearch.results import CURVE_FIELDS, _fmt, read_header, read_rows, row_fields
 from nasearch.space.transnas101 import TASKS
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 NB201_HEADER = (
     "benchmark,dataset,strategy,proxy,n,k,budget_seconds,budget_queries,fidelity,charge_time,seed,run,queries,"
     "sim_seconds,overhead_seconds,wall_seconds,incumbent,test_cifar10,test_cifar100,test_ImageNet16-120,"

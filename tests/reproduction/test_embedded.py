@@ -257,7 +257,7 @@ def test_headline_equals_the_gradsign_table5_study(tmp_path: Path) -> None:
         cwd=tmp_path, env=_env(NASEARCH_CACHE=str(tmp_path / "cache")), capture_output=True, text=True, timeout=900,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    study = Path(__file__).resolve().parents[1] / "experiments" / "gradsign_table5" / "sweep" / "collected.csv"
+    study = Path(__file__).resolve().parents[2] / "experiments" / "gradsign_table5" / "sweep" / "collected.csv"
     got, want = _collected(sweep / "collected.csv"), _collected(study)
     assert set(got) == {"1", "10"}
     for n in ("1", "10"):

@@ -22,7 +22,7 @@ from nasearch.proxies.registry import get_proxy
 from nasearch.proxies.scoring import rank_key, score_cells, score_key
 from nasearch.proxies.tables import read_scores
 
-ROOT = Path(__file__).resolve().parents[1] / "experiments" / "transnas101"
+ROOT = Path(__file__).resolve().parents[2] / "experiments" / "transnas101"
 SPACE = "transnas101_micro"
 PROXIES = ("params", "flops", "synflow", "zen", "naswot")
 

@@ -16,7 +16,7 @@ from nasearch.proxies import get_proxy
 from nasearch.proxies.scoring import rank_key, score_cells
 from nasearch.space import get_space
 
-STUDY = Path(__file__).resolve().parents[1] / "experiments" / "mpi_cifar10" / "run"
+STUDY = Path(__file__).resolve().parents[2] / "experiments" / "mpi_cifar10" / "run"
 NB201 = get_space("nb201")
 THRESHOLDS = {"synflow": 0.70, "jacob_cov": 0.65, "gradsign": 0.70, "zico": 0.70}
 

@@ -25,7 +25,7 @@ from nasearch.proxies.store import ScoreStore
 from nasearch.space import get_space
 from nasearch.testing import Counting, ExecutorContract
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _connected(n: int, start: int = 0) -> list:

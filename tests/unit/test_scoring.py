@@ -33,7 +33,7 @@ from nasearch.proxies.scoring import (
 from nasearch.proxies.store import ScoreStore
 from nasearch.space import get_space
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CALLS: list[int] = []
 """Indices of the cells the test proxies were called on (in this process)."""
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 TOY_SPACE = '''
 """A toy search space: 4 positions, each an identity, a 3x3 or a 1x1 ReLU-Conv-BN (81 archs)."""

@@ -17,7 +17,7 @@ import pytest
 import nasearch.api as nas
 from nasearch.config import ConfigError
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def readme_snippet() -> str:

@@ -16,7 +16,7 @@ import pytest
 
 from nasearch.proxies import get_proxy, proxy_names
 
-TABLE = Path(__file__).resolve().parents[1] / "experiments" / "cross_machine" / "table.csv"
+TABLE = Path(__file__).resolve().parents[2] / "experiments" / "cross_machine" / "table.csv"
 
 
 def _rows() -> dict[str, list[dict[str, str]]]:
