@@ -255,7 +255,7 @@ def test_sampler_same_in_another_process():
     s = _small_set()
     ours = torch.cat([y * 1000 + x[:, 0, 0, 0].long() for x, y in sample_batches(s, 8, 2, seed=11)]).tolist()
     code = (
-        "import sys; sys.path.insert(0, 'tests'); import test_data as t; import torch\n"
+        "import sys; sys.path[:0] = ['tests/unit', 'tests']; import test_data as t; import torch\n"
         "from nasearch.data import sample_batches\n"
         "b = sample_batches(t._small_set(), 8, 2, seed=11)\n"
         "print(torch.cat([y * 1000 + x[:, 0, 0, 0].long() for x, y in b]).tolist())\n"

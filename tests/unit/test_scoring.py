@@ -116,7 +116,7 @@ def test_independent_of_order_and_same_in_another_process(data_root: Path):
     assert _hex(a) == _hex(b[::-1])
     assert _hex(score_cells(CELLS[:1], "_t_logit", seed=1, **kw)) != _hex(a[:1])
     code = (
-        "import sys; sys.path.insert(0, 'tests'); import torch; torch.set_num_threads(1)\n"
+        "import sys; sys.path[:0] = ['tests/unit', 'tests']; import torch; torch.set_num_threads(1)\n"
         "import test_scoring as t; t.register()\n"
         "from nasearch.proxies.scoring import score_cells\n"
         f"s = score_cells([t.NB201.from_index(i) for i in {[c.index for c in CELLS]}], '_t_logit', "
@@ -236,7 +236,7 @@ def test_killed_run_resumes(tmp_path: Path):
     path = tmp_path / "s.sqlite"
     cells = _connected(20)
     code = (
-        "import sys; sys.path.insert(0, 'tests'); import torch; torch.set_num_threads(1)\n"
+        "import sys; sys.path[:0] = ['tests/unit', 'tests']; import torch; torch.set_num_threads(1)\n"
         "import test_scoring as t; t.register()\n"
         "from nasearch.proxies.scoring import score_cells\n"
         "from nasearch.proxies.store import ScoreStore\n"
