@@ -47,7 +47,10 @@ root, runs = sys.argv[1], int(sys.argv[2])
 bench = make_benchmark("nb201", str(Path(root) / "nb201" / "nb201.csv.gz"))
 budget = Budget(seconds=12000)
 table = bench.column("cifar10", "flops_m")
-from nasearch.space.nb201.arch import Arch
+try:  # NB201's package since issue 35; nasearch.space.arch before
+    from nasearch.space.nb201.arch import Arch
+except ImportError:
+    from nasearch.space.arch import Arch
 table[[not Arch.from_index(i).is_connected() for i in range(len(table))]] = -np.inf
 
 def scorer(archs):
