@@ -615,9 +615,9 @@ def load(folder: str | os.PathLike[str]) -> RunResult:
         for file, name in named.items():
             if (root / file).is_file():
                 frames[name] = _frame(root / file)
-        for p in sorted(root.glob("scores_*.csv")):
-            frames.setdefault("scores", _frame(p))
-            frames[p.stem] = frames.get(p.stem, _frame(p))
+        for p in sorted(root.glob("scores_*.csv")):  # task=score: each table by its name, the first also as 'scores'
+            frames[p.stem] = _frame(p)
+            frames.setdefault("scores", frames[p.stem])
         if not frames and not settings:
             raise FileNotFoundError(f"{str(root)!r} holds no nasearch results (no runs.csv, mpi.csv, scores_*.csv, "
                                     "hall_of_fame.csv or settings record)")
