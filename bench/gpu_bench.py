@@ -33,7 +33,7 @@ import torch
 from nasearch.device import deterministic_kernels, resolve_device
 from nasearch.proxies import all_proxies
 from nasearch.proxies.registry import ProxyContext
-from nasearch.proxies.scoring import cell_generators, score_one
+from nasearch.scoring import cell_generators, score_one
 from nasearch.space.nb201.arch import NUM_ARCHS, Arch
 from nasearch.space.nb201.networks import build_network
 

@@ -221,7 +221,7 @@ def bench_repro(cells, batches, threads_all: int) -> list[str]:
     """Issue 13: the cost of the engine's one-thread pinning and of the float64 ZiCo variant, as ratios
     to the plain fwd+bwd (channels_last, the fastest plain layout) measured here, per thread count."""
     from nasearch.proxies import get_proxy
-    from nasearch.proxies.scoring import one_thread
+    from nasearch.scoring import one_thread
 
     cells = cells[:8]
     x, y = batches[0]

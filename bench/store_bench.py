@@ -25,8 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from nasearch.proxies.merge import merge_stores
-from nasearch.proxies.store import ScoreKey, ScoreStore
+from nasearch.scoring.merge import merge_stores
+from nasearch.scoring.store import ScoreKey, ScoreStore
 from nasearch.space.nb201.arch import NUM_ARCHS, Arch
 
 PROXIES = ("fisher", "flops", "grad_norm", "gradsign", "grasp", "jacob_cov", "naswot", "params", "snip",

@@ -14,7 +14,7 @@ functions (:func:`run_task`). So every command line in the README has a Python t
         print(arm.label, arm.mean["cifar10"], arm.p_value)
 
 Lower-level pieces are plain functions too: :func:`nasearch.benchmarks.make_benchmark`,
-:func:`nasearch.space.get_space`, :func:`nasearch.proxies.scoring.score_cells`,
+:func:`nasearch.space.get_space`, :func:`nasearch.scoring.score_cells`,
 :func:`nasearch.search.run_search`, :func:`nasearch.results.collect`.
 
 Errors are the project's own exceptions (``ConfigError``, ``ProxyError``, ``BenchmarkError``, ...),

@@ -347,11 +347,11 @@ def _cmd_scores(argv: list[str]) -> None:
     p.add_argument("--proxy", default=None, help="export only this proxy's settings")
     p.add_argument("--into", default=None, help="merge: the store (or .csv/.csv.gz table) to merge into")
     a = p.parse_args(argv)
-    from nasearch.proxies.store import ScoreStore, default_store_path
-    from nasearch.proxies.tables import export_scores, import_scores
+    from nasearch.scoring.store import ScoreStore, default_store_path
+    from nasearch.scoring.tables import export_scores, import_scores
 
     if a.action == "merge":
-        from nasearch.proxies.merge import merge_stores
+        from nasearch.scoring.merge import merge_stores
 
         if not a.file or not a.into:
             fail("nasearch scores merge needs source stores or tables and --into TARGET, "

@@ -104,7 +104,7 @@ class ProxyConf:
     store: str | None = None
     """SQLite score store (default: $NASEARCH_CACHE or ~/.cache/nasearch/scores.sqlite)."""
     shipped: bool = True
-    """Beneath the store, read the score tables shipped in the package (nasearch.proxies.shipped);
+    """Beneath the store, read the score tables shipped in the package (nasearch.scoring.shipped);
     false: compute every score the store lacks."""
     charge_time: bool = False
     """Charge the proxy's compute time to the simulated clock (GradSign does not)."""

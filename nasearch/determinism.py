@@ -1,6 +1,6 @@
 """What makes a computed value reproducible: seeded torch generators per cell, and the one-thread pin.
 
-Shared by the scoring engine (:mod:`nasearch.proxies.scoring`, which re-exports these names) and the
+Shared by the scoring engine (:mod:`nasearch.scoring`, which re-exports these names) and the
 EZNAS statistics (:mod:`nasearch.eznas.statistics`, :mod:`nasearch.eznas.cache`), which must build,
 seed and sum exactly as the engine does. Part of the core: imports nothing of nasearch.
 """

@@ -37,7 +37,7 @@ def _run_setting(setting: str) -> None:
     sys.path.insert(0, str(HERE))
     from run import _write_atomic, cells
 
-    from nasearch.proxies.scoring import cell_generators, score_cells
+    from nasearch.scoring import cell_generators, score_cells
     from nasearch.space import get_space
 
     space = get_space("nb201")

@@ -66,7 +66,7 @@ def worker(proxy: str, setting: str) -> None:
     import torch
 
     torch.set_num_threads(1)
-    from nasearch.proxies.scoring import score_cells
+    from nasearch.scoring import score_cells
 
     archs = cells()
     rows = []

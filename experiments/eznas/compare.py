@@ -18,7 +18,7 @@ import numpy as np
 
 from nasearch.benchmarks import make_benchmark
 from nasearch.experiments.mpi import correlations
-from nasearch.proxies.scoring import rank_key
+from nasearch.scoring import rank_key
 
 BASELINES = ("gradsign", "zico", "synflow", "naswot")
 

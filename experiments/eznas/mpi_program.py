@@ -24,8 +24,8 @@ import torch
 
 from nasearch.benchmarks import make_benchmark
 from nasearch.experiments.mpi import correlations, sample_cells
-from nasearch.proxies.scoring import rank_key, score_cells
-from nasearch.proxies.store import ScoreStore
+from nasearch.scoring import rank_key, score_cells
+from nasearch.scoring.store import ScoreStore
 from nasearch.space.nb201.arch import NUM_ARCHS, Arch
 
 
@@ -54,7 +54,7 @@ def main() -> None:
     if a.max_cells is not None:
         todo = todo[: a.max_cells]
     if a.stored_only:  # the longest prefix of the seeded order already in the store: no computing
-        from nasearch.proxies.scoring import score_key
+        from nasearch.scoring import score_key
 
         with ScoreStore(a.store) as store:
             have = store.get_many(score_key(proxy, "cifar10", batch_size=a.batch_size, seed=a.seed, space="nb201"), todo)

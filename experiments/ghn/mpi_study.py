@@ -27,8 +27,8 @@ import torch
 
 from nasearch.benchmarks.table import TableBenchmark
 from nasearch.experiments.mpi import correlations, sample_cells, scatter
-from nasearch.proxies.scoring import score_cells, score_key
-from nasearch.proxies.store import ScoreStore
+from nasearch.scoring import score_cells, score_key
+from nasearch.scoring.store import ScoreStore
 
 HERE = Path(__file__).parent
 REPO = HERE.parent.parent

@@ -30,7 +30,7 @@ for name in ("params", "flops"):
     rho, tau = spearmanr(x, acc).statistic, kendalltau(x, acc).statistic
     lines.append(f"| {name} | {rho:.3f} | {tau:.3f} |")
     csv_rows.append(f"{name},{len(archs)},{rho:.4f},{tau:.4f}")
-from nasearch.proxies import shipped  # noqa: E402
+from nasearch.scoring import shipped  # noqa: E402
 
 for key in shipped.keys():
     if key.space != "nasbench_macro":

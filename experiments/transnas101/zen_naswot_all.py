@@ -30,10 +30,10 @@ import numpy as np
 from nasearch.benchmarks import make_benchmark
 from nasearch.executors import make_executor
 from nasearch.experiments.mpi import MPI_FIELDS, correlations, sample_cells, scatter
-from nasearch.proxies.scoring import rank_key, score_cells, score_key
-from nasearch.proxies.store import ScoreStore
-from nasearch.proxies.tables import export_scores, import_scores, read_scores
 from nasearch.results import write_table, write_text
+from nasearch.scoring import rank_key, score_cells, score_key
+from nasearch.scoring.store import ScoreStore
+from nasearch.scoring.tables import export_scores, import_scores, read_scores
 
 HERE = Path(__file__).resolve().parent
 SCORES = HERE / "scores"

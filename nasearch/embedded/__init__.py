@@ -11,7 +11,7 @@ user's folder, when it holds the file, wins):
 * ``transnas101/tnb101_final_valid.csv.gz``: TransNAS-Bench-101's final-epoch validation metrics
   (MIT), read by :mod:`nasearch.benchmarks.transnas101`;
 * ``scores/*.csv.gz``: proxy score tables this project computed (``nasearch scores export`` format),
-  read-only beneath the user's score store by :mod:`nasearch.proxies.shipped`.
+  read-only beneath the user's score store by :mod:`nasearch.scoring.shipped`.
 
 ``DATA.md`` states where each file comes from and under which licence. Nothing writes here.
 

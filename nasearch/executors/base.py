@@ -1,6 +1,6 @@
 """Where cells are scored: the executor interface, the job it runs, and the worker-side chunk runner.
 
-The scoring engine (:func:`nasearch.proxies.scoring.score_cells`) splits the cells it has to compute
+The scoring engine (:func:`nasearch.scoring.score_cells`) splits the cells it has to compute
 into chunks and asks an executor to run them; the executor yields each finished chunk's results,
 in any order, as they arrive. The driver (the process that called ``score_cells``) is the only
 writer of the score store, whatever the executor: a killed driver keeps every result it stored, and
@@ -8,8 +8,8 @@ a rerun computes only the missing cells, the same way for every executor.
 
 Executors are generic: they know nothing of proxies, spaces or scores. A :class:`ScoringJob` carries
 the worker function it runs (``worker``, a top-level function, pickled by reference: the engine sets
-:func:`nasearch.proxies.scoring.score_chunk`) and its ``payload`` (the engine's
-:class:`~nasearch.proxies.scoring.CellScoring`: proxy spec, dataset, seed, input size, space), plus
+:func:`nasearch.scoring.score_chunk`) and its ``payload`` (the engine's
+:class:`~nasearch.scoring.CellScoring`: proxy spec, dataset, seed, input size, space), plus
 what every worker needs: the minibatches (as numpy arrays, shipped once per worker by the local pool
 and once per cluster through Ray's object store), the device and the number of torch threads.
 :func:`run_chunk` is the worker side shared by every executor: it pins the torch threads, turns the

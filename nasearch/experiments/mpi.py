@@ -107,19 +107,21 @@ def prepare_mpi(cfg: Config) -> dict:
 
 def mpi_task(cfg: Config, out_dir: Path) -> str:
     from nasearch.executors import executor_options, make_executor
+    from nasearch.experiments.scorer import scoring_settings
+    from nasearch.experiments.scorer import store_path as scoring_store_path
+    from nasearch.experiments.scorer import workers as scoring_workers
     from nasearch.experiments.search import resolve_benchmark
-    from nasearch.proxies import get_proxy
-    from nasearch.proxies.scoring import rank_key, score_cells
-    from nasearch.proxies.shipped import layered
-    from nasearch.proxies.store import ScoreStore, default_store_path
+    from nasearch.scoring import rank_key, score_cells
+    from nasearch.scoring.shipped import layered
+    from nasearch.scoring.store import ScoreStore
 
     bench, _path, _budget = resolve_benchmark(cfg)
     space = bench.space
     dataset = cfg.dataset.name
     cells = sample_cells(cfg.mpi.cells, cfg.seed, cfg.mpi.include_disconnected, space=space)
     idx = np.array([a.index for a in cells])
-    store_path = None if cfg.proxy.source == "live" else (cfg.proxy.store or str(default_store_path()))
-    workers = cfg.workers or min(os.cpu_count() or 1, 8)
+    store_path = scoring_store_path(cfg)
+    workers = scoring_workers(cfg)
     rows = []
     per_cell: dict[str, np.ndarray] = {}
     store = ScoreStore(store_path) if store_path else None
@@ -129,34 +131,13 @@ def mpi_task(cfg: Config, out_dir: Path) -> str:
     try:
         for proxy in cfg.mpi.proxies:
             t0 = time.perf_counter()
-            # proxy.checkpoint binds the proxies that take one (ghn); the others ignore it
-            ckpt = cfg.proxy.checkpoint if get_proxy(proxy).bind is not None else None
-            scores = score_cells(
-                cells,
-                proxy,
-                dataset,
-                image_dataset=cfg.proxy.image_dataset,
-                batch_size=cfg.proxy.batch_size,
-                num_batches=cfg.proxy.num_batches,
-                seed=cfg.proxy.seed,
-                workers=workers,
-                store=store,
-                progress=cfg.progress,
-                shipped=cfg.proxy.shipped,
-                space=space,
-                executor=executor,
-                device=cfg.device,
-                checkpoint=ckpt,
-            )
+            settings = scoring_settings(cfg, space, proxy, dataset, workers=workers, executor=executor)
+            scores = score_cells(cells, settings, store=store)
             elapsed = time.perf_counter() - t0
             spc = math.nan
             if store is not None:
-                from nasearch.proxies.scoring import score_key
-
-                key = score_key(proxy, dataset, image_dataset=cfg.proxy.image_dataset, batch_size=cfg.proxy.batch_size,
-                                num_batches=cfg.proxy.num_batches, seed=cfg.proxy.seed, space=space,
-                                checkpoint=ckpt)
-                got = layered(store, key, cells, with_seconds=True, shipped=cfg.proxy.shipped)
+                key = settings.key()
+                got = layered(store, key, cells, with_seconds=True, shipped=settings.shipped)
                 secs = [v[1] for v in got.values() if not math.isnan(v[1])]  # type: ignore[index]
                 spc = float(np.mean(secs)) if secs else math.nan
             else:

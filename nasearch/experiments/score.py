@@ -15,7 +15,6 @@ full-space table without sharing a SQLite file over a network file system.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from nasearch.config import Config, ConfigError
@@ -26,7 +25,7 @@ def prepare_score(cfg: Config) -> dict:
     its scores are stored or its images are there); returns the values its settings record adds."""
     from nasearch.benchmarks import benchmark_space
     from nasearch.experiments.scorer import require_scores_or_images
-    from nasearch.proxies.scoring import table_cells
+    from nasearch.scoring import table_cells
 
     if cfg.proxy.name == "none":
         raise ConfigError("task=score needs a proxy: set proxy=NAME (see `nasearch proxies`)")
@@ -40,8 +39,10 @@ def prepare_score(cfg: Config) -> dict:
 def score_task(cfg: Config, out_dir: Path) -> str:
     from nasearch.benchmarks import benchmark_space
     from nasearch.executors import executor_options
-    from nasearch.proxies.scoring import build_score_table
-    from nasearch.proxies.store import default_store_path
+    from nasearch.experiments.scorer import scoring_settings
+    from nasearch.experiments.scorer import workers as scoring_workers
+    from nasearch.scoring import build_score_table
+    from nasearch.scoring.store import default_store_path
 
     if cfg.proxy.name == "none":
         raise ConfigError("task=score needs a proxy: set proxy=NAME (see `nasearch proxies`)")
@@ -49,25 +50,10 @@ def score_task(cfg: Config, out_dir: Path) -> str:
     shards = cfg.score.shards
     tag = f"_shard{cfg.score.shard}of{shards}" if shards > 1 else ""
     out = out_dir / f"scores_{cfg.proxy.name}{tag}.csv"
-    build_score_table(
-        cfg.proxy.ref,
-        cfg.dataset.name,
-        sample=cfg.score.sample,
-        seed=cfg.proxy.seed,
-        batch_size=cfg.proxy.batch_size,
-        num_batches=cfg.proxy.num_batches,
-        workers=cfg.workers or min(os.cpu_count() or 1, 8),
-        store_path=store,
-        out_csv=out,
-        image_dataset=cfg.proxy.image_dataset,
-        progress=cfg.progress,
-        space=benchmark_space(cfg.benchmark.name, where="config key benchmark.name"),
-        executor=cfg.executor.name,
-        executor_options=executor_options(cfg),
-        device=cfg.device,
-        shard=cfg.score.shard,
-        shards=shards,
-        checkpoint=cfg.proxy.checkpoint,
-    )
+    space = benchmark_space(cfg.benchmark.name, where="config key benchmark.name")
+    settings = scoring_settings(cfg, space, workers=scoring_workers(cfg), executor=cfg.executor.name,
+                                executor_options=executor_options(cfg))
+    build_score_table(settings, store_path=store, out_csv=out, sample=cfg.score.sample, shard=cfg.score.shard,
+                      shards=shards)
     n = sum(1 for _ in open(out)) - 1
     return f"{n} {cfg.proxy.name} scores written to {out} (store {store})\n"

@@ -64,7 +64,7 @@ class ArmSpec:
     seed: int
     runs: int
     scorer: Any = None
-    """A picklable ``ArchScorer`` (nasearch.proxies.scorer) or None."""
+    """A picklable ``ArchScorer`` (nasearch.scoring.scorer) or None."""
 
     def factors(self, search_fidelity: int) -> dict[str, Any]:
         return {

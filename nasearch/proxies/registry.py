@@ -61,7 +61,7 @@ class ProxySpec:
     needs_weights: bool = True
     """False for a proxy that reads only the network's structure and shapes (params, flops): the
     engine builds its network with zero-filling initialisers and hands it no batches
-    (:func:`nasearch.proxies.scoring.blank_network`), a fraction of the cost of a real build on large
+    (:func:`nasearch.scoring.blank_network`), a fraction of the cost of a real build on large
     networks such as TransNAS-Bench-101's."""
     version: str = "1"
     """Bump when the proxy's code changes its values: the score store keys scores by it."""

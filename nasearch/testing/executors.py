@@ -97,8 +97,8 @@ class ExecutorContract(ContractBase):
     def test_equals_in_process_scoring_and_resumes(self, proxy_name: str, tmp_path: Path) -> None:
         import torch
 
-        from nasearch.proxies.scoring import score_cells, score_key
-        from nasearch.proxies.store import ScoreStore
+        from nasearch.scoring import score_cells, score_key
+        from nasearch.scoring.store import ScoreStore
         from nasearch.space import get_space
 
         space = get_space(self.space)

@@ -179,7 +179,7 @@ class SpaceContract(ContractBase):
 
         from nasearch.proxies import get_proxy
         from nasearch.proxies.registry import ProxyContext
-        from nasearch.proxies.scoring import score_one
+        from nasearch.scoring import score_one
 
         archs = non_trivial(space, 2, seed=5)
         for task in space.networks_for():
@@ -274,7 +274,7 @@ class SpaceContract(ContractBase):
         without them)."""
         from nasearch.proxies import get_proxy
         from nasearch.proxies.registry import ProxyError
-        from nasearch.proxies.scoring import score_cells
+        from nasearch.scoring import score_cells
 
         spec = get_proxy(proxy_name)
         task = space.networks_for()[0]

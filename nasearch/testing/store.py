@@ -1,8 +1,8 @@
-"""The score-store contract: what a score store (``nasearch.proxies.store.ScoreStore`` or a
+"""The score-store contract: what a score store (``nasearch.scoring.store.ScoreStore`` or a
 replacement with its interface) must do.
 
 Subclass :class:`StoreContract`; override :meth:`StoreContract.make_store` to test another store
-class (the default tests :class:`~nasearch.proxies.store.ScoreStore`)::
+class (the default tests :class:`~nasearch.scoring.store.ScoreStore`)::
 
     from nasearch.testing import StoreContract
 
@@ -33,12 +33,12 @@ class StoreContract(ContractBase):
     """The space whose archs (and key) the rows use."""
 
     def make_store(self, path: Path) -> Any:
-        from nasearch.proxies.store import ScoreStore
+        from nasearch.scoring.store import ScoreStore
 
         return ScoreStore(path)
 
     def key(self, **changes: Any) -> Any:
-        from nasearch.proxies.store import ScoreKey
+        from nasearch.scoring.store import ScoreKey
 
         fields: dict[str, Any] = dict(proxy="p", dataset="cifar10", image_dataset="cifar10", batch_size=8,
                                       num_batches=1, seed=0, space=self.space)

@@ -20,8 +20,8 @@ from resume_helpers import kill_once_stored
 
 from nasearch.executors import EXECUTORS, ExecutorError, make_executor
 from nasearch.executors.local import LocalExecutor
-from nasearch.proxies.scoring import score_cells, score_key
-from nasearch.proxies.store import ScoreStore
+from nasearch.scoring import score_cells, score_key
+from nasearch.scoring.store import ScoreStore
 from nasearch.space import get_space
 from nasearch.testing import Counting, ExecutorContract
 
@@ -130,8 +130,8 @@ _DRIVER = """
 import sys, torch
 torch.set_num_threads(1)
 from nasearch.executors import make_executor
-from nasearch.proxies.scoring import score_cells
-from nasearch.proxies.store import ScoreStore
+from nasearch.scoring import score_cells
+from nasearch.scoring.store import ScoreStore
 from nasearch.space import get_space
 space = get_space("nb201")
 cells = [space.from_index(int(i)) for i in sys.argv[3].split(",")]

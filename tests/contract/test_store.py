@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from nasearch.proxies.store import ScoreKey, ScoreStore
+from nasearch.scoring.store import ScoreKey, ScoreStore
 from nasearch.space import get_space
 from nasearch.testing import StoreContract
 
@@ -47,7 +47,7 @@ def test_bad_file(tmp_path: Path):
 _WRITER = """
 import sys, time
 from pathlib import Path
-from nasearch.proxies.store import ScoreKey, ScoreStore
+from nasearch.scoring.store import ScoreKey, ScoreStore
 from nasearch.space import get_space
 space = get_space("nb201")
 path, go, lo, hi = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])

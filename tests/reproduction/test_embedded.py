@@ -20,8 +20,8 @@ import pytest
 from nasearch.benchmarks.table import COLUMNS, TableBenchmark, embedded_table
 from nasearch.data import DataError
 from nasearch.proxies import get_proxy, shipped
-from nasearch.proxies.scoring import score_cells, score_key
-from nasearch.proxies.store import ScoreStore
+from nasearch.scoring import score_cells, score_key
+from nasearch.scoring.store import ScoreStore
 from nasearch.space.base import get_space
 
 NB201 = get_space("nb201")

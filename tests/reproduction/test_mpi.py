@@ -13,7 +13,7 @@ from scipy.stats import kendalltau, spearmanr
 
 from nasearch.experiments.mpi import correlations, sample_cells
 from nasearch.proxies import get_proxy
-from nasearch.proxies.scoring import rank_key, score_cells
+from nasearch.scoring import rank_key, score_cells
 from nasearch.space import get_space
 
 STUDY = Path(__file__).resolve().parents[2] / "experiments" / "mpi_cifar10" / "run"

@@ -307,12 +307,13 @@ def test_committed_macro_study_runs_reproduce(bench: NASBenchMacroBenchmark, run
     empty store (nothing is computed). A proxy table or strategy that changed would show here."""
     from committed_runs import assert_first_runs_reproduce, read_committed
 
-    from nasearch.proxies.scorer import ArchScorer
+    from nasearch.scoring import ScoringSettings
+    from nasearch.scoring.scorer import ArchScorer
 
     first = read_committed(runs_csv)[0]
     scorer = None
     if first["proxy"] != "none":
-        scorer = ArchScorer(first["proxy"], first["dataset"], image_dataset=None, batch_size=64, num_batches=None,
-                            seed=0, store_path=str(tmp_path / "empty.sqlite"), space=bench.space)
+        scorer = ArchScorer(ScoringSettings(first["proxy"], bench.space, first["dataset"]),
+                            store_path=str(tmp_path / "empty.sqlite"))
         assert np.isfinite(scorer.keys).all(), f"the shipped {first['proxy']} table does not cover the space"
     assert_first_runs_reproduce(bench, runs_csv, scorer, 5)

@@ -33,8 +33,8 @@ GRADSIGN_TABLE = EXP / "score_tables/gradsign_cifar10_b64_seed0.csv.gz"
 
 @pytest.fixture(scope="module")
 def gradsign_store(tmp_path_factory):
-    from nasearch.proxies.store import ScoreStore
-    from nasearch.proxies.tables import import_scores
+    from nasearch.scoring.store import ScoreStore
+    from nasearch.scoring.tables import import_scores
 
     path = tmp_path_factory.mktemp("scores") / "scores.sqlite"
     with ScoreStore(path) as store:
@@ -44,11 +44,12 @@ def gradsign_store(tmp_path_factory):
 
 @pytest.mark.parametrize("arm", list(ARMS))
 def test_committed_nb201_runs_reproduce_bit_for_bit(nb201_table, gradsign_store, arm):
-    from nasearch.proxies.scorer import ArchScorer
+    from nasearch.scoring import ScoringSettings
+    from nasearch.scoring.scorer import ArchScorer
 
     first = read_committed(ARMS[arm])[0]
     scorer = None
     if first["proxy"] != "none":
-        scorer = ArchScorer(first["proxy"], first["dataset"], image_dataset=None, batch_size=64, num_batches=None,
-                            seed=0, store_path=str(gradsign_store), space=nb201_table.space)
+        scorer = ArchScorer(ScoringSettings(first["proxy"], nb201_table.space, first["dataset"]),
+                            store_path=str(gradsign_store))
     assert_first_runs_reproduce(nb201_table, ARMS[arm], scorer, RUNS)

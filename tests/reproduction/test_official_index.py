@@ -17,10 +17,10 @@ import pytest
 from scipy.stats import spearmanr
 
 from nasearch.benchmarks.table import embedded_table
-from nasearch.proxies import shipped
 from nasearch.proxies.registry import ProxyError
-from nasearch.proxies.store import ScoreKey, ScoreStore
-from nasearch.proxies.tables import FIELDS, export_scores, import_scores, read_scores
+from nasearch.scoring import shipped
+from nasearch.scoring.store import ScoreKey, ScoreStore
+from nasearch.scoring.tables import FIELDS, export_scores, import_scores, read_scores
 from nasearch.space import get_space
 from nasearch.space.base import ArchError
 from nasearch.space.nb201.arch import NUM_ARCHS, Arch
@@ -93,7 +93,8 @@ def test_internal_ordinal_is_unchanged():
     assert Arch.from_index(11791) == a and Arch((0,) * 6).index == 0
     import torch
 
-    from nasearch.proxies.scoring import _generator, cell_generators
+    from nasearch.determinism import cell_generators
+    from nasearch.determinism import seeded_generator as _generator
 
     net, _ = cell_generators(0, a)
     want = _generator(np.random.SeedSequence(0, spawn_key=(11791,)).spawn(2)[0])
@@ -196,7 +197,7 @@ def test_index_that_fits_neither_numbering_names_file_and_line(tmp_path):
 
 
 def test_build_score_table_writes_the_official_index(tmp_path):
-    from nasearch.proxies.scoring import build_score_table
+    from nasearch.scoring import build_score_table
 
     out = build_score_table("params", "cifar10", sample=6, seed=1, batch_size=8, workers=1, data_free=True,
                             store_path=tmp_path / "s.sqlite", out_csv=tmp_path / "t.csv", progress=False, space="nb201")

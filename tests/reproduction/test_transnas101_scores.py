@@ -19,8 +19,8 @@ import pytest
 from nasearch.benchmarks import make_benchmark
 from nasearch.experiments.mpi import correlations, sample_cells
 from nasearch.proxies.registry import get_proxy
-from nasearch.proxies.scoring import rank_key, score_cells, score_key
-from nasearch.proxies.tables import read_scores
+from nasearch.scoring import rank_key, score_cells, score_key
+from nasearch.scoring.tables import read_scores
 
 ROOT = Path(__file__).resolve().parents[2] / "experiments" / "transnas101"
 SPACE = "transnas101_micro"

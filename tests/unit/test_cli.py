@@ -132,8 +132,8 @@ def _gz(path: Path, text: str) -> Path:
 
 
 def _store_with_rows(path: Path) -> Path:
-    from nasearch.proxies.scoring import score_cells
-    from nasearch.proxies.store import ScoreStore
+    from nasearch.scoring import score_cells
+    from nasearch.scoring.store import ScoreStore
     from nasearch.space import get_space
 
     space = get_space("nb201")

@@ -10,7 +10,7 @@ import torch
 
 from nasearch.device import DeviceError, deterministic_kernels, parse_device, resolve_device
 from nasearch.proxies import proxy_names
-from nasearch.proxies.scoring import score_cells
+from nasearch.scoring import score_cells
 from nasearch.space import get_space
 
 HAS_CUDA = torch.cuda.is_available()

@@ -316,8 +316,8 @@ def test_evolve_refuses_a_checkpoint_of_other_settings(tmp_path: Path) -> None:
 # ------------------------------------------------------------------------------------ the proxy
 def test_proxy_scores_through_store_keyed_by_program(tmp_path: Path) -> None:
     from nasearch.proxies import get_proxy
-    from nasearch.proxies.scoring import score_cells, score_key
-    from nasearch.proxies.store import ScoreStore
+    from nasearch.scoring import score_cells, score_key
+    from nasearch.scoring.store import ScoreStore
 
     cells = ["|nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|+|none~0|avg_pool_3x3~1|nor_conv_3x3~2|",
              "|nor_conv_1x1~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|skip_connect~0|none~1|nor_conv_1x1~2|"]

@@ -288,8 +288,8 @@ def test_shipped_checkpoint_loads():
 def test_proxy_through_score_cells_and_the_store(tmp_path: Path, cifar10_root: Path):
     from nasearch.proxies import get_proxy
     from nasearch.proxies.registry import ProxyError
-    from nasearch.proxies.scoring import score_cells, score_key
-    from nasearch.proxies.store import ScoreStore
+    from nasearch.scoring import score_cells, score_key
+    from nasearch.scoring.store import ScoreStore
 
     x = torch.zeros(8, 3, 32, 32)
     y = torch.zeros(8, dtype=torch.int64)

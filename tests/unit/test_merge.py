@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nasearch.proxies.merge import MergeConflict, merge_stores
 from nasearch.proxies.registry import ProxyError
-from nasearch.proxies.scoring import build_score_table, score_key, shard_indices
-from nasearch.proxies.store import ScoreStore
-from nasearch.proxies.tables import export_scores
+from nasearch.scoring import build_score_table, score_key, shard_indices
+from nasearch.scoring.merge import MergeConflict, merge_stores
+from nasearch.scoring.store import ScoreStore
+from nasearch.scoring.tables import export_scores
 from nasearch.space import get_space
 
 NB201 = get_space("nb201")

@@ -23,14 +23,14 @@ from resume_helpers import kill_once_stored
 from nasearch.data import DataError
 from nasearch.proxies import registry
 from nasearch.proxies.registry import ProxyError, ProxySpec, get_proxy, register_proxy
-from nasearch.proxies.scoring import (
+from nasearch.scoring import (
     build_score_table,
     never_preferred,
     rank_key,
     score_cells,
     score_key,
 )
-from nasearch.proxies.store import ScoreStore
+from nasearch.scoring.store import ScoreStore
 from nasearch.space import get_space
 
 REPO = Path(__file__).resolve().parents[2]
@@ -118,7 +118,7 @@ def test_independent_of_order_and_same_in_another_process(data_root: Path):
     code = (
         "import sys; sys.path[:0] = ['tests/unit', 'tests']; import torch; torch.set_num_threads(1)\n"
         "import test_scoring as t; t.register()\n"
-        "from nasearch.proxies.scoring import score_cells\n"
+        "from nasearch.scoring import score_cells\n"
         f"s = score_cells([t.NB201.from_index(i) for i in {[c.index for c in CELLS]}], '_t_logit', "
         f"batch_size=8, data_root={str(data_root)!r}, progress=False, space='nb201')\n"
         "print([float(v).hex() for v in s])\n"
@@ -146,7 +146,7 @@ def test_workers_match_serial_and_fill_store(data_root: Path, tmp_path: Path):
 def test_disconnected_cells_get_sentinel_with_one_warning(caplog):
     cells = [DISCONNECTED, CELLS[0], NB201.from_index(1), DISCONNECTED]
     assert NB201.is_trivial(NB201.from_index(1))
-    with caplog.at_level(logging.WARNING, logger="nasearch.proxies.scoring"):
+    with caplog.at_level(logging.WARNING, logger="nasearch.scoring"):
         hi = score_cells(cells, "_t_sleepy", batch_size=8, progress=False, space="nb201")
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1 and "3 of 4 cells are disconnected" in warnings[0].getMessage()
@@ -160,7 +160,7 @@ def test_disconnected_cells_get_sentinel_with_one_warning(caplog):
 
 def test_non_finite_scores_get_sentinel_with_one_warning(caplog, tmp_path: Path):
     cells = _connected(8)
-    with caplog.at_level(logging.WARNING, logger="nasearch.proxies.scoring"):
+    with caplog.at_level(logging.WARNING, logger="nasearch.scoring"):
         s = score_cells(cells, "_t_bad", batch_size=8, progress=False, store=ScoreStore(tmp_path / "s.sqlite"), space="nb201")
     expect = [(-math.inf, -math.inf, 1.0, -math.inf)[a.index % 4] for a in cells]
     assert s.tolist() == expect
@@ -169,7 +169,7 @@ def test_non_finite_scores_get_sentinel_with_one_warning(caplog, tmp_path: Path)
     assert len(warnings) == 1 and f"{n_bad} of 8 scored cells got a non-finite" in warnings[0]
     # from the store (NaN stored as NULL, inf as inf): the same policy on read
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="nasearch.proxies.scoring"):
+    with caplog.at_level(logging.WARNING, logger="nasearch.scoring"):
         again = score_cells(cells, "_t_bad", batch_size=8, progress=False, store=ScoreStore(tmp_path / "s.sqlite"), space="nb201")
     assert again.tolist() == expect and len(caplog.records) == 1
 
@@ -238,8 +238,8 @@ def test_killed_run_resumes(tmp_path: Path):
     code = (
         "import sys; sys.path[:0] = ['tests/unit', 'tests']; import torch; torch.set_num_threads(1)\n"
         "import test_scoring as t; t.register()\n"
-        "from nasearch.proxies.scoring import score_cells\n"
-        "from nasearch.proxies.store import ScoreStore\n"
+        "from nasearch.scoring import score_cells\n"
+        "from nasearch.scoring.store import ScoreStore\n"
         f"score_cells([t.NB201.from_index(i) for i in {[a.index for a in cells]}], '_t_sleepy', batch_size=8, "
         f"store=ScoreStore({str(path)!r}), flush_every=2, progress=False, space='nb201')\n"
     )
@@ -308,7 +308,7 @@ def test_same_score_for_any_thread_count_and_workers(proxy: str, cifar10_root: P
 
 
 def test_one_thread_restores_the_callers_setting():
-    from nasearch.proxies.scoring import one_thread
+    from nasearch.scoring import one_thread
 
     before = torch.get_num_threads()
     try:
@@ -357,7 +357,7 @@ def test_damaged_store_mid_run_keeps_the_scores(tmp_path: Path, monkeypatch):
         return original(self, key, items)
 
     monkeypatch.setattr(ScoreStore, "put_many", put_then_damage)
-    from nasearch.proxies.store import StoreError
+    from nasearch.scoring.store import StoreError
 
     with ScoreStore(path) as store, pytest.raises(StoreError) as err:
         score_cells(cells, "_t_free", data_free=True, progress=False, store=store, flush_every=8, space="nb201")

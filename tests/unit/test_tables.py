@@ -7,8 +7,8 @@ import math
 import pytest
 
 from nasearch.proxies.registry import ProxyError
-from nasearch.proxies.store import ScoreKey, ScoreStore
-from nasearch.proxies.tables import export_scores, import_scores
+from nasearch.scoring.store import ScoreKey, ScoreStore
+from nasearch.scoring.tables import export_scores, import_scores
 from nasearch.space import get_space
 
 NB201 = get_space("nb201")

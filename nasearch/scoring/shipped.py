@@ -7,14 +7,14 @@ GradSign and ZiCo over all 6,561 NAS-Bench-Macro networks, whose ``dataset`` col
 full-space tables of EZNAS programs evolved here, batch 16, keyed by the program's hash as every
 ``eznas`` score; the full-space table of the GHN shipped in ``nasearch/predictors/``, keyed by the
 checkpoint's hash as every ``ghn`` score). A lookup under a
-:class:`~nasearch.proxies.store.ScoreKey` that one of them holds finds its scores without an import
+:class:`~nasearch.scoring.store.ScoreKey` that one of them holds finds its scores without an import
 step:
 
 * the user's store is read first and wins (:func:`layered`); the shipped tables only fill the cells
   it lacks;
 * nothing is ever written into the package, and shipped scores are never copied into the store
   (the store holds what the user computed or imported);
-* a cell that neither holds is computed by :func:`nasearch.proxies.scoring.score_cells` as before
+* a cell that neither holds is computed by :func:`nasearch.scoring.score_cells` as before
   (which then needs images for image-using proxies).
 
 Each file holds one setting. A process reads the first row of every file on its first lookup (to
@@ -23,7 +23,7 @@ into ``{arch index: (value, seconds)}`` keyed by nasearch's internal ordinal (``
 store's key), kept for the process. The files' ``index`` column is the official index
 (:meth:`SearchSpace.official_index <nasearch.space.base.SearchSpace.official_index>`, NB201's own);
 files of the older layout (nasearch's ordinal there) read the same: each row's ``arch`` string is
-trusted and its ``index`` checked against it (:class:`nasearch.proxies.tables.IndexColumn`).
+trusted and its ``index`` checked against it (:class:`nasearch.scoring.tables.IndexColumn`).
 Keys are built from the files' columns by :class:`ScoreKey`'s own field names, so a key field a file
 does not carry takes its default (the space: from the ``dataset`` column, ``SPACE:TASK``, as the store
 reads it).
@@ -31,7 +31,7 @@ reads it).
 The shipped image-using scores were computed on the project's CIFAR-10 training subset (10,000
 images); a user with another CIFAR-10 copy samples other minibatches, so the same key can give other
 values there. Turn the layer off with ``proxy.shipped=false`` (config) or ``shipped=False``
-(:func:`~nasearch.proxies.scoring.score_cells`, :class:`~nasearch.proxies.scorer.ArchScorer`)
+(:func:`~nasearch.scoring.score_cells`, :class:`~nasearch.scoring.scorer.ArchScorer`)
 to compute every missing score from your own images.
 """
 
@@ -48,7 +48,7 @@ from importlib import resources
 from typing import Any
 
 from nasearch.proxies.registry import ProxyError
-from nasearch.proxies.store import ScoreKey, ScoreStore, _arch_index
+from nasearch.scoring.store import ScoreKey, ScoreStore, _arch_index
 
 Arch = Any
 """An arch of the key's space (``key.space``), or its index."""
@@ -117,7 +117,7 @@ def _parse(entry, key: ScoreKey) -> dict[int, tuple[float, float]]:
              for f in fields(ScoreKey) if f.name in col]
     i_idx, i_val, i_sec = col["index"], col["value"], col["seconds"]
     i_arch = col.get("arch")
-    from nasearch.proxies.tables import IndexColumn
+    from nasearch.scoring.tables import IndexColumn
     from nasearch.space.base import ArchError, get_space
 
     space = get_space(key.space, where=f"shipped score table {entry.name!r}")
@@ -171,7 +171,7 @@ def get_many(
     key: ScoreKey, archs: Iterable[Arch | int], with_seconds: bool = False
 ) -> dict[int, float] | dict[int, tuple[float, float]]:
     """Shipped scores of those ``archs`` that a shipped table holds under ``key`` (the same contract as
-    :meth:`ScoreStore.get_many <nasearch.proxies.store.ScoreStore.get_many>`)."""
+    :meth:`ScoreStore.get_many <nasearch.scoring.store.ScoreStore.get_many>`)."""
     cells = cells_of(key)
     if not cells:
         return {}

@@ -3,9 +3,9 @@ that a job's scores can be had before it writes anything.
 
 A search with ``proxy=P proxy.n=N`` screens thousands of cells over its runs; each cell is scored
 once per setting (proxy, dataset, image dataset, batch size, batches, seed) and kept in the SQLite
-score store (:mod:`nasearch.proxies.store`). The scorer loads every stored score of its setting into
+score store (:mod:`nasearch.scoring.store`). The scorer loads every stored score of its setting into
 an array at start-up (one lookup per cell afterwards), computes cells it has not seen with
-:func:`nasearch.proxies.scoring.score_cells` (written back to the store, so other runs, workers and
+:func:`nasearch.scoring.score_cells` (written back to the store, so other runs, workers and
 later jobs reuse them) and returns "higher = better" keys with the never-preferred policy applied.
 
 All runs share one score per cell (the setting's seed, ``proxy.seed``), as in GradSign's evaluation
@@ -26,7 +26,16 @@ import math
 
 import numpy as np
 
-from nasearch.space.base import SearchSpace, get_space
+from nasearch.data import DataError
+from nasearch.data.images import _split_files, image_root
+from nasearch.proxies import get_proxy
+from nasearch.scoring.batches import NO_IMAGES
+from nasearch.scoring.engine import score_cells
+from nasearch.scoring.policy import never_preferred, rank_key
+from nasearch.scoring.settings import ScoringSettings
+from nasearch.scoring.shipped import layered
+from nasearch.scoring.store import ScoreStore
+from nasearch.space.base import get_space
 
 log = logging.getLogger(__name__)
 
@@ -34,59 +43,28 @@ log = logging.getLogger(__name__)
 class ArchScorer:
     """Callable ``archs -> rank keys`` (higher = better) with a ``cost(archs) -> seconds``."""
 
-    def __init__(
-        self,
-        proxy: str,
-        dataset: str,
-        *,
-        image_dataset: str | None,
-        batch_size: int,
-        num_batches: int | None,
-        seed: int,
-        store_path: str | None,
-        data_root: str | None = None,
-        shipped: bool = True,
-        space: SearchSpace | str,
-        checkpoint: str | None = None,
-        device: str = "cpu",
-    ):
-        from nasearch.proxies.scoring import score_key
-
-        self.space = get_space(space, where="ArchScorer(space=...)")
-        self.proxy = proxy
-        self.dataset = dataset
-        self.image_dataset = image_dataset
-        self.batch_size = batch_size
-        self.num_batches = num_batches
-        self.seed = seed
+    def __init__(self, settings: ScoringSettings, *, store_path: str | None):
+        """``settings``: the scoring run whose scores rank cells (cells missing from the store are
+        computed with its device, one worker, no progress bar); ``store_path``: the score store read
+        and written (None: none, every cell is computed live)."""
+        self.settings = settings.replace(workers=1, progress=False)
+        self.space = get_space(settings.space, where="ArchScorer(space=...)")
+        self.proxy = settings.proxy
         self.store_path = store_path
-        self.data_root = data_root
-        self.shipped = shipped
-        """Read the package's shipped score tables beneath the store (nasearch.proxies.shipped)."""
-        self.checkpoint = checkpoint
-        self.device = device
-        """Where cells missing from the store are scored (a :func:`nasearch.device.parse_device` string)."""
-        self.key = score_key(
-            proxy, dataset, image_dataset=image_dataset, batch_size=batch_size, num_batches=num_batches, seed=seed,
-            space=self.space, checkpoint=checkpoint,
-        )
+        self.shipped = settings.shipped
+        """Read the package's shipped score tables beneath the store (nasearch.scoring.shipped)."""
+        self.key = self.settings.key()
         self.keys = np.full(self.space.num_archs, np.nan)
         self.seconds = np.zeros(self.space.num_archs)
         self._load()
 
     def _load(self) -> None:
-        from nasearch.proxies import get_proxy
-        from nasearch.proxies.scoring import never_preferred, rank_key
-        from nasearch.proxies.store import ScoreStore
-
-        spec = get_proxy(self.proxy, checkpoint=self.checkpoint)
+        spec = get_proxy(self.proxy, checkpoint=self.settings.checkpoint)
         space = self.space
         connected = np.array([not space.is_trivial(a) for a in space.all_archs()])
         self.keys[~connected] = -math.inf
         if self.store_path is None:
             return
-        from nasearch.proxies.shipped import layered
-
         with ScoreStore(self.store_path) as store:
             stored = layered(store, self.key, np.flatnonzero(connected).tolist(), with_seconds=True,
                              shipped=self.shipped)
@@ -107,33 +85,12 @@ class ArchScorer:
         )
 
     def _compute(self, archs: list) -> None:
-        from nasearch.proxies.scoring import rank_key, score_cells
-        from nasearch.proxies.store import ScoreStore
-
         store = ScoreStore(self.store_path) if self.store_path else None
         try:
-            values = score_cells(
-                archs,
-                self.proxy,
-                self.dataset,
-                image_dataset=self.image_dataset,
-                data_root=self.data_root,
-                batch_size=self.batch_size,
-                num_batches=self.num_batches,
-                seed=self.seed,
-                workers=1,
-                store=store,
-                progress=False,
-                shipped=self.shipped,
-                space=self.space,
-                checkpoint=self.checkpoint,
-                device=self.device,
-            )
+            values = score_cells(archs, self.settings, store=store)
             idx = [a.index for a in archs]
             self.keys[idx] = rank_key(self.proxy, values)
             if store is not None:
-                from nasearch.proxies.shipped import layered
-
                 got = layered(store, self.key, archs, with_seconds=True, shipped=self.shipped)
                 for i, (_v, s) in got.items():  # type: ignore[misc]
                     self.seconds[i] = 0.0 if math.isnan(s) else s
@@ -159,15 +116,12 @@ class ArchScorer:
     def require_inputs(self, where: str) -> None:
         """Fail now, naming the config keys, if cells the store lacks would need images that are not
         there (a search would otherwise fail at its first unstored cell, minutes in)."""
-        from nasearch.data import DataError
-        from nasearch.data.images import _split_files, image_root
-        from nasearch.proxies.scoring import NO_IMAGES
 
         if self.key.image_dataset == NO_IMAGES:
             return
         missing = self.space.num_archs - self.coverage()
         try:
-            _split_files(self.key.image_dataset, image_root(self.key.image_dataset, self.data_root), "train")
+            _split_files(self.key.image_dataset, image_root(self.key.image_dataset, self.settings.data_root), "train")
         except DataError as exc:
             raise DataError(
                 f"{where} must compute {missing} scores that no score store holds (proxy.store / the tables "
@@ -183,35 +137,27 @@ class ArchScorer:
         return f"ArchScorer({self.key.describe()})"
 
 
-def require_scores_or_images(proxy: str, dataset: str, cells: list, space: SearchSpace, *,
-                             image_dataset: str | None, batch_size: int, num_batches: int | None, seed: int,
-                             checkpoint: str | None, store_path: str | None, shipped: bool, where: str) -> str:
-    """Check, before a job writes anything, that ``proxy``'s scores of ``cells`` can be had: every one
-    is in the score store at ``store_path`` (None: no store is read) or the shipped tables (when
-    ``shipped``), or the images to compute them are there. Returns the proxy's code version (its
-    scores' identity) for the job's settings record. ``checkpoint`` counts only for a proxy that binds
-    one (``ghn``); ``where`` names the setting in the error."""
-    from nasearch.data import DataError
-    from nasearch.data.images import _split_files, image_root
-    from nasearch.proxies import get_proxy
-    from nasearch.proxies.scoring import NO_IMAGES, score_key
+def require_scores_or_images(settings: ScoringSettings, cells: list, *, store_path: str | None, where: str) -> str:
+    """Check, before a job writes anything, that the scores of ``cells`` under ``settings`` can be
+    had: every one is in the score store at ``store_path`` (None: no store is read) or the shipped
+    tables (when ``settings.shipped``), or the images to compute them are there. Returns the proxy's
+    code version (its scores' identity) for the job's settings record. ``settings.checkpoint`` counts
+    only for a proxy that binds one (``ghn``); ``where`` names the setting in the error."""
 
-    ckpt = checkpoint if get_proxy(proxy).bind is not None else None
-    key = score_key(proxy, dataset, image_dataset=image_dataset, batch_size=batch_size,
-                    num_batches=num_batches, seed=seed, space=space, checkpoint=ckpt)
+    if get_proxy(settings.proxy).bind is None:
+        settings = settings.replace(checkpoint=None)
+    key = settings.key()
     if key.image_dataset == NO_IMAGES:
         return key.version
     stored = 0
     if store_path is not None:
-        from nasearch.proxies.shipped import layered
-        from nasearch.proxies.store import ScoreStore
 
         with ScoreStore(store_path) as store:
-            stored = len(layered(store, key, cells, shipped=shipped))
+            stored = len(layered(store, key, cells, shipped=settings.shipped))
     if stored >= len(cells):
         return key.version
     try:
-        _split_files(key.image_dataset, image_root(key.image_dataset), "train")
+        _split_files(key.image_dataset, image_root(key.image_dataset, settings.data_root), "train")
     except DataError as exc:
         raise DataError(
             f"{where}: {len(cells) - stored} of the {len(cells)} cells' scores are in no score store (proxy.store, "

@@ -11,11 +11,11 @@ alone for NB201 (``cifar10``: exactly what stores written before spaces existed 
 valid as they are, in both directions) and ``SPACE:TASK`` for every other space
 (``nasbench_macro:cifar10``). The table's schema and primary key are unchanged, so no migration is
 needed; :class:`ScoreKey` carries ``space`` as its own (required) field and only this
-module and the portable tables (:mod:`nasearch.proxies.tables`, same ``dataset`` column) fold it.
+module and the portable tables (:mod:`nasearch.scoring.tables`, same ``dataset`` column) fold it.
 
 Values are stored as the proxy returned them: ``+inf`` / ``-inf`` round-trip through SQLite's REAL,
 NaN is stored as NULL and read back as NaN. The never-preferred policy of
-:mod:`nasearch.proxies.scoring` is applied on read, so a cached run and a fresh one agree.
+:mod:`nasearch.scoring` is applied on read, so a cached run and a fresh one agree.
 
 Concurrency: WAL journal, a busy timeout, and every write is one short ``BEGIN IMMEDIATE`` ...
 ``COMMIT`` transaction of ``INSERT OR IGNORE`` rows, so several processes may write one store at
@@ -26,7 +26,7 @@ connection lazily in the process that uses it, so a ``ScoreStore`` may be passed
 Errors: a file that is not a SQLite database, a damaged one ("database disk image is malformed"), or
 one that cannot be written raises :class:`StoreError` naming the file. :meth:`ScoreStore.rescue` writes
 scores into a fresh store next to a damaged one, so a scoring run that meets a damaged store keeps
-what it computed (:func:`nasearch.proxies.scoring.score_cells` does this and names the new file).
+what it computed (:func:`nasearch.scoring.score_cells` does this and names the new file).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Portable score tables: move stored proxy scores between stores, machines and sessions.
 
 ``export_scores`` writes every stored score of one setting (or of all settings) to a CSV, gzipped
-when the name ends in ``.gz``, with the full :class:`~nasearch.proxies.store.ScoreKey` on every row:
+when the name ends in ``.gz``, with the full :class:`~nasearch.scoring.store.ScoreKey` on every row:
 ``proxy, version, dataset, image_dataset, batch_size, num_batches, seed, index, arch, value,
 seconds``. Values are raw (as the proxy returned them; NaN is empty). ``import_scores`` reads such a
 file into a store (rows already there are kept), so a score table computed in pieces, on several
@@ -10,7 +10,7 @@ The write is atomic (temp file + rename).
 
 Search spaces: the ``dataset`` column holds the task alone for NB201 (as every table written before
 spaces existed, e.g. ``experiments/score_tables/``) and ``SPACE:TASK`` for other spaces, as in the
-store (:attr:`~nasearch.proxies.store.ScoreKey.dataset_field`); ``arch`` is the benchmark string in
+store (:attr:`~nasearch.scoring.store.ScoreKey.dataset_field`); ``arch`` is the benchmark string in
 that space, parsed by the space on import, and ``index`` the arch's *official* index
 (:meth:`SearchSpace.official_index <nasearch.space.base.SearchSpace.official_index>`: NB201's /
 NATS-Bench's own index for NB201, the space's enumeration elsewhere). Rows are written in nasearch's
@@ -32,7 +32,7 @@ from pathlib import Path
 
 from nasearch.csvio import open_text
 from nasearch.proxies.registry import ProxyError
-from nasearch.proxies.store import ScoreKey, ScoreStore
+from nasearch.scoring.store import ScoreKey, ScoreStore
 from nasearch.space.base import ArchError, get_space
 
 FIELDS = (

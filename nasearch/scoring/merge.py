@@ -9,12 +9,12 @@ export, and :func:`merge_stores` (``nasearch scores merge A B ... --into C``) pu
   values are equal when SQLite compares them equal, or both are NaN (stored as NULL). SQLite keeps
   IEEE doubles, so this is bitwise equality except that it does not keep the sign of a zero;
 * a row whose value differs is a conflict: nothing of that source is written and
-  :class:`MergeConflict` names the setting (:class:`~nasearch.proxies.store.ScoreKey`), the cell, both
+  :class:`MergeConflict` names the setting (:class:`~nasearch.scoring.store.ScoreKey`), the cell, both
   values and both files. The compute ``seconds`` and ``created`` columns may differ; they are not
   compared (the target keeps its own).
 
 A source is a SQLite store, or a CSV table written by ``nasearch scores export`` (``.csv`` or
-``.csv.gz``, read with :func:`nasearch.proxies.tables.read_scores`). The target is a store; a target
+``.csv.gz``, read with :func:`nasearch.scoring.tables.read_scores`). The target is a store; a target
 named ``*.csv`` / ``*.csv.gz`` is built as a store next to it and exported at the end (atomically).
 
 Each source is merged in one transaction with SQL over an ``ATTACH``-ed database: the conflict check
@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nasearch.proxies.registry import ProxyError
-from nasearch.proxies.store import ScoreKey, ScoreStore
+from nasearch.scoring.store import ScoreKey, ScoreStore
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ def _is_table(path: Path) -> bool:
 
 
 def _table_to_store(path: Path, tmpdir: str) -> Path:
-    from nasearch.proxies.tables import read_scores
+    from nasearch.scoring.tables import read_scores
 
     out = Path(tmpdir) / (path.name.replace(".", "_") + ".sqlite")
     with ScoreStore(out) as store:
@@ -145,7 +145,7 @@ def merge_stores(sources: list[str | os.PathLike[str]], into: str | os.PathLike[
                 report.rows_added += added
                 log.info("merged %s: %d rows, %d new", p, n, added)
             if _is_table(target):
-                from nasearch.proxies.tables import export_scores
+                from nasearch.scoring.tables import export_scores
 
                 export_scores(store, target)
     return report
