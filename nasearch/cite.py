@@ -352,7 +352,7 @@ def _uses(cfgs: Iterable[Config]) -> dict[str, list[str]]:
         elif cfg.task == "evolve":
             add("proxy", "eznas")
             tools.append("deap")
-        elif cfg.proxy.name != "none" and not (cfg.task == "search" and cfg.proxy.n == 1):
+        elif cfg.proxy.name != "none" and not (cfg.task == "search" and cfg.proxy.vanilla):
             add("proxy", cfg.proxy.name)  # a search with proxy.n=1 screens nothing: the vanilla arm
     for t in tools:
         add("tool", t)

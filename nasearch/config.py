@@ -7,6 +7,8 @@ so a wrong value fails with the key, the value and the accepted options before a
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +27,8 @@ def __getattr__(name: str) -> Any:
         from nasearch.tasks import task_names
 
         return task_names()
+    if name == "TaskConfig":  # the schema class, built from the task registry (and found so by pickle)
+        return schema()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -115,6 +119,14 @@ class ProxyConf:
     """An EZNAS program text for proxy=eznas (null: the authors' published program)."""
 
     @property
+    def vanilla(self) -> bool:
+        """Whether a search with this section screens nothing (no proxy, or N = 1:
+        :func:`nasearch.strategies.prefilter.is_vanilla`)."""
+        from nasearch.strategies.prefilter import is_vanilla
+
+        return is_vanilla(self.name, 1 if self.n is None else self.n)
+
+    @property
     def ref(self) -> str:
         """The name callers pass to the registry: ``name``, or ``name:program`` with a program."""
         return self.name if self.program is None else f"{self.name}:{self.program}"
@@ -160,46 +172,6 @@ class BudgetConf:
 
 
 @dataclass
-class MPIConf:
-    """Model performance inference: rank correlation of proxies with trained accuracy."""
-
-    proxies: list[str] = field(default_factory=lambda: ["synflow", "jacob_cov", "gradsign", "zico"])
-    cells: int = 1000
-    include_disconnected: bool = False
-
-    def check(self) -> None:
-        from nasearch.proxies import get_proxy, proxy_names
-
-        for p in self.proxies:
-            if ":" in p:
-                get_proxy(p, where="mpi.proxies")  # "eznas:<program>": a malformed program fails here
-            elif p not in proxy_names():
-                raise _bad("mpi.proxies", p, "registered proxies: " + ", ".join(proxy_names())
-                           + did_you_mean(p, proxy_names()))
-        if self.cells < 3:
-            raise _bad("mpi.cells", self.cells, "an integer >= 3")
-
-
-@dataclass
-class ScoreConf:
-    """Build a score table for the whole space or a seeded sample of it."""
-
-    sample: int | None = None
-    shard: int = 0
-    """This job's part of the cells (nasearch index mod score.shards == score.shard)."""
-    shards: int = 1
-    """Number of parts (jobs) the cells are split into; each job writes its own proxy.store."""
-
-    def check(self) -> None:
-        if self.sample is not None and self.sample < 1:
-            raise _bad("score.sample", self.sample, "an integer >= 1, or null for every cell of the space")
-        if self.shards < 1:
-            raise _bad("score.shards", self.shards, "an integer >= 1 (number of jobs the cells are split into)")
-        if not 0 <= self.shard < self.shards:
-            raise _bad("score.shard", self.shard, f"an integer in 0..score.shards-1 = 0..{self.shards - 1}")
-
-
-@dataclass
 class ExecutorConf:
     """Where scoring runs chunks of cells (see nasearch.executors)."""
 
@@ -225,128 +197,20 @@ class ExecutorConf:
 
 
 @dataclass
-class GHNTrainConf:
-    """``task=train_ghn``: train a Graph HyperNetwork (nasearch.predictors.ghn_train)."""
-
-    steps: int = 1000
-    batch: int = 64
-    """Training images per step."""
-    cells: int = 1
-    """Architectures sampled per step (a minibatch of graphs)."""
-    lr: float = 1e-3
-    T: int = 5
-    """Forward-backward propagations of the GatedGNN."""
-    hidden: int = 32
-    message_hidden: int = 32
-    hyper_hidden: int = 64
-    seed: int = 0
-    device: str = "cpu"
-    checkpoint: str = "ghn.pt"
-    """Checkpoint file: written every ``every`` steps; an existing one is resumed."""
-    every: int = 50
-    holdout: int = 2000
-    """Training images held out for validation / prediction (never trained on)."""
-    holdout_seed: int = 0
-    eval_cells: int = 8
-    eval_images: int = 512
-    threads: int = 0
-    """torch threads (0: leave torch's default)."""
-
-    def check(self) -> None:
-        for k in ("steps", "batch", "cells", "T", "hidden", "message_hidden", "hyper_hidden", "every",
-                  "holdout", "eval_cells", "eval_images"):
-            if getattr(self, k) < 1:
-                raise _bad(f"ghn.{k}", getattr(self, k), "an integer >= 1")
-        if not (math.isfinite(self.lr) and self.lr > 0):
-            raise _bad("ghn.lr", self.lr, "a positive learning rate")
-        if self.seed < 0 or self.holdout_seed < 0:
-            raise _bad("ghn.seed", self.seed, "a non-negative integer")
-        if self.device != "cpu" and not self.device.startswith(("cuda", "mps")):
-            raise _bad("ghn.device", self.device, "cpu, cuda, cuda:N or mps")
-
-
-@dataclass
-class EvolveConf:
-    """EZNAS evolution (``task=evolve``): DEAP GP over cached network statistics."""
-
-    population: int = 50
-    """mu: the population kept each generation (authors' evol_config: POPSIZE 50)."""
-    offspring: int = 50
-    """lambda: offspring made by VarOr each generation (authors: lambda_ 50)."""
-    generations: int = 10
-    cxpb: float = 0.4
-    mutpb: float = 0.4
-    tournament: int = 4
-    init_min_depth: int = 2
-    init_max_depth: int = 6
-    hall_of_fame: int = 10
-    seed: int = 0
-    """Seed of the evolution (initial population, variation, selection)."""
-    cells: int = 80
-    """Evolution-task cells: seeded NB201 cells disjoint from the MPI study's 1,000."""
-    validation_cells: int = 80
-    """Held-out cells (disjoint from the task and the MPI cells) on which the hall of fame is reported."""
-    cell_seed: int = 14
-    mpi_cells: int = 1000
-    """Cells excluded: sample_cells(mpi_cells, mpi_seed) of the MPI study."""
-    mpi_seed: int = 0
-    target: str = "cifar10"
-    """Dataset (task) of the benchmark whose trained accuracy the fitness ranks against: one of its space's tasks."""
-    metric: str = "valid_acc"
-    """valid_acc (the authors' target: NB201 validation accuracy) or test_acc."""
-    aggregate: str = "net_mean"
-    batch_size: int = 16
-    """Minibatch of the statistics (the authors' figures use 16)."""
-    score_seed: int = 0
-    """Seed of the networks' initialisation, minibatch and noise (as proxy.seed for scores)."""
-    workers: int = 0
-    """Processes for statistics and fitness (0: the top-level ``workers``)."""
-    subsample_batch: int = 4
-    subsample_channels: int = 2
-    cache_dir: str | None = None
-    """Statistics cache directory (default: $NASEARCH_CACHE/eznas or ~/.cache/nasearch/eznas)."""
-    checkpoint: str | None = None
-    """Checkpoint JSON (default: <run dir>/checkpoint.json); an existing one is resumed."""
-
-    def check(self, space: Any) -> None:
-        """``space``: the configured benchmark's search space: ``target`` is one of its tasks."""
-        for key in ("population", "offspring", "tournament", "hall_of_fame", "cells", "validation_cells",
-                    "subsample_batch", "subsample_channels", "init_min_depth", "batch_size"):
-            if getattr(self, key) < 1:
-                raise _bad(f"evolve.{key}", getattr(self, key), "an integer >= 1")
-        if self.generations < 0:
-            raise _bad("evolve.generations", self.generations, "an integer >= 0")
-        if self.cells < 3:
-            raise _bad("evolve.cells", self.cells, "an integer >= 3 (Kendall tau needs cells to rank)")
-        if not (0 <= self.cxpb <= 1 and 0 <= self.mutpb <= 1 and self.cxpb + self.mutpb <= 1):
-            raise _bad("evolve.cxpb/mutpb", (self.cxpb, self.mutpb), "probabilities with cxpb + mutpb <= 1 (VarOr)")
-        if not self.init_min_depth <= self.init_max_depth <= 10:
-            raise _bad("evolve.init_max_depth", self.init_max_depth, "init_min_depth <= init_max_depth <= 10")
-        if self.metric not in ("valid_acc", "test_acc"):
-            raise _bad("evolve.metric", self.metric, "valid_acc or test_acc")
-        if self.aggregate not in ("net_mean", "net_sum"):
-            raise _bad("evolve.aggregate", self.aggregate, "net_mean (authors' code) or net_sum (paper text)")
-        accepted = tuple(space.tasks)
-        if self.target not in accepted:
-            raise _bad("evolve.target", self.target, "one of " + ", ".join(accepted)
-                       + f" (benchmark space {space.name!r})" + did_you_mean(self.target, accepted))
-
-
-@dataclass
 class Config:
+    """The settings every task shares. The schema Hydra composes (:func:`schema`) adds each registered
+    task's own section (``mpi``, ``score``, ``ghn``, ``evolve``, a plugin's), declared by the task
+    (:mod:`nasearch.tasks`)."""
+
     task: str = "search"
     benchmark: BenchmarkConf = field(default_factory=BenchmarkConf)
     dataset: DatasetConf = field(default_factory=DatasetConf)
     strategy: StrategyConf = field(default_factory=StrategyConf)
     proxy: ProxyConf = field(default_factory=ProxyConf)
     budget: BudgetConf = field(default_factory=BudgetConf)
-    mpi: MPIConf = field(default_factory=MPIConf)
-    score: ScoreConf = field(default_factory=ScoreConf)
     executor: ExecutorConf = field(default_factory=ExecutorConf)
     device: str = "cpu"
     """Where networks and proxies run: cpu, cuda, cuda:N or auto (CUDA when available)."""
-    ghn: GHNTrainConf = field(default_factory=GHNTrainConf)
-    evolve: EvolveConf = field(default_factory=EvolveConf)
     runs: int = 500
     seed: int = 0
     """Experiment seed; run i gets SeedSequence(seed).spawn(runs)[i]."""
@@ -385,11 +249,33 @@ class Config:
             raise ConfigError(str(exc)) from None
 
 
+@functools.cache
+def schema() -> type[Config]:
+    """The config schema: :class:`Config` plus one field per task section (``cfg.mpi``, ``cfg.score``,
+    ...; :func:`nasearch.tasks.task_sections`), each defaulting to its dataclass's defaults. The class is
+    ``nasearch.config.TaskConfig`` (pickled by that name)."""
+    from nasearch.tasks import task_sections
+
+    sections = task_sections()
+    clash = sorted(set(sections) & {f.name for f in dataclasses.fields(Config)})
+    if clash:
+        raise ConfigError(f"task config section(s) {', '.join(clash)} clash with the shared config keys")
+    cls = dataclasses.make_dataclass(
+        "TaskConfig", [(name, conf, field(default_factory=conf)) for name, conf in sections.items()],
+        bases=(Config,))
+    cls.__module__ = __name__  # pickled as nasearch.config.TaskConfig (see __getattr__)
+    cls.__doc__ = Config.__doc__
+    return cls
+
+
 def validate(cfg: DictConfig) -> Config:
-    """Instantiate the schema (running every ``__post_init__`` check) from a composed config."""
+    """Instantiate the schema from a composed config and check it: the shared sections, then the
+    running task's own section (its dataclass's ``check(space)``)."""
+    from nasearch.tasks import get_task
+
     obj = OmegaConf.to_object(cfg)
     assert isinstance(obj, Config)
-    for part in (obj, obj.benchmark, obj.strategy, obj.proxy, obj.budget, obj.score, obj.executor):
+    for part in (obj, obj.benchmark, obj.strategy, obj.proxy, obj.budget, obj.executor):
         part.check()
     obj.dataset.check(obj.space())
     if obj.proxy.n is None:
@@ -400,12 +286,10 @@ def validate(cfg: DictConfig) -> Config:
                 "as the vanilla arm of a comparison. Without a proxy, leave proxy=none"
             )
         obj.proxy.n = 1
-    if obj.task == "mpi":
-        obj.mpi.check()
-    if obj.task == "train_ghn":
-        obj.ghn.check()
-    if obj.task == "evolve":
-        obj.evolve.check(obj.space())
+    section = getattr(get_task(obj.task, "config key task"), "section", None)
+    check = getattr(getattr(obj, section), "check", None) if section else None
+    if check is not None:
+        check(obj.space())
     return obj
 
 
@@ -430,7 +314,7 @@ def register_configs() -> None:
     from hydra.core.config_store import ConfigStore
 
     cs = ConfigStore.instance()
-    cs.store(name="nasearch_schema", node=Config)
+    cs.store(name="nasearch_schema", node=schema())
     conf = resources.files("nasearch.conf")
     for group, names in registry_names().items():
         for name in names:

@@ -28,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from nasearch.strategies.prefilter import is_vanilla as vanilla_arm
+
 log = logging.getLogger(__name__)
 
 FACTORS: tuple[str, ...] = (
@@ -223,7 +225,8 @@ class ArmSummary:
 
 
 def is_vanilla(factors: dict[str, str]) -> bool:
-    return factors.get("proxy", "none") == "none" or str(factors.get("n", "1")) == "1"
+    """Whether a row's arm is vanilla (:func:`nasearch.strategies.prefilter.is_vanilla`)."""
+    return vanilla_arm(factors.get("proxy", "none"), factors.get("n", "1"))
 
 
 def _float(v: str) -> float:

@@ -47,38 +47,42 @@ FORMAT = 1
 RESULT_FILES = ("runs.csv", "mpi.csv", "checkpoint.json", "summary.md")
 """Files whose presence marks a folder as holding results (besides a fingerprint)."""
 
-TASK_KEYS: dict[str, tuple[str, ...]] = {
-    "search": ("task", "benchmark", "dataset", "strategy", "proxy", "budget", "runs", "seed", "fidelity"),
-    "mpi": ("task", "benchmark", "dataset", "proxy", "mpi", "seed"),
-    "score": ("task", "benchmark", "dataset", "proxy", "score"),
-    "evolve": ("task", "benchmark", "dataset", "evolve", "proxy.image_dataset"),
-    "train_ghn": ("task", "benchmark", "dataset", "ghn"),
-}
-"""The config sections whose values decide each built-in task's results."""
-
-
-def task_keys(task: str) -> tuple[str, ...]:
-    """The config sections that decide ``task``'s results: :data:`TASK_KEYS` for a built-in task; for a
-    task a plugin registers (:mod:`nasearch.tasks`), its ``keys`` attribute, or every section of the
-    config when it has none (any change then counts as other settings)."""
-    if task in TASK_KEYS:
-        return TASK_KEYS[task]
-    from nasearch.config import Config
-    from nasearch.tasks import get_task
-
-    keys = getattr(get_task(task, "config key task"), "keys", None)
-    return tuple(keys) if keys is not None else tuple(f.name for f in dataclasses.fields(Config))
-
 NOT_RESULTS = frozenset({
     # where and how fast the work runs: results are the same (the reproducibility contract)
-    "workers", "progress", "device", "overwrite", "executor", "evolve.workers", "ghn.device", "ghn.threads",
-    # where scores and caches live: a score is keyed by its setting wherever it is stored
-    "proxy.store", "proxy.source", "proxy.shipped", "evolve.cache_dir",
+    "workers", "progress", "device", "overwrite", "executor",
+    # where scores live: a score is keyed by its setting wherever it is stored
+    "proxy.store", "proxy.source", "proxy.shipped",
     # files named by path: replaced by their content below (a table's hash, a checkpoint's hash)
-    "benchmark.path", "proxy.checkpoint", "evolve.checkpoint", "ghn.checkpoint",
+    "benchmark.path", "proxy.checkpoint",
     # resolved below (the budget the run is charged)
     "dataset.time_budget", "budget.seconds", "budget.queries",
 })
+"""Shared config keys that never decide a result; a task adds its own (``Task.not_results``: e.g.
+``ghn.device``, ``evolve.cache_dir``)."""
+
+
+def _task(task: str) -> Any:
+    from nasearch.tasks import get_task
+
+    return get_task(task, "config key task")
+
+
+def task_keys(task: str) -> tuple[str, ...]:
+    """The config sections (or dotted keys) that decide ``task``'s results: the task's ``keys``
+    (:mod:`nasearch.tasks`), or every section of the config when it declares none (any change then
+    counts as other settings)."""
+    from nasearch.config import schema
+
+    keys = getattr(_task(task), "keys", None)
+    return tuple(keys) if keys is not None else tuple(f.name for f in dataclasses.fields(schema()))
+
+
+def not_results(task: str) -> frozenset[str]:
+    """The keys of ``task``'s sections that never decide its results: :data:`NOT_RESULTS` and the
+    task's ``not_results``."""
+    return NOT_RESULTS | frozenset(getattr(_task(task), "not_results", ()))
+
+
 VANILLA_IGNORED = ("proxy.k", "proxy.batch_size", "proxy.num_batches", "proxy.image_dataset", "proxy.seed",
                    "proxy.charge_time", "proxy.program")
 """Proxy settings that cannot change a vanilla search (no proxy, or N = 1: nothing is screened)."""
@@ -104,19 +108,19 @@ def _selected(key: str, sections: Iterable[str]) -> bool:
     return any(key == s or key.startswith(s + ".") for s in sections)
 
 
-def _excluded(key: str) -> bool:
-    return any(key == n or key.startswith(n + ".") for n in NOT_RESULTS)
+def _excluded(key: str, excluded: Iterable[str] = NOT_RESULTS) -> bool:
+    return any(key == n or key.startswith(n + ".") for n in excluded)
 
 
 def fingerprint(cfg: Any, derived: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The settings that determine the results of ``cfg``'s task: its sections of the validated
-    config (:data:`TASK_KEYS`) less :data:`NOT_RESULTS`, plus ``derived`` values the task resolves
+    config (:func:`task_keys`) less :func:`not_results`, plus ``derived`` values the task resolves
     (the benchmark it loads, the table's content hash, the budget it charges, proxy code versions).
     Values are JSON-normalised, so a fingerprint compares equal to one read back from disk."""
     flat = _flatten(dataclasses.asdict(cfg))
-    sections = task_keys(cfg.task)
-    fp = {k: v for k, v in flat.items() if _selected(k, sections) and not _excluded(k)}
-    if cfg.task == "search" and (cfg.proxy.name == "none" or cfg.proxy.n == 1):
+    sections, excluded = task_keys(cfg.task), not_results(cfg.task)
+    fp = {k: v for k, v in flat.items() if _selected(k, sections) and not _excluded(k, excluded)}
+    if cfg.task == "search" and cfg.proxy.vanilla:
         for k in VANILLA_IGNORED:
             fp.pop(k, None)
     fp.update(derived or {})

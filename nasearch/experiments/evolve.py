@@ -19,18 +19,88 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from nasearch.config import Config, ConfigError
+from nasearch.config import Config, ConfigError, _bad
 from nasearch.experiments.mpi import sample_cells
-from nasearch.eznas.cache import StatsCache
-from nasearch.eznas.evolve import Evaluator, Fitness, evolve, single_statistic_programs
-from nasearch.eznas.program import PUBLISHED_NB201
-from nasearch.eznas.statistics import Subsample
 from nasearch.space.base import SearchSpace
+from nasearch.suggest import did_you_mean
+from nasearch.tasks import TaskPlan, register_task
+
+if TYPE_CHECKING:  # the EZNAS modules import torch: loaded when the task runs, not when it is listed
+    from nasearch.eznas.cache import StatsCache
+    from nasearch.eznas.evolve import Evaluator
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class EvolveConf:
+    """EZNAS evolution (``task=evolve``): DEAP GP over cached network statistics."""
+
+    population: int = 50
+    """mu: the population kept each generation (authors' evol_config: POPSIZE 50)."""
+    offspring: int = 50
+    """lambda: offspring made by VarOr each generation (authors: lambda_ 50)."""
+    generations: int = 10
+    cxpb: float = 0.4
+    mutpb: float = 0.4
+    tournament: int = 4
+    init_min_depth: int = 2
+    init_max_depth: int = 6
+    hall_of_fame: int = 10
+    seed: int = 0
+    """Seed of the evolution (initial population, variation, selection)."""
+    cells: int = 80
+    """Evolution-task cells: seeded NB201 cells disjoint from the MPI study's 1,000."""
+    validation_cells: int = 80
+    """Held-out cells (disjoint from the task and the MPI cells) on which the hall of fame is reported."""
+    cell_seed: int = 14
+    mpi_cells: int = 1000
+    """Cells excluded: sample_cells(mpi_cells, mpi_seed) of the MPI study."""
+    mpi_seed: int = 0
+    target: str = "cifar10"
+    """Dataset (task) of the benchmark whose trained accuracy the fitness ranks against: one of its space's tasks."""
+    metric: str = "valid_acc"
+    """valid_acc (the authors' target: NB201 validation accuracy) or test_acc."""
+    aggregate: str = "net_mean"
+    batch_size: int = 16
+    """Minibatch of the statistics (the authors' figures use 16)."""
+    score_seed: int = 0
+    """Seed of the networks' initialisation, minibatch and noise (as proxy.seed for scores)."""
+    workers: int = 0
+    """Processes for statistics and fitness (0: the top-level ``workers``)."""
+    subsample_batch: int = 4
+    subsample_channels: int = 2
+    cache_dir: str | None = None
+    """Statistics cache directory (default: $NASEARCH_CACHE/eznas or ~/.cache/nasearch/eznas)."""
+    checkpoint: str | None = None
+    """Checkpoint JSON (default: <run dir>/checkpoint.json); an existing one is resumed."""
+
+    def check(self, space: Any) -> None:
+        """``space``: the configured benchmark's search space: ``target`` is one of its tasks."""
+        for key in ("population", "offspring", "tournament", "hall_of_fame", "cells", "validation_cells",
+                    "subsample_batch", "subsample_channels", "init_min_depth", "batch_size"):
+            if getattr(self, key) < 1:
+                raise _bad(f"evolve.{key}", getattr(self, key), "an integer >= 1")
+        if self.generations < 0:
+            raise _bad("evolve.generations", self.generations, "an integer >= 0")
+        if self.cells < 3:
+            raise _bad("evolve.cells", self.cells, "an integer >= 3 (Kendall tau needs cells to rank)")
+        if not (0 <= self.cxpb <= 1 and 0 <= self.mutpb <= 1 and self.cxpb + self.mutpb <= 1):
+            raise _bad("evolve.cxpb/mutpb", (self.cxpb, self.mutpb), "probabilities with cxpb + mutpb <= 1 (VarOr)")
+        if not self.init_min_depth <= self.init_max_depth <= 10:
+            raise _bad("evolve.init_max_depth", self.init_max_depth, "init_min_depth <= init_max_depth <= 10")
+        if self.metric not in ("valid_acc", "test_acc"):
+            raise _bad("evolve.metric", self.metric, "valid_acc or test_acc")
+        if self.aggregate not in ("net_mean", "net_sum"):
+            raise _bad("evolve.aggregate", self.aggregate, "net_mean (authors' code) or net_sum (paper text)")
+        accepted = tuple(space.tasks)
+        if self.target not in accepted:
+            raise _bad("evolve.target", self.target, "one of " + ", ".join(accepted)
+                       + f" (benchmark space {space.name!r})" + did_you_mean(self.target, accepted))
 
 
 @dataclass
@@ -42,6 +112,8 @@ class CacheLoader:
     target: np.ndarray
 
     def __call__(self) -> Evaluator:
+        from nasearch.eznas.evolve import Evaluator
+
         space = self.cache.space
         return Evaluator(self.cache.load([space.from_index(i) for i in self.cells]), self.target)
 
@@ -94,6 +166,10 @@ def evolve_task(cfg: Config, out_dir: Path,
     """Run ``task=evolve`` into ``out_dir``; returns the summary table. ``on_evaluated(generation, k)``
     is called after each new evaluation (:func:`nasearch.eznas.evolve.evolve`)."""
     from nasearch.experiments.search import resolve_benchmark
+    from nasearch.eznas.cache import StatsCache
+    from nasearch.eznas.evolve import Fitness, evolve, single_statistic_programs
+    from nasearch.eznas.program import PUBLISHED_NB201
+    from nasearch.eznas.statistics import Subsample
 
     ec = cfg.evolve
     bench, _path, _budget = resolve_benchmark(cfg)
@@ -153,3 +229,25 @@ def evolve_task(cfg: Config, out_dir: Path,
     table = "\n".join(lines) + "\n"
     (out_dir / "summary.md").write_text(table)
     return table
+
+
+@register_task
+class EvolveTask:
+    """EZNAS: evolve proxy programs over cached network statistics."""
+
+    name = "evolve"
+    section = "evolve"
+    conf = EvolveConf
+    keys = ("task", "benchmark", "dataset", "evolve", "proxy.image_dataset")
+    not_results = ("evolve.workers", "evolve.cache_dir", "evolve.checkpoint")
+
+    def prepare(self, cfg: Any) -> TaskPlan:
+        from nasearch.experiments.search import benchmark_table_hash, resolve_benchmark
+        from nasearch.runfolder import fingerprint
+
+        bench, _path, _budget = resolve_benchmark(cfg)
+        return TaskPlan("evolve", fingerprint(cfg, {"benchmark.name": bench.name,
+                                                     "benchmark.table": benchmark_table_hash(bench)}))
+
+    def run(self, cfg: Any, out_dir: Path, plan: TaskPlan) -> str:
+        return evolve_task(cfg, Path(out_dir))

@@ -20,13 +20,17 @@ import logging
 import math
 import os
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from nasearch.config import Config
+from nasearch.config import Config, _bad
 from nasearch.results import write_table, write_text
 from nasearch.space.base import SearchSpace, get_space
+from nasearch.suggest import did_you_mean
+from nasearch.tasks import TaskPlan, register_task
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +45,28 @@ MPI_FIELDS = (
     "kendall",
     "seconds_per_cell",
 )
+
+
+@dataclass
+class MPIConf:
+    """Model performance inference: rank correlation of proxies with trained accuracy."""
+
+    proxies: list[str] = field(default_factory=lambda: ["synflow", "jacob_cov", "gradsign", "zico"])
+    cells: int = 1000
+    include_disconnected: bool = False
+
+    def check(self, space: Any = None) -> None:
+        from nasearch.proxies import get_proxy, proxy_names
+
+        for p in self.proxies:
+            if ":" in p:
+                get_proxy(p, where="mpi.proxies")  # "eznas:<program>": a malformed program fails here
+            elif p not in proxy_names():
+                raise _bad("mpi.proxies", p, "registered proxies: " + ", ".join(proxy_names())
+                           + did_you_mean(p, proxy_names()))
+        if self.cells < 3:
+            raise _bad("mpi.cells", self.cells, "an integer >= 3")
+
 
 
 def sample_cells(k: int, seed: int, include_disconnected: bool = False, *, space: SearchSpace | str) -> list:
@@ -198,3 +224,22 @@ def mpi_markdown(rows: list[dict], datasets: tuple[str, ...]) -> str:
         cells.append(spc)
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+@register_task
+class MPITask:
+    """Rank correlations of proxies with trained accuracy."""
+
+    name = "mpi"
+    section = "mpi"
+    conf = MPIConf
+    keys = ("task", "benchmark", "dataset", "proxy", "mpi", "seed")
+    not_results: tuple[str, ...] = ()
+
+    def prepare(self, cfg: Any) -> TaskPlan:
+        from nasearch.runfolder import fingerprint
+
+        return TaskPlan("mpi", fingerprint(cfg, prepare_mpi(cfg)))
+
+    def run(self, cfg: Any, out_dir: Path, plan: TaskPlan) -> str:
+        return mpi_task(cfg, Path(out_dir))

@@ -15,9 +15,33 @@ full-space table without sharing a SQLite file over a network file system.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from nasearch.config import Config, ConfigError
+from nasearch.config import Config, ConfigError, _bad
+from nasearch.results import write_text
+from nasearch.tasks import TaskPlan, register_task
+
+
+@dataclass
+class ScoreConf:
+    """Build a score table for the whole space or a seeded sample of it."""
+
+    sample: int | None = None
+    shard: int = 0
+    """This job's part of the cells (nasearch index mod score.shards == score.shard)."""
+    shards: int = 1
+    """Number of parts (jobs) the cells are split into; each job writes its own proxy.store."""
+
+    def check(self, space: Any = None) -> None:
+        if self.sample is not None and self.sample < 1:
+            raise _bad("score.sample", self.sample, "an integer >= 1, or null for every cell of the space")
+        if self.shards < 1:
+            raise _bad("score.shards", self.shards, "an integer >= 1 (number of jobs the cells are split into)")
+        if not 0 <= self.shard < self.shards:
+            raise _bad("score.shard", self.shard, f"an integer in 0..score.shards-1 = 0..{self.shards - 1}")
+
 
 
 def prepare_score(cfg: Config) -> dict:
@@ -57,3 +81,24 @@ def score_task(cfg: Config, out_dir: Path) -> str:
                       shards=shards)
     n = sum(1 for _ in open(out)) - 1
     return f"{n} {cfg.proxy.name} scores written to {out} (store {store})\n"
+
+
+@register_task
+class ScoreTask:
+    """A score table of a proxy over the whole space or a seeded sample of it."""
+
+    name = "score"
+    section = "score"
+    conf = ScoreConf
+    keys = ("task", "benchmark", "dataset", "proxy", "score")
+    not_results: tuple[str, ...] = ()
+
+    def prepare(self, cfg: Any) -> TaskPlan:
+        from nasearch.runfolder import fingerprint
+
+        return TaskPlan("score", fingerprint(cfg, prepare_score(cfg)))
+
+    def run(self, cfg: Any, out_dir: Path, plan: TaskPlan) -> str:
+        table = score_task(cfg, Path(out_dir))
+        write_text(Path(out_dir) / "summary.md", table)  # the task writes no table of its own
+        return table

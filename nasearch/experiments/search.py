@@ -42,6 +42,7 @@ from nasearch.results import (
 from nasearch.search import Budget, run_search
 from nasearch.strategies import get_strategy
 from nasearch.strategies.prefilter import PreFilter
+from nasearch.tasks import TaskPlan, register_task
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +135,7 @@ def _one_run(bench: Benchmark, spec: ArmSpec, i: int) -> tuple[dict[str, Any], d
     # the i-th child of SeedSequence(seed).spawn(runs), made directly (spawning all runs per run is O(runs))
     rng = np.random.default_rng(np.random.SeedSequence(spec.seed, spawn_key=(i,)))
     inner = get_strategy(spec.strategy)(rng, space=bench.space, fidelities=bench.fidelities, **spec.strategy_params)
-    scorer = spec.scorer if spec.proxy != "none" else None
+    scorer = spec.scorer if spec.proxy != "none" else None  # N = 1 keeps it: PreFilter.vanilla decides
     strategy = PreFilter(inner, scorer, n=spec.n, k=spec.k, cost_fn=scorer.cost if scorer is not None else None)
     t0 = time.perf_counter()
     traj = run_search(
@@ -286,7 +287,7 @@ def prepare_search(cfg: Config) -> SearchPlan:
         ) from exc
     scorer = None
     covered = True
-    if cfg.proxy.name != "none" and cfg.proxy.n > 1:
+    if not cfg.proxy.vanilla:
         from nasearch.experiments.scorer import make_scorer
 
         scorer = make_scorer(cfg, bench, cfg.dataset.name)
@@ -357,3 +358,20 @@ def search_task(cfg: Config, out_dir: Path, plan: SearchPlan | None = None) -> s
             title=f"{summaries[0].label} on {bench.name}/{cfg.dataset.name}",
         )
     return table
+
+
+@register_task
+class SearchTask:
+    """Many seeded runs of one strategy (with or without a proxy pre-filter) on a benchmark. Its settings
+    are the shared sections (no section of its own)."""
+
+    name = "search"
+    keys = ("task", "benchmark", "dataset", "strategy", "proxy", "budget", "runs", "seed", "fidelity")
+    not_results: tuple[str, ...] = ()
+
+    def prepare(self, cfg: Any) -> TaskPlan:
+        plan = prepare_search(cfg)
+        return TaskPlan("search", plan.fingerprint, plan.legacy_differences, plan)
+
+    def run(self, cfg: Any, out_dir: Path, plan: TaskPlan) -> str:
+        return search_task(cfg, Path(out_dir), plan.state)

@@ -108,11 +108,18 @@ class TrainSettings:
         for k in ("steps", "batch", "cells_per_step", "every", "holdout", "eval_cells", "eval_images"):
             v = getattr(self, k)
             if not isinstance(v, int) or v < 1:
-                raise GHNCheckpointError(f"ghn.{k} must be an integer >= 1, got {v!r}")
+                key = "cells" if k == "cells_per_step" else k  # the config key (task=train_ghn)
+                raise GHNCheckpointError(f"ghn.{key} must be an integer >= 1, got {v!r}")
         if not (math.isfinite(self.lr) and self.lr > 0):
             raise GHNCheckpointError(f"ghn.lr must be a positive number, got {self.lr!r}")
-        if self.model.T < 1:
-            raise GHNCheckpointError(f"ghn.T must be an integer >= 1, got {self.model.T!r}")
+        for k in ("T", "hidden", "message_hidden", "hyper_hidden"):
+            v = getattr(self.model, k)
+            if not isinstance(v, int) or v < 1:
+                raise GHNCheckpointError(f"ghn.{k} must be an integer >= 1, got {v!r}")
+        for k in ("seed", "holdout_seed"):
+            v = getattr(self, k)
+            if not isinstance(v, int) or v < 0:
+                raise GHNCheckpointError(f"ghn.{k} must be a non-negative integer, got {v!r}")
         space = self.search_space()
         if self.dataset not in space.networks_for():
             from nasearch.space import get_space, space_names

@@ -40,6 +40,14 @@ Scorer = Callable[[list[Arch]], "np.ndarray | Sequence[float]"]
 CostFn = Callable[[list[Arch]], float]
 
 
+def is_vanilla(proxy: str | None, n: object) -> bool:
+    """Whether a search arm is vanilla: no proxy (``None`` or ``'none'``) or N = 1 (``n`` an int or
+    the string a results row holds), so nothing is screened and the pre-filter is exactly its inner
+    strategy. The one definition the runner, the pre-filter, the settings record, the results and
+    the citations use."""
+    return proxy is None or proxy == "none" or str(n) == "1"
+
+
 class PreFilter(Strategy):
     name = "prefilter"  # not registered: it wraps a registered strategy
     paper = ""
@@ -81,8 +89,8 @@ class PreFilter(Strategy):
 
     @property
     def vanilla(self) -> bool:
-        """True when this pre-filter is exactly its inner strategy (no scorer, or N = 1)."""
-        return self.scorer is None or self.n == 1
+        """True when this pre-filter is exactly its inner strategy (no scorer, or N = 1: :func:`is_vanilla`)."""
+        return is_vanilla(None if self.scorer is None else "scorer", self.n)
 
     def ask(self, n: int = 1) -> list[Arch]:
         if self.vanilla:

@@ -240,26 +240,38 @@ def make_toy_executor(**options):
 '''
 
 TOY_TASK = '''
-"""A toy task: writes one table naming the benchmark's space."""
+"""A toy task with its own config section (``toy.repeat``): writes one table naming the benchmark's space."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from nasearch.runfolder import fingerprint
 from nasearch.tasks import TaskPlan, register_task
 
 
+@dataclass
+class ToyConf:
+    repeat: int = 1
+
+    def check(self, space):
+        if self.repeat < 1:
+            raise ValueError(f"toy.repeat must be >= 1 (space {space.name}), got {self.repeat}")
+
+
 @register_task
 class ToyTask:
     name = "toy_task"
-    keys = ("task", "benchmark", "seed")
+    section = "toy"
+    conf = ToyConf
+    keys = ("task", "benchmark", "seed", "toy")
 
     def prepare(self, cfg):
         return TaskPlan(self.name, fingerprint(cfg, {"benchmark.name": cfg.space().name}))
 
     def run(self, cfg, out_dir, plan):
-        table = f"| task | space | seed |\\n|---|---|---|\\n| toy_task | {cfg.space().name} | {cfg.seed} |\\n"
+        table = f"| task | space | seed |\\n|---|---|---|\\n| toy_task | {cfg.space().name} | {cfg.seed} |\\n" * cfg.toy.repeat
         (Path(out_dir) / "summary.md").write_text(table)
         return table
 '''
@@ -462,10 +474,17 @@ def test_plugins_are_hydra_choices_and_run(toy_site: Path, tmp_path: Path):
             refused = ""
         except NasearchError as exc:
             refused = str(exc)
+        twice = nas.run_task(nas.config("task=toy_task", "benchmark=toy_bench", "seed=3", "toy.repeat=2"),
+                             sys.argv[2] + "_twice")
+        try:
+            nas.config("task=toy_task", "benchmark=toy_bench", "toy.repeat=0")
+            bad_section = ""
+        except ValueError as exc:
+            bad_section = str(exc)
         print(json.dumps({"proxy": [cfg.proxy.name, cfg.proxy.n], "strategy": st.strategy.name,
                           "space": bench.space().name, "executor": bench.executor.name,
                           "runs": len(result.runs), "tasks": TASKS, "table": table, "again": again,
-                          "refused": refused}))
+                          "refused": refused, "twice": twice, "bad_section": bad_section}))
         """,
         toy_site, args=(str(tmp_path / "run"), str(tmp_path / "task")),
     )
@@ -478,6 +497,9 @@ def test_plugins_are_hydra_choices_and_run(toy_site: Path, tmp_path: Path):
     assert got["tasks"] == ["search", "mpi", "score", "train_ghn", "evolve", "toy_task"]
     assert got["table"] == got["again"] == "| task | space | seed |\n|---|---|---|\n| toy_task | toy_space | 3 |\n"
     assert "seed" in got["refused"] and "3" in got["refused"] and "4" in got["refused"]
+    # its own config section: in the schema, checked by its dataclass when the task runs
+    assert got["twice"] == got["table"] * 2
+    assert got["bad_section"] == "toy.repeat must be >= 1 (space toy_space), got 0"
     # the command line composes it too (Hydra's --cfg job prints the composed config, runs nothing)
     cli = run_python(
         """

@@ -19,8 +19,8 @@ import pytest
 
 from nasearch.benchmarks.table import COLUMNS, TableBenchmark, embedded_table
 from nasearch.data import DataError
-from nasearch.proxies import get_proxy, shipped
-from nasearch.scoring import score_cells, score_key
+from nasearch.proxies import get_proxy
+from nasearch.scoring import score_cells, score_key, shipped
 from nasearch.scoring.store import ScoreStore
 from nasearch.space.base import get_space
 

@@ -131,7 +131,8 @@ def test_unknown_name_value_suggests_the_nearest(capsys, override, expected):
 
 
 def test_unknown_mpi_proxy_suggests_the_nearest():
-    from nasearch.config import ConfigError, MPIConf
+    from nasearch.config import ConfigError
+    from nasearch.experiments.mpi import MPIConf
 
     with pytest.raises(ConfigError, match=r"did you mean 'gradsign'\?"):
         MPIConf(proxies=["gradsing"]).check()

@@ -15,7 +15,7 @@ import pytest
 import torch
 from torch import nn
 
-from nasearch.config import EvolveConf
+from nasearch.experiments.evolve import EvolveConf
 from nasearch.eznas.evolve import Evaluator, Fitness, evolve, make_pset, to_individual, to_node
 from nasearch.eznas.program import (
     MAX_DEPTH,

@@ -330,3 +330,18 @@ def test_cli_rejects_a_bad_checkpoint(tmp_path: Path, capsys):
     with pytest.raises(SystemExit):
         validate_overrides(["task=train_ghn", "ghn.T=0"])
     assert "ghn.T" in capsys.readouterr().err
+
+
+def test_task_config_defaults_are_the_training_library_defaults():
+    """``ghn.*`` (the task's Hydra face) and the library's TrainSettings / GHNConfig are one definition:
+    the same defaults, and the library's checks reject what the task refuses."""
+    from nasearch.experiments.train_ghn import GHNTrainConf, settings_from_conf
+
+    conf = GHNTrainConf()
+    got = settings_from_conf(conf, space="nb201")
+    want = TrainSettings(space="nb201")
+    assert got == want
+    for key, value in (("T", 0), ("hidden", 0), ("lr", 0.0), ("seed", -1), ("cells", 0)):
+        bad = GHNTrainConf(**{key: value})
+        with pytest.raises(GHNCheckpointError, match=f"ghn.{key} must"):
+            settings_from_conf(bad, space="nb201").check()

@@ -117,7 +117,7 @@ def test_search_scoring_honours_device(monkeypatch, tmp_path):
 
     cfg = nas.config("proxy=params", "proxy.n=2", "device=auto", f"proxy.store={tmp_path / 's.sqlite'}")
     bench, _, _ = resolve_benchmark(cfg)
-    assert make_scorer(cfg, bench, "cifar10").device == "auto"
+    assert make_scorer(cfg, bench, "cifar10").settings.device == "auto"
 
 
 def test_missing_images_fail_before_any_file(tmp_path, monkeypatch):
