@@ -95,67 +95,117 @@ def time_fwd_bwd(arch: Arch, x: torch.Tensor, y: torch.Tensor) -> float:
 
 
 def time_proxy(spec, arch: Arch, batches) -> float:
+    """One call of the proxy as the engine makes it: a fresh network (built outside the timing), the
+    network and the batches put in the proxy's registered layout (``ProxySpec.layout``, inside the
+    timing: the engine pays for it), at the caller's thread count."""
+    from nasearch.scoring.worker import in_layout
+
     net = _net(arch, spec.bn)
     ctx = ProxyContext(num_classes=10, generator=torch.Generator().manual_seed(1), input_size=32)
-    bs = [(x.clone(), y.clone()) for x, y in batches[: max(1, spec.min_batches)]]
+    bs = batches[: max(1, spec.min_batches)] if spec.needs_weights else []
     t0 = time.perf_counter()
-    spec.fn(net, bs, ctx)
+    net, own = in_layout(net, bs, spec.layout)
+    spec.fn(net, own, ctx)
     return time.perf_counter() - t0
 
 
+def time_forward_cl(arch: Arch, x: torch.Tensor) -> float:
+    """The fastest plain forward: network and images in ``channels_last``, no autograd."""
+    net = _net(arch).to(memory_format=torch.channels_last)
+    xc = x.contiguous(memory_format=torch.channels_last)
+    t0 = time.perf_counter()
+    with torch.no_grad():
+        net(xc)
+    return time.perf_counter() - t0
+
+
+FLOORS = {"forward": "cl_fwd", "fwd_bwd": "cl_fb", "per_sample": "cl_fb", "structure": "cl_fwd"}
+"""The floor each kind of work (``ProxySpec.work``) is measured against (issue 36)."""
+
+
 def bench_proxies(cells, batches, threads_list) -> list[str]:
+    """Every proxy as the engine runs it (its registered layout) against floors measured in the same
+    run at the same thread count: the channels_last fwd+bwd (for proxies with backward passes), the
+    channels_last forward (forward-only proxies), and, beside them, the contiguous (NCHW) fwd+bwd the
+    bench reported before issue 36. The engine runs every proxy call on one thread (the 1-thread
+    columns are what a score costs per worker); the other column calls the proxy at all threads."""
+    head = " | ".join(f"{t} thr: s/cell | / floor | / NCHW fwd+bwd" for t in threads_list)
     lines = [
-        f"### Proxies: seconds per cell ({len(cells)} cells, batch {BATCH}; ratio = proxy / plain fwd+bwd)",
+        f"### Proxies: seconds per cell ({len(cells)} cells, batch {BATCH}; floor = channels_last fwd+bwd, "
+        "or channels_last forward for forward-only proxies, measured in the same run at the same thread count)",
         "",
-        "| proxy | " + " | ".join(f"{t} thread{'s' if t > 1 else ''}: s/cell | ratio" for t in threads_list) + " |",
-        "|---|" + "---|---|" * len(threads_list),
+        f"| proxy | work | layout | {head} |",
+        "|---|---|---|" + "---|---|---|" * len(threads_list),
     ]
     x, y = batches[0]
     results: dict[str, list[str]] = {}
-    floors = {}
+    meta: dict[str, tuple[str, str]] = {}
     for t in threads_list:
         torch.set_num_threads(t)
         time_fwd_bwd(cells[0], x, y)  # warm-up
-        floors[t] = statistics.median(time_fwd_bwd(a, x, y) for a in cells)
-        results.setdefault("plain fwd+bwd (reference)", []).extend([f"{floors[t]:.3f}", "1.00"])
+        time_fwd_bwd_cl(cells[0], x, y)
+        time_forward_cl(cells[0], x)
+        floors = {"nchw_fb": statistics.median(time_fwd_bwd(a, x, y) for a in cells),
+                  "cl_fb": statistics.median(time_fwd_bwd_cl(a, x, y) for a in cells),
+                  "cl_fwd": statistics.median(time_forward_cl(a, x) for a in cells)}
+        for key, label in (("cl_fb", "plain fwd+bwd, channels_last (floor)"), ("cl_fwd", "plain forward, channels_last (floor)"),
+                           ("nchw_fb", "plain fwd+bwd, NCHW")):
+            meta[label] = ("", "")
+            results.setdefault(label, []).extend([f"{floors[key]:.3f}", f"{floors[key] / floors[FLOORS['fwd_bwd'] if key != 'cl_fwd' else 'cl_fwd']:.2f}",
+                                                  f"{floors[key] / floors['nchw_fb']:.2f}"])
         for spec in all_proxies():
             time_proxy(spec, cells[0], batches)  # warm-up
             per = statistics.median(time_proxy(spec, a, batches) for a in cells)
-            results.setdefault(spec.name, []).extend([f"{per:.3f}", f"{per / floors[t]:.2f}"])
-            print(f"  {spec.name:<10} {t} thread(s): {per:.3f} s/cell", file=sys.stderr, flush=True)
+            floor = floors[FLOORS[spec.work]]
+            meta[spec.name] = (spec.work, spec.layout)
+            results.setdefault(spec.name, []).extend([f"{per:.3f}", f"{per / floor:.2f}", f"{per / floors['nchw_fb']:.2f}"])
+            print(f"  {spec.name:<10} {t} thread(s): {per:.3f} s/cell ({per / floor:.2f}x its floor)", file=sys.stderr, flush=True)
     for name, vals in results.items():
-        lines.append(f"| {name} | " + " | ".join(vals) + " |")
+        work, layout = meta[name]
+        lines.append(f"| {name} | {work} | {layout} | " + " | ".join(vals) + " |")
     return lines
 
 
 def bench_gradsign(cells, batches, threads: int) -> list[str]:
+    """GradSign's batched pass in both layouts (contiguous: the grouped-convolution path; channels_last:
+    NHWC batched products and the folded instance norm) and the one-sample loop, against the plain
+    fwd+bwd in channels_last (the floor) and in NCHW, all measured here at ``threads`` threads."""
     from nasearch.proxies.gradsign import gradsign_batched, gradsign_loop
+    from nasearch.scoring.worker import in_layout
 
     torch.set_num_threads(threads)
     x, y = batches[0]
     time_fwd_bwd(cells[0], x, y)  # warm-up
-    fb, bt, lp = [], [], []
+    time_fwd_bwd_cl(cells[0], x, y)
+    fb, fbc, bt, btc, lp = [], [], [], [], []
     for a in cells:
         fb.append(time_fwd_bwd(a, x, y))
-        net = _net(a)
-        t0 = time.perf_counter()
-        gradsign_batched(net, x, y)
-        bt.append(time.perf_counter() - t0)
+        fbc.append(time_fwd_bwd_cl(a, x, y))
+        for layout, out in (("contiguous", bt), ("channels_last", btc)):
+            net = _net(a)
+            t0 = time.perf_counter()
+            net, [(xx, yy)] = in_layout(net, [(x, y)], layout)
+            gradsign_batched(net, xx, yy)
+            out.append(time.perf_counter() - t0)
         net = _net(a)
         t0 = time.perf_counter()
         gradsign_loop(net, x, y)
         lp.append(time.perf_counter() - t0)
-    f, b, lo = (sum(v) for v in (fb, bt, lp))
+    f, fc, b, bc, lo = (sum(v) for v in (fb, fbc, bt, btc, lp))
+    n = len(cells)
     return [
-        f"### GradSign, batched vs one-sample loop ({len(cells)} cells, batch {BATCH}, {threads} thread(s))",
+        f"### GradSign, batched vs one-sample loop ({n} cells, batch {BATCH}, {threads} thread(s))",
         "",
-        "| measurement | total s | s/cell | ratio to fwd+bwd |",
-        "|---|---|---|---|",
-        f"| plain batched forward+backward (floor) | {f:.2f} | {f / len(cells):.3f} | 1.00 |",
-        f"| GradSign batched | {b:.2f} | {b / len(cells):.3f} | {b / f:.2f} |",
-        f"| GradSign one-sample loop | {lo:.2f} | {lo / len(cells):.3f} | {lo / f:.2f} |",
+        "| measurement | total s | s/cell | / channels_last fwd+bwd (floor) | / NCHW fwd+bwd |",
+        "|---|---|---|---|---|",
+        f"| plain fwd+bwd, channels_last (floor) | {fc:.2f} | {fc / n:.3f} | 1.00 | {fc / f:.2f} |",
+        f"| plain fwd+bwd, NCHW | {f:.2f} | {f / n:.3f} | {f / fc:.2f} | 1.00 |",
+        f"| GradSign batched, channels_last | {bc:.2f} | {bc / n:.3f} | {bc / fc:.2f} | {bc / f:.2f} |",
+        f"| GradSign batched, NCHW | {b:.2f} | {b / n:.3f} | {b / fc:.2f} | {b / f:.2f} |",
+        f"| GradSign one-sample loop, NCHW | {lo:.2f} | {lo / n:.3f} | {lo / fc:.2f} | {lo / f:.2f} |",
         "",
-        f"Batched is **{lo / b:.2f}x faster** than the loop and **{b / f:.2f}x** the floor.",
+        f"Batched in channels_last is **{lo / bc:.2f}x faster** than the loop and **{bc / fc:.2f}x** the "
+        f"channels_last floor (NCHW batched: {b / fc:.2f}x).",
     ]
 
 

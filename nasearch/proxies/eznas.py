@@ -55,7 +55,13 @@ TOLERANCE = 2e-3
 """Cross-machine tolerance (relative), measured for the published program (module docstring)."""
 
 
-@register_proxy("eznas", paper=PAPER, version=program_version(PUBLISHED_NB201), tolerance=TOLERANCE)
+LAYOUT = "contiguous"
+"""Memory layout of every eznas spec (the published program's and any parsed one's):
+``experiments/channels_last/layout.csv``."""
+
+
+@register_proxy("eznas", paper=PAPER, version=program_version(PUBLISHED_NB201), tolerance=TOLERANCE,
+                layout=LAYOUT, work="fwd_bwd")
 def eznas(net: torch.nn.Module, batches: list[tuple[torch.Tensor, torch.Tensor]], ctx: ProxyContext) -> float:
     """The authors' published NB201 program."""
     return _score(net, batches, ctx, PUBLISHED_NB201)
@@ -70,6 +76,8 @@ def _spec(text: str, where: str) -> ProxySpec:
         paper=PAPER,
         version=f"{CODE_VERSION}-{program.digest()}",
         tolerance=TOLERANCE,
+        layout=LAYOUT,
+        work="fwd_bwd",
     )
 
 

@@ -35,6 +35,7 @@ from nasearch.proxies.utils import cross_entropy, finite_or_nan, first_batch, we
 @register_proxy(
     "fisher",
     paper="Turner et al., BlockSwap, ICLR 2020 / Theis et al. 2018 (Fisher pruning), as in Abdelfattah et al. 2021",
+    work="fwd_bwd",
     higher_is_better=True,
     needs_labels=True,
     tolerance=3e-3,  # cross-machine, relative (experiments/cross_machine)

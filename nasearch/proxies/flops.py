@@ -20,6 +20,7 @@ from nasearch.space.networks import count_flops
 @register_proxy(
     "flops",
     paper="FLOPs (baseline; Abdelfattah et al., Zero-Cost Proxies for Lightweight NAS, ICLR 2021)",
+    work="structure",
     higher_is_better=True,
     data_free=True,
     bn=True,

@@ -148,6 +148,7 @@ def _make(name: str, metric: str, higher: bool) -> None:
     register_proxy(
         name,
         paper=PAPER,
+        work="forward",
         higher_is_better=higher,
         needs_labels=True,
         min_batches=1,

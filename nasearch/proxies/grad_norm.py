@@ -24,6 +24,7 @@ from nasearch.proxies.utils import finite_or_nan, first_batch, weight_grads
 @register_proxy(
     "grad_norm",
     paper="Abdelfattah et al., Zero-Cost Proxies for Lightweight NAS, ICLR 2021 (grad_norm)",
+    work="fwd_bwd",
     higher_is_better=True,
     needs_labels=True,
     tolerance=4e-3,  # cross-machine, relative (experiments/cross_machine)

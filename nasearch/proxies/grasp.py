@@ -33,6 +33,7 @@ from nasearch.proxies.utils import cross_entropy, finite_or_nan, first_batch, la
 @register_proxy(
     "grasp",
     paper="Wang et al., Picking Winning Tickets Before Training by Preserving Gradient Flow, ICLR 2020",
+    work="fwd_bwd",
     higher_is_better=True,
     needs_labels=True,
     tolerance=6e-2,  # cross-machine, relative (experiments/cross_machine)

@@ -50,6 +50,7 @@ def eval_score(jacob: np.ndarray, k: float = K) -> float:
 @register_proxy(
     "jacob_cov",
     paper="Mellor et al., Neural Architecture Search without Training (v1, 2020), as in Abdelfattah et al. 2021",
+    work="fwd_bwd",
     higher_is_better=True,
     tolerance=1e-3,  # cross-machine, relative (experiments/cross_machine)
 )

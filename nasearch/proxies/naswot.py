@@ -71,6 +71,7 @@ def relu_kernel(net: nn.Module, images: torch.Tensor) -> np.ndarray:
 @register_proxy(
     "naswot",
     paper="Mellor et al., Neural Architecture Search without Training, ICML 2021",
+    work="forward",
     higher_is_better=True,
     tolerance=1e-5,  # cross-machine, relative (experiments/cross_machine)
 )

@@ -21,6 +21,7 @@ from nasearch.space.networks import count_parameters
 @register_proxy(
     "params",
     paper="parameter count (baseline; Abdelfattah et al., Zero-Cost Proxies for Lightweight NAS, ICLR 2021)",
+    work="structure",
     higher_is_better=True,
     data_free=True,
     bn=True,

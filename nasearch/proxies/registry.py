@@ -70,6 +70,16 @@ class ProxySpec:
     SSE4.1) for the same cell, images and seed: the maximum measured in ``experiments/cross_machine``
     over 50 cells and five kernel settings, times a margin of 2 or more. Tests that compare a score
     with a committed value use it; on one machine a score is bit-identical (any threads, workers)."""
+    layout: str = "contiguous"
+    """The memory layout the engine hands the proxy its network and batches in: ``"contiguous"``
+    (NCHW) or ``"channels_last"`` (NHWC memory; the same shapes). Chosen per proxy from a measurement
+    (``experiments/channels_last``: the faster layout whose scores stay within half the proxy's
+    cross-machine tolerance of the contiguous ones), never assumed; a proxy must give the same value
+    in either layout up to float32 round-off."""
+    work: str = "fwd_bwd"
+    """The kind of work the proxy does, which sets the floor ``make bench`` reports it against:
+    ``"structure"`` (no pass: params, flops), ``"forward"`` (forward passes only), ``"fwd_bwd"``
+    (ordinary forward and backward passes), ``"per_sample"`` (per-sample gradients)."""
     bind: Callable[[str], ProxySpec] | None = None
     """For a proxy parameterised by a file (a trained predictor): ``bind(checkpoint)`` returns the
     spec bound to that file, its ``version`` naming the file's content (see :func:`get_proxy`)."""
@@ -78,6 +88,11 @@ class ProxySpec:
         """+1 if higher scores mean better cells, -1 otherwise (multiply before ranking)."""
         return 1.0 if self.higher_is_better else -1.0
 
+
+LAYOUTS = ("contiguous", "channels_last")
+"""Memory layouts the engine can hand a proxy its network and batches in (``ProxySpec.layout``)."""
+WORK_KINDS = ("structure", "forward", "fwd_bwd", "per_sample")
+"""Kinds of work a proxy declares (``ProxySpec.work``)."""
 
 BUILTIN_MODULES: tuple[str, ...] = tuple(
     f"nasearch.proxies.{m}"
@@ -106,9 +121,16 @@ def register_proxy(
     needs_weights: bool = True,
     version: str = "1",
     tolerance: float = 1e-6,
+    layout: str = "contiguous",
+    work: str = "fwd_bwd",
     bind: Callable[[str], ProxySpec] | None = None,
 ) -> Callable[[ProxyFn], ProxyFn]:
     """Decorator: register ``fn`` under ``name``. The function itself is returned unchanged."""
+
+    if layout not in LAYOUTS:
+        raise ProxyError(f"proxy {name!r}: layout={layout!r}; accepted: {', '.join(LAYOUTS)}")
+    if work not in WORK_KINDS:
+        raise ProxyError(f"proxy {name!r}: work={work!r}; accepted: {', '.join(WORK_KINDS)}")
 
     def deco(fn: ProxyFn) -> ProxyFn:
         if name in _REGISTRY and _REGISTRY[name].fn is fn:
@@ -126,6 +148,8 @@ def register_proxy(
             needs_weights=needs_weights,
             version=version,
             tolerance=tolerance,
+            layout=layout,
+            work=work,
             bind=bind,
         ), origin=getattr(fn, "__module__", None) or repr(fn))
         return fn

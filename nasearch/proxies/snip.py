@@ -28,6 +28,7 @@ from nasearch.proxies.utils import finite_or_nan, first_batch, layer_weights, we
 @register_proxy(
     "snip",
     paper="Lee et al., SNIP: Single-shot Network Pruning based on Connection Sensitivity, ICLR 2019",
+    work="fwd_bwd",
     higher_is_better=True,
     needs_labels=True,
     tolerance=3e-3,  # cross-machine, relative (experiments/cross_machine)

@@ -55,6 +55,7 @@ def synflow_per_layer(net: torch.nn.Module, input_size: tuple[int, int]) -> list
 @register_proxy(
     "synflow",
     paper="Tanaka et al., Pruning neural networks without any data by iteratively conserving synaptic flow, NeurIPS 2020",
+    work="fwd_bwd",
     higher_is_better=True,
     data_free=True,
     bn=False,

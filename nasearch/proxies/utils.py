@@ -74,7 +74,25 @@ class PerSampleBatchNorm(nn.Module):
         self.eps = bn.eps
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last):
+            return _folded_instance_norm(x, self.weight, self.bias, self.eps)
         return F.instance_norm(x, weight=self.weight, bias=self.bias, use_input_stats=True, eps=self.eps)
+
+
+def _folded_instance_norm(x: torch.Tensor, weight: torch.Tensor | None, bias: torch.Tensor | None,
+                          eps: float) -> torch.Tensor:
+    """Instance normalisation of a ``channels_last`` batch through the BatchNorm kernel: the batch is
+    folded into the channels (memory order H, W, N, C: one ``channels_last`` image of N * C channels,
+    a copy of contiguous C-vectors), normalised with batch statistics (per folded channel: per sample
+    and channel, over the spatial positions), and unfolded to ``channels_last``. Measured on one CPU
+    thread (experiments/channels_last): 1.2-2.5x faster, forward and backward, than ``instance_norm``
+    or ``group_norm`` on ``channels_last`` input at 16-64 channels; equal to them up to float32
+    round-off (the reduction order differs)."""
+    n, c, h, w = x.shape
+    folded = x.permute(2, 3, 0, 1).contiguous().view(1, h, w, n * c).permute(0, 3, 1, 2)
+    out = F.batch_norm(folded, None, None, None if weight is None else weight.repeat(n),
+                       None if bias is None else bias.repeat(n), training=True, eps=eps)
+    return out.permute(0, 2, 3, 1).view(h, w, n, c).permute(2, 3, 0, 1).contiguous(memory_format=torch.channels_last)
 
 
 @contextmanager

@@ -81,6 +81,7 @@ def _pre_gap(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
 @register_proxy(
     "zen",
     paper="Lin et al., Zen-NAS: A Zero-Shot NAS for High-Performance Image Recognition, ICCV 2021",
+    work="forward",
     higher_is_better=True,
     data_free=True,
     bn=True,

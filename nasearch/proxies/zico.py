@@ -92,6 +92,7 @@ def _zico(name: str, net: torch.nn.Module, batches: list[tuple[torch.Tensor, tor
 @register_proxy(
     "zico",
     paper=PAPER,
+    work="fwd_bwd",
     higher_is_better=True,
     needs_labels=True,
     min_batches=2,
@@ -104,6 +105,7 @@ def zico(net: torch.nn.Module, batches: list[tuple[torch.Tensor, torch.Tensor]],
 @register_proxy(
     "zico_f64",
     paper=PAPER,
+    work="fwd_bwd",
     higher_is_better=True,
     needs_labels=True,
     min_batches=2,

@@ -8,8 +8,9 @@ For each cell :func:`score_one`
    second child (:func:`nasearch.determinism.cell_generators`). A cell's score therefore depends only
    on (proxy, dataset, batches, seed, cell): not on the order of the cells, the worker that ran it,
    or the process;
-2. calls the proxy on the run's minibatches; each call gets its own copies of the batches, so a proxy
-   that modifies them in place cannot change later cells;
+2. calls the proxy on the run's minibatches, network and batches in the proxy's memory layout
+   (``ProxySpec.layout``, :func:`in_layout`); each call gets its own copies of the batches, so a
+   proxy that modifies them in place cannot change later cells;
 3. runs the proxy with one torch intra-op thread (:func:`nasearch.determinism.one_thread`) and, on
    CUDA, deterministic kernels (:func:`nasearch.device.deterministic_kernels`), so a value is
    bit-identical whatever the caller's thread count, ``workers`` or executor.
@@ -92,7 +93,8 @@ def score_one(
         ctx = ProxyContext(num_classes=space.num_classes(dataset), generator=g_ctx, input_size=input_size)
         # a score must not depend on the thread count (see one_thread) nor on CUDA's kernel choice
         with one_thread(), deterministic_kernels(device):
-            value = spec.fn(net, [(x.clone(), y.clone()) for x, y in batches], ctx)
+            net, own = in_layout(net, batches, spec.layout)
+            value = spec.fn(net, own, ctx)
             value = float(value.detach().item() if isinstance(value, torch.Tensor) else value)
     except Exception as exc:
         raise ProxyError(
@@ -101,6 +103,17 @@ def score_one(
             f"{type(exc).__name__}: {exc}"
         ) from exc
     return value, time.perf_counter() - t0
+
+
+def in_layout(net: torch.nn.Module, batches: Batches, layout: str) -> tuple[torch.nn.Module, Batches]:
+    """The network and fresh copies of the batches in the proxy's memory layout
+    (``ProxySpec.layout``): ``channels_last`` converts every 4-d parameter and buffer and the images
+    (NHWC memory, the same shapes and values); ``contiguous`` leaves the network as built. The copies
+    mean a proxy that modifies its batches in place cannot change later cells."""
+    if layout == "channels_last":
+        net = net.to(memory_format=torch.channels_last)
+        return net, [(x.clone(memory_format=torch.channels_last), y.clone()) for x, y in batches]
+    return net, [(x.clone(), y.clone()) for x, y in batches]
 
 
 @dataclass(frozen=True)
@@ -129,4 +142,4 @@ def score_chunk(payload: CellScoring, indices: Sequence[int], device: torch.devi
     return out
 
 
-__all__ = ["CellScoring", "blank_network", "score_chunk", "score_one"]
+__all__ = ["CellScoring", "blank_network", "in_layout", "score_chunk", "score_one"]

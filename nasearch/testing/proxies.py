@@ -10,8 +10,8 @@ Subclass :class:`ProxyContract` and set ``name`` to the proxy's registry name::
 Checks: the proxy is registered with sane metadata (a paper, a sign, at least one minibatch, not both
 data-free and label-hungry, a module docstring naming its deviations from the reference code); on a
 small network of each space (``spaces``, default every registered space) it returns a finite float
-that depends only on the seeds it is given, not on the global RNG; a data-free proxy ignores the
-images. (That every proxy scores every space through the scoring engine is checked by
+that depends only on the seeds it is given, not on the global RNG, and is the same (within its
+tolerance) in either memory layout; a data-free proxy ignores the images. (That every proxy scores every space through the scoring engine is checked by
 :class:`~nasearch.testing.SpaceContract`.)
 """
 
@@ -59,19 +59,24 @@ class ProxyContract(ContractBase):
         given = self.archs.get(space.name)
         return [space.parse(a) for a in given] if given else non_trivial(space, 2, seed=2)
 
-    def score(self, spec: Any, space: Any, arch: Any, batches: list, seed: int = 0) -> float:
+    def score(self, spec: Any, space: Any, arch: Any, batches: list, seed: int = 0, layout: str | None = None) -> float:
         """``spec.fn`` on the network of ``arch`` (seeded with ``seed``, BN as the proxy asks, train
-        mode) for the space's first task with a network, with ``spec.min_batches`` of ``batches``."""
+        mode) for the space's first task with a network, with ``spec.min_batches`` of ``batches``, in
+        ``layout`` (default: as built; see :func:`nasearch.scoring.worker.in_layout`)."""
         import torch
 
         from nasearch.proxies import ProxyContext
+        from nasearch.scoring.worker import in_layout
 
         task = space.networks_for()[0]
         net = space.build_network(arch, task, bn=spec.bn, generator=torch.Generator().manual_seed(seed))
         net.train()
         ctx = ProxyContext(num_classes=space.num_classes(task), generator=torch.Generator().manual_seed(seed + 1),
                            input_size=space.input_size(task))
-        return spec.fn(net, batches[: max(spec.min_batches, 1)], ctx)
+        bs = batches[: max(spec.min_batches, 1)]
+        if layout is not None:
+            net, bs = in_layout(net, bs, layout)
+        return spec.fn(net, bs, ctx)
 
     def batches(self, space: Any, seed: int = 0) -> list:
         task = space.networks_for()[0]
@@ -90,6 +95,9 @@ class ProxyContract(ContractBase):
         assert not (spec.data_free and spec.needs_labels)
         assert isinstance(spec.version, str) and spec.version
         assert spec.tolerance > 0
+        from nasearch.proxies.registry import LAYOUTS, WORK_KINDS
+
+        assert spec.layout in LAYOUTS and spec.work in WORK_KINDS, (spec.layout, spec.work)
         mod = sys.modules.get(spec.fn.__module__) or __import__(spec.fn.__module__, fromlist=["_"])
         assert mod.__doc__, f"the module of proxy {self.name!r} has no docstring"
         for word in self.documents:
@@ -111,6 +119,18 @@ class ProxyContract(ContractBase):
             b = self.score(spec, space, arch, batches)
             assert isinstance(a, float) and math.isfinite(a), (self.name, str(arch), a)
             assert a == b, (self.name, str(arch), a, b)
+
+    def test_the_same_score_in_either_memory_layout(self, spec: Any, space_name: str) -> None:
+        """The engine may hand the proxy its network and batches in ``channels_last`` (``ProxySpec.layout``):
+        the score must be the contiguous one up to float32 round-off, within the proxy's tolerance."""
+        from nasearch.space import get_space
+
+        space = get_space(space_name)
+        batches = self.batches(space)
+        for arch in self.cells(space):
+            a = self.score(spec, space, arch, batches, layout="contiguous")
+            b = self.score(spec, space, arch, batches, layout="channels_last")
+            assert math.isfinite(b) and abs(a - b) <= spec.tolerance * abs(a), (self.name, str(arch), a, b)
 
     def test_data_free_proxies_ignore_the_images(self, spec: Any, space_name: str) -> None:
         from nasearch.space import get_space
