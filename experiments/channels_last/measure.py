@@ -2,14 +2,14 @@
 
 For every registered proxy, the same cells are scored through the engine's worker
 (:func:`nasearch.scoring.worker.score_one`, one torch thread) with the network and batches in the
-contiguous (NCHW) layout and in ``channels_last``, on three spaces: NB201 (12 seeded connected cells,
-CIFAR-10 networks, batch 64 of the CIFAR-10 training subset), NAS-Bench-Macro (6 cells, the same
+contiguous (NCHW) layout and in ``channels_last``, on three spaces: NB201 (12 seeded connected cells
+and the 10 hard cells of the committed correlation study, :data:`HARD_NB201`; CIFAR-10 networks, batch 64 of the CIFAR-10 training subset), NAS-Bench-Macro (6 cells, the same
 batches) and TransNAS-Bench-101 micro (4 cells of its first task, batch 8 of CIFAR-10 images resized to
 its input size). Per proxy it records the seconds per cell in each layout (each cell timed once after a
 warm-up cell; the sum over the cells of all spaces) and the largest relative difference of a score
 between the layouts.
 
-The rule (``choose``): ``channels_last`` when it is at least 5% faster in total AND no score moves by
+The rule (``choose``): a proxy that runs no pass (params, flops) stays contiguous; otherwise ``channels_last`` when it is at least 5% faster in total AND no score moves by
 more than half the proxy's cross-machine tolerance (``ProxySpec.tolerance``), so a score computed in the
 new layout stays within the tolerance of one computed in the old layout on another CPU (the two
 differences add at most to the tolerance); otherwise ``contiguous``. Writes ``layout.csv`` (one row per
@@ -40,8 +40,24 @@ from nasearch.scoring.worker import score_one
 from nasearch.space import get_space
 
 HERE = Path(__file__).resolve().parent
-SPACES = (("nb201", 12, 64), ("nasbench_macro", 6, 64), ("transnas101", 4, 8))
+SPACES = (("nb201", 12, 64), ("nasbench_macro", 6, 64), ("transnas101_micro", 4, 8))
 """(space, cells, batch size)."""
+HARD_NB201 = (
+    # the hard cells of the committed correlation study (tests/reproduction/test_mpi.py REPRO_CELLS): the
+    # ends of its ZiCo ranking and the worst cells of experiments/cross_machine for zico, jacob_cov,
+    # gradsign, grasp, snip and grad_norm. A seeded sample alone missed the cell that moves fisher most.
+    "|nor_conv_3x3~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|none~0|none~1|nor_conv_1x1~2|",
+    "|none~0|+|skip_connect~0|avg_pool_3x3~1|+|avg_pool_3x3~0|nor_conv_3x3~1|skip_connect~2|",
+    "|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_3x3~0|avg_pool_3x3~1|skip_connect~2|",
+    "|nor_conv_1x1~0|+|nor_conv_1x1~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_1x1~1|nor_conv_3x3~2|",
+    "|none~0|+|avg_pool_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|none~2|",
+    "|none~0|+|skip_connect~0|nor_conv_3x3~1|+|avg_pool_3x3~0|nor_conv_1x1~1|skip_connect~2|",
+    "|avg_pool_3x3~0|+|none~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_1x1~1|nor_conv_3x3~2|",
+    "|nor_conv_1x1~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|nor_conv_1x1~0|avg_pool_3x3~1|nor_conv_1x1~2|",
+    "|nor_conv_3x3~0|+|skip_connect~0|avg_pool_3x3~1|+|avg_pool_3x3~0|nor_conv_3x3~1|avg_pool_3x3~2|",
+    "|none~0|+|none~0|nor_conv_3x3~1|+|nor_conv_1x1~0|nor_conv_1x1~1|nor_conv_1x1~2|",
+)
+"""NB201 cells measured besides the seeded ones."""
 MARGIN = 0.95
 """channels_last must take at most this fraction of the contiguous time to be chosen."""
 
@@ -56,8 +72,11 @@ def cells_of(space, n: int, seed: int = 36) -> list:
     return out
 
 
-def choose(t_contiguous: float, t_cl: float, rel_diff: float, tolerance: float) -> tuple[str, str]:
-    """(layout, reason) of the rule in the module docstring."""
+def choose(t_contiguous: float, t_cl: float, rel_diff: float, tolerance: float, work: str = "fwd_bwd") -> tuple[str, str]:
+    """(layout, reason) of the rule in the module docstring; a proxy that runs no pass (``work`` is
+    ``structure``: params, flops) stays contiguous, whatever the timing noise says."""
+    if work == "structure":
+        return "contiguous", "runs no pass (structure only): the layout cannot matter"
     if not t_cl <= MARGIN * t_contiguous:
         return "contiguous", f"channels_last not faster ({t_cl / t_contiguous:.2f}x the contiguous time)"
     if not rel_diff <= tolerance / 2:
@@ -84,7 +103,10 @@ def main() -> None:
         if space.resize_images and space.input_size(task) != size:
             size = space.input_size(task)
             batches = resize_batches(batches, size)
-        jobs.append((space, task, cells_of(space, n), batches, size))
+        archs = cells_of(space, n)
+        if name == "nb201":
+            archs += [a for a in (space.parse(c) for c in HARD_NB201) if a not in archs]
+        jobs.append((space, task, archs, batches, size))
     rows = []
     for spec in specs:
         times = {"contiguous": 0.0, "channels_last": 0.0}
@@ -106,7 +128,7 @@ def main() -> None:
                 elif not (math.isnan(c) and math.isnan(cl)) and c != cl:
                     worst = math.inf
                 cells += 1
-        layout, reason = choose(times["contiguous"], times["channels_last"], worst, spec.tolerance)
+        layout, reason = choose(times["contiguous"], times["channels_last"], worst, spec.tolerance, spec.work)
         rows.append({"proxy": spec.name, "work": spec.work, "cells": cells,
                      "s_per_cell_contiguous": f"{times['contiguous'] / cells:.4f}",
                      "s_per_cell_channels_last": f"{times['channels_last'] / cells:.4f}",
@@ -115,18 +137,29 @@ def main() -> None:
                      "reason": reason})
         print(f"{spec.name:<12} {rows[-1]['ratio']}x  diff {worst:.1e}  -> {layout}", file=sys.stderr, flush=True)
     out = Path(args.out)
+    if args.proxies and (out / "layout.csv").is_file():  # a subset: replace its rows, keep the others
+        kept = {r["proxy"]: r for r in csv.DictReader(open(out / "layout.csv"))}
+        kept.update({r["proxy"]: r for r in rows})
+        rows = [kept[k] for k in sorted(kept)]
     with open(out / "layout.csv", "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0]))
         w.writeheader()
         w.writerows(rows)
+    write_md(rows, out)
+
+
+def write_md(rows: list[dict], out: Path) -> None:
+    """``layout.md`` from the rows of ``layout.csv`` (``cells``: how many cells each row measured;
+    rows measured before the hard NB201 cells were added have 22)."""
     stamp = (f"{dt.date.today()}, {platform.processor() or platform.machine()}, torch {torch.__version__}, "
              f"ATEN_CPU_CAPABILITY={os.environ.get('ATEN_CPU_CAPABILITY', 'default build')}, one thread")
     lines = [f"# Memory layout per proxy ({stamp})", "",
-             f"Cells: {', '.join(f'{n} {s} (batch {b})' for s, n, b in SPACES)}; seconds per cell summed over all.",
-             "", "| proxy | work | s/cell contiguous | s/cell channels_last | ratio | max rel diff | tolerance | layout | reason |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             f"Cells: {', '.join(f'{n} {s} (batch {b})' for s, n, b in SPACES)}, plus the {len(HARD_NB201)} hard NB201 "
+             "cells (rows with 32 cells; rows with 22 were measured before they were added); seconds per cell over all.",
+             "", "| proxy | work | cells | s/cell contiguous | s/cell channels_last | ratio | max rel diff | tolerance | layout | reason |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append("| " + " | ".join(str(r[k]) for k in ("proxy", "work", "s_per_cell_contiguous",
+        lines.append("| " + " | ".join(str(r[k]) for k in ("proxy", "work", "cells", "s_per_cell_contiguous",
                      "s_per_cell_channels_last", "ratio", "max_rel_diff", "tolerance", "layout", "reason")) + " |")
     (out / "layout.md").write_text("\n".join(lines) + "\n")
 

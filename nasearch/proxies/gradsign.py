@@ -28,9 +28,10 @@ The registered proxy is the batched equivalent, one forward and one backward pas
 In ``channels_last`` (the engine hands the proxy that layout when ``ProxySpec.layout`` says so; issue
 36) the same pass runs on NHWC memory: per-sample BN through the BatchNorm kernel on the batch folded
 into the channels (``utils._folded_instance_norm``), and the per-sample weight gradients of stride-1
-convs as batched matrix products on views of the NHWC tensors (:func:`_per_sample_grad_nhwc`: 1x1 as
-one product per sample, k x k as k*k products over a widened output grid, no im2col buffer); other
-convs (strided, grouped, dilated) take the grouped-convolution path through a copy. In float64 both
+1x1 convs as one batched matrix product on views of the NHWC tensors (:func:`_per_sample_grad_nhwc`);
+every other conv takes the grouped-convolution path through a copy (the NHWC k x k products over a
+widened output grid are implemented and exact, but in the whole pass they cost more than the grouped
+path: ``experiments/channels_last/README.md``). In float64 both
 layouts give the loop's sign matrix exactly (``tests/unit/test_layout.py``).
 
 Deviations: none in what is computed. In float64 the batched sign matrix equals the loop's (tested on
@@ -126,8 +127,10 @@ def _per_sample_grad(module: nn.Module, x: torch.Tensor, dy: torch.Tensor) -> to
     if isinstance(module, nn.Linear):
         return torch.einsum("no,ni->noi", dy, x)
     assert isinstance(module, nn.Conv2d)
-    if _channels_last(x) and _channels_last(dy):
-        got = _per_sample_grad_nhwc(module, x, dy)
+    if _channels_last(x) and module.kernel_size == (1, 1):
+        # the gradient may arrive in another layout (the folded instance norm's backward leaves the
+        # batch inside the channels: memory order H, W, N, C): one copy of C-vectors brings it to NHWC
+        got = _per_sample_grad_nhwc(module, x, dy.contiguous(memory_format=torch.channels_last))
         if got is not None:
             return got
     padding = _numeric_padding(module)

@@ -70,6 +70,7 @@ def relu_kernel(net: nn.Module, images: torch.Tensor) -> np.ndarray:
 
 @register_proxy(
     "naswot",
+    layout="channels_last",  # measured: experiments/channels_last/layout.md
     paper="Mellor et al., Neural Architecture Search without Training, ICML 2021",
     work="forward",
     higher_is_better=True,

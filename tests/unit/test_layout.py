@@ -39,6 +39,7 @@ def test_the_rule_takes_channels_last_only_when_faster_and_within_half_the_toler
     assert choose(1.0, 0.97, 1e-5, 1e-4)[0] == "contiguous"  # not 5% faster
     assert choose(1.0, 0.6, 6e-5, 1e-4)[0] == "contiguous"  # over half the tolerance
     assert choose(1.0, 0.6, float("nan"), 1e-4)[0] == "contiguous"
+    assert choose(1.0, 0.6, 0.0, 1e-4, "structure")[0] == "contiguous"  # no pass: noise decides nothing
 
 
 def test_in_layout_converts_network_and_images_and_copies_the_batches():
@@ -68,3 +69,19 @@ def test_gradsign_per_sample_gradients_match_the_loop_in_either_layout(layout):
     net2, [(x2, y2)] = in_layout(net, [(x, y)], layout)
     got = gradsign_sign_matrix(net2, x2, y2)
     assert torch.equal(got, want)
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_nhwc_per_sample_gradients_equal_the_grouped_path(k):
+    """The NHWC batched products (1x1 in GradSign's channels_last pass; k x k measured in
+    experiments/channels_last/per_sample_kernels.py) equal the grouped-convolution path (float64)."""
+    from nasearch.proxies.gradsign import _per_sample_grad, _per_sample_grad_nhwc
+
+    conv = torch.nn.Conv2d(5, 7, k, padding=k // 2, bias=False).double()
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(4, 5, 9, 9, generator=g, dtype=torch.float64)
+    dy = torch.randn(4, 7, 9, 9, generator=g, dtype=torch.float64)
+    want = _per_sample_grad(conv, x, dy)
+    got = _per_sample_grad_nhwc(conv, x.contiguous(memory_format=torch.channels_last),
+                                dy.contiguous(memory_format=torch.channels_last))
+    assert got.shape == want.shape and torch.allclose(got, want, rtol=1e-12, atol=1e-12)
