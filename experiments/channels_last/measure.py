@@ -58,6 +58,12 @@ HARD_NB201 = (
     "|none~0|+|none~0|nor_conv_3x3~1|+|nor_conv_1x1~0|nor_conv_1x1~1|nor_conv_1x1~2|",
 )
 """NB201 cells measured besides the seeded ones."""
+CONTIGUOUS_BY_EVIDENCE = {
+    "zico": ("in channels_last the 50-cell cross-machine remeasurement (experiments/cross_machine/raw_channels_last) "
+             "moved zico by 5.2% against the committed study's machine (contiguous: 2.9%), beyond half its 7% tolerance"),
+}
+"""Proxies kept contiguous by a larger measurement than this script's (the rule's second condition
+failing on more cells), with the evidence."""
 MARGIN = 0.95
 """channels_last must take at most this fraction of the contiguous time to be chosen."""
 
@@ -72,11 +78,14 @@ def cells_of(space, n: int, seed: int = 36) -> list:
     return out
 
 
-def choose(t_contiguous: float, t_cl: float, rel_diff: float, tolerance: float, work: str = "fwd_bwd") -> tuple[str, str]:
+def choose(t_contiguous: float, t_cl: float, rel_diff: float, tolerance: float, work: str = "fwd_bwd",
+           proxy: str = "") -> tuple[str, str]:
     """(layout, reason) of the rule in the module docstring; a proxy that runs no pass (``work`` is
     ``structure``: params, flops) stays contiguous, whatever the timing noise says."""
     if work == "structure":
         return "contiguous", "runs no pass (structure only): the layout cannot matter"
+    if proxy in CONTIGUOUS_BY_EVIDENCE:
+        return "contiguous", CONTIGUOUS_BY_EVIDENCE[proxy]
     if not t_cl <= MARGIN * t_contiguous:
         return "contiguous", f"channels_last not faster ({t_cl / t_contiguous:.2f}x the contiguous time)"
     if not rel_diff <= tolerance / 2:
@@ -128,7 +137,7 @@ def main() -> None:
                 elif not (math.isnan(c) and math.isnan(cl)) and c != cl:
                     worst = math.inf
                 cells += 1
-        layout, reason = choose(times["contiguous"], times["channels_last"], worst, spec.tolerance, spec.work)
+        layout, reason = choose(times["contiguous"], times["channels_last"], worst, spec.tolerance, spec.work, spec.name)
         rows.append({"proxy": spec.name, "work": spec.work, "cells": cells,
                      "s_per_cell_contiguous": f"{times['contiguous'] / cells:.4f}",
                      "s_per_cell_channels_last": f"{times['channels_last'] / cells:.4f}",

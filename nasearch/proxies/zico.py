@@ -92,7 +92,6 @@ def _zico(name: str, net: torch.nn.Module, batches: list[tuple[torch.Tensor, tor
 @register_proxy(
     "zico",
     paper=PAPER,
-    layout="channels_last",  # measured: experiments/channels_last/layout.md
     work="fwd_bwd",
     higher_is_better=True,
     needs_labels=True,
