@@ -277,7 +277,8 @@ def validate(cfg: DictConfig) -> Config:
     assert isinstance(obj, Config)
     for part in (obj, obj.benchmark, obj.strategy, obj.proxy, obj.budget, obj.executor):
         part.check()
-    obj.dataset.check(obj.space())
+    space = obj.space()
+    obj.dataset.check(space)
     if obj.proxy.n is None:
         if obj.task == "search" and obj.proxy.name != "none":
             raise ConfigError(
@@ -289,7 +290,7 @@ def validate(cfg: DictConfig) -> Config:
     section = getattr(get_task(obj.task, "config key task"), "section", None)
     check = getattr(getattr(obj, section), "check", None) if section else None
     if check is not None:
-        check(obj.space())
+        check(space)
     return obj
 
 

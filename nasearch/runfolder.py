@@ -83,9 +83,6 @@ def not_results(task: str) -> frozenset[str]:
     return NOT_RESULTS | frozenset(getattr(_task(task), "not_results", ()))
 
 
-VANILLA_IGNORED = ("proxy.k", "proxy.batch_size", "proxy.num_batches", "proxy.image_dataset", "proxy.seed",
-                   "proxy.charge_time", "proxy.program")
-"""Proxy settings that cannot change a vanilla search (no proxy, or N = 1: nothing is screened)."""
 
 
 class FolderError(ConfigError):
@@ -104,25 +101,20 @@ def _flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def _selected(key: str, sections: Iterable[str]) -> bool:
-    return any(key == s or key.startswith(s + ".") for s in sections)
+def _under(key: str, prefixes: Iterable[str]) -> bool:
+    """Whether the dotted ``key`` is one of ``prefixes`` or inside one of them."""
+    return any(key == p or key.startswith(p + ".") for p in prefixes)
 
 
-def _excluded(key: str, excluded: Iterable[str] = NOT_RESULTS) -> bool:
-    return any(key == n or key.startswith(n + ".") for n in excluded)
-
-
-def fingerprint(cfg: Any, derived: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def fingerprint(cfg: Any, derived: Mapping[str, Any] | None = None, ignore: Iterable[str] = ()) -> dict[str, Any]:
     """The settings that determine the results of ``cfg``'s task: its sections of the validated
-    config (:func:`task_keys`) less :func:`not_results`, plus ``derived`` values the task resolves
+    config (:func:`task_keys`) less :func:`not_results` and the keys this job ``ignore``-s (settings
+    that cannot change its results, e.g. a vanilla search's proxy settings), plus ``derived`` values the task resolves
     (the benchmark it loads, the table's content hash, the budget it charges, proxy code versions).
     Values are JSON-normalised, so a fingerprint compares equal to one read back from disk."""
     flat = _flatten(dataclasses.asdict(cfg))
-    sections, excluded = task_keys(cfg.task), not_results(cfg.task)
-    fp = {k: v for k, v in flat.items() if _selected(k, sections) and not _excluded(k, excluded)}
-    if cfg.task == "search" and cfg.proxy.vanilla:
-        for k in VANILLA_IGNORED:
-            fp.pop(k, None)
+    sections, excluded = task_keys(cfg.task), not_results(cfg.task) | frozenset(ignore)
+    fp = {k: v for k, v in flat.items() if _under(k, sections) and not _under(k, excluded)}
     fp.update(derived or {})
     return json.loads(json.dumps(fp, sort_keys=True, default=str))
 

@@ -10,7 +10,8 @@ every way found to get the per-sample ones:
 * ``folded CL``: the same in ``channels_last``;
 * ``unfold+bmm``: im2col (``F.unfold``) then one batched GEMM per sample;
 * ``wide bmm``: NHWC views of the padded input over a widened output grid, k*k batched GEMMs, no
-  im2col buffer (``gradsign._per_sample_grad_nhwc``).
+  im2col buffer (:func:`wide_bmm`; for 1x1 convs one GEMM, as GradSign's channels_last pass does,
+  ``gradsign._per_sample_grad_1x1_nhwc``).
 
 Prints a markdown table (milliseconds per call, median of 10 after a warm-up) and writes it to
 ``per_sample_kernels.md`` beside this file.
@@ -25,9 +26,6 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from torch import nn
-
-from nasearch.proxies.gradsign import _per_sample_grad_nhwc
 
 CL = torch.channels_last
 
@@ -61,12 +59,37 @@ def unfold_bmm(x, dy, k):
     return torch.bmm(dy.reshape(n, dy.shape[1], s * s), F.unfold(x, k, padding=k // 2).transpose(1, 2))
 
 
-def timings(x, dy, xc, dc, conv, k) -> dict[str, float]:
+def wide_bmm(x: torch.Tensor, dy: torch.Tensor, k: int) -> torch.Tensor:
+    """Per-sample weight gradients (n, c_out, c_in, k, k) of a stride-1, ungrouped k x k conv with
+    padding k // 2, from ``channels_last`` tensors, as batched GEMMs on views of the NHWC memory. The
+    output grid is widened by the 2p padding columns (``dy`` gets zero columns there), so for each
+    kernel offset (a, b) the input rows it reads are one contiguous range of the padded, flattened
+    input: ``G[i, :, :, a, b] = dy_wide[i]^T x_pad[i, range(a, b)]``, k * k batched GEMMs."""
+    n, c_in, h, w = x.shape
+    c_out = dy.shape[1]
+    xs, dys = x.permute(0, 2, 3, 1), dy.permute(0, 2, 3, 1)  # views of the NHWC memory
+    if k == 1:
+        return torch.bmm(dys.reshape(n, h * w, c_out).transpose(1, 2), xs.reshape(n, h * w, c_in)).view(
+            n, c_out, c_in, 1, 1)
+    p, wp = k // 2, w + 2 * (k // 2)
+    # one extra zero row at the bottom: the last offset's range runs p past the padded grid
+    xp = F.pad(xs, (0, 0, p, p, p, p + 1)).reshape(n, (h + 2 * p + 1) * wp, c_in)
+    dyw = F.pad(dys, (0, 0, 0, 2 * p)).reshape(n, h * wp, c_out).transpose(1, 2)
+    length = h * wp
+    out = x.new_empty(n, k, k, c_out, c_in)
+    for a in range(k):
+        for b in range(k):
+            start = a * wp + b
+            torch.bmm(dyw, xp[:, start : start + length], out=out[:, a, b])
+    return out.permute(0, 3, 4, 1, 2)
+
+
+def timings(x, dy, xc, dc, k) -> dict[str, float]:
     return {"dense": ms(lambda: dense_w(xc, dc, k)),
             "fn": ms(lambda: folded(x, dy, k, torch.contiguous_format)),
             "fc": ms(lambda: folded(xc, dc, k, CL)),
             "ub": ms(lambda: unfold_bmm(x, dy, k)),
-            "wb": ms(lambda: _per_sample_grad_nhwc(conv, xc, dc))}
+            "wb": ms(lambda: wide_bmm(xc, dc, k))}
 
 
 def main() -> None:
@@ -78,7 +101,7 @@ def main() -> None:
         for k in (3, 1):
             x, dy = torch.randn(64, c, s, s), torch.randn(64, c, s, s)
             xc, dc = x.contiguous(memory_format=CL), dy.contiguous(memory_format=CL)
-            t = timings(x, dy, xc, dc, nn.Conv2d(c, c, k, padding=k // 2, bias=False), k)
+            t = timings(x, dy, xc, dc, k)
             best = min(t["fn"], t["fc"], t["ub"], t["wb"])
             rows.append(f"| {c} | {s} | {k}x{k} | {t['dense']:.2f} | {t['fn']:.2f} | {t['fc']:.2f} | {t['ub']:.2f} | "
                         f"{t['wb']:.2f} | {best / t['dense']:.2f} |")

@@ -165,6 +165,7 @@ def evolve_task(cfg: Config, out_dir: Path,
                 on_evaluated: Callable[[int, int], None] | None = None) -> str:
     """Run ``task=evolve`` into ``out_dir``; returns the summary table. ``on_evaluated(generation, k)``
     is called after each new evaluation (:func:`nasearch.eznas.evolve.evolve`)."""
+    from nasearch.experiments.scorer import workers as scoring_workers
     from nasearch.experiments.search import resolve_benchmark
     from nasearch.eznas.cache import StatsCache
     from nasearch.eznas.evolve import Fitness, evolve, single_statistic_programs
@@ -180,7 +181,7 @@ def evolve_task(cfg: Config, out_dir: Path,
             "use a benchmark with one (the NAS-Bench-201 table)"
         )
     task, val = task_cells(bench.space, ec.cells, ec.validation_cells, ec.cell_seed, ec.mpi_cells, ec.mpi_seed)
-    workers = ec.workers or cfg.workers or min(os.cpu_count() or 1, 8)
+    workers = ec.workers or scoring_workers(cfg)
     cache = StatsCache(ec.cache_dir, space=bench.space, dataset=cfg.dataset.name, image_dataset=cfg.proxy.image_dataset,
                        batch_size=ec.batch_size, seed=ec.score_seed,
                        subsample=Subsample(ec.subsample_batch, ec.subsample_channels))

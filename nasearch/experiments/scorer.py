@@ -51,8 +51,7 @@ def workers(cfg: Config) -> int:
 
 def make_scorer(cfg: Config, bench: object, dataset: str) -> ArchScorer:
     """The scorer a search config asks for (``proxy.source=store``: backed by the store)."""
-    store = (cfg.proxy.store or str(default_store_path())) if cfg.proxy.source == "store" else None
-    return ArchScorer(scoring_settings(cfg, bench.space, dataset=dataset), store_path=store)  # type: ignore[attr-defined]
+    return ArchScorer(scoring_settings(cfg, bench.space, dataset=dataset), store_path=store_path(cfg))  # type: ignore[attr-defined]
 
 
 def require_scores_or_images(proxy: str, dataset: str, cells: list, cfg: Config, space: SearchSpace,
@@ -63,8 +62,7 @@ def require_scores_or_images(proxy: str, dataset: str, cells: list, cfg: Config,
     settings = scoring_settings(cfg, space, proxy, dataset)
     if shipped is not None:
         settings = settings.replace(shipped=shipped)
-    store = (cfg.proxy.store or str(default_store_path())) if cfg.proxy.source == "store" else None
-    return engine.require_scores_or_images(settings, cells, store_path=store, where=where)
+    return engine.require_scores_or_images(settings, cells, store_path=store_path(cfg), where=where)
 
 
 __all__ = ["make_scorer", "require_scores_or_images", "scoring_settings", "store_path", "workers"]

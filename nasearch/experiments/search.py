@@ -135,7 +135,7 @@ def _one_run(bench: Benchmark, spec: ArmSpec, i: int) -> tuple[dict[str, Any], d
     # the i-th child of SeedSequence(seed).spawn(runs), made directly (spawning all runs per run is O(runs))
     rng = np.random.default_rng(np.random.SeedSequence(spec.seed, spawn_key=(i,)))
     inner = get_strategy(spec.strategy)(rng, space=bench.space, fidelities=bench.fidelities, **spec.strategy_params)
-    scorer = spec.scorer if spec.proxy != "none" else None  # N = 1 keeps it: PreFilter.vanilla decides
+    scorer = spec.scorer if spec.proxy != "none" else None
     strategy = PreFilter(inner, scorer, n=spec.n, k=spec.k, cost_fn=scorer.cost if scorer is not None else None)
     t0 = time.perf_counter()
     traj = run_search(
@@ -231,6 +231,12 @@ def run_arm(
     return [r for r in read_rows(runs_path, fields) if int(r["run"]) < spec.runs]
 
 
+VANILLA_IGNORED = ("proxy.k", "proxy.batch_size", "proxy.num_batches", "proxy.image_dataset", "proxy.seed",
+                   "proxy.charge_time", "proxy.program")
+"""Proxy settings that cannot change a vanilla search (no proxy, or N = 1: nothing is screened): left
+out of its settings fingerprint."""
+
+
 @dataclass
 class SearchPlan:
     """A search job checked and resolved before it writes anything (:func:`prepare_search`)."""
@@ -324,7 +330,8 @@ def prepare_search(cfg: Config) -> SearchPlan:
     }
     if scorer is not None:
         derived["proxy.version"] = scorer.version
-    return SearchPlan(bench=bench, spec=spec, workers=workers, fingerprint=fingerprint(cfg, derived))
+    ignore = VANILLA_IGNORED if cfg.proxy.vanilla else ()
+    return SearchPlan(bench=bench, spec=spec, workers=workers, fingerprint=fingerprint(cfg, derived, ignore))
 
 
 def benchmark_table_hash(bench: Benchmark) -> str:

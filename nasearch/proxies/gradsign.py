@@ -28,10 +28,10 @@ The registered proxy is the batched equivalent, one forward and one backward pas
 In ``channels_last`` (the engine hands the proxy that layout when ``ProxySpec.layout`` says so; issue
 36) the same pass runs on NHWC memory: per-sample BN through the BatchNorm kernel on the batch folded
 into the channels (``utils._folded_instance_norm``), and the per-sample weight gradients of stride-1
-1x1 convs as one batched matrix product on views of the NHWC tensors (:func:`_per_sample_grad_nhwc`);
-every other conv takes the grouped-convolution path through a copy (the NHWC k x k products over a
-widened output grid are implemented and exact, but in the whole pass they cost more than the grouped
-path: ``experiments/channels_last/README.md``). In float64 both
+1x1 convs as one batched matrix product on views of the NHWC tensors (:func:`_per_sample_grad_1x1_nhwc`);
+every other conv takes the grouped-convolution path through a copy (NHWC k x k products over a widened
+output grid, ``experiments/channels_last/per_sample_kernels.py``, are exact, but in the whole pass they
+cost more than the grouped path: ``experiments/channels_last/README.md``). In float64 both
 layouts give the loop's sign matrix exactly (``tests/unit/test_layout.py``).
 
 Deviations: none in what is computed. In float64 the batched sign matrix equals the loop's (tested on
@@ -60,7 +60,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from nasearch.proxies.registry import ProxyContext, register_proxy
-from nasearch.proxies.utils import first_batch, per_sample_batchnorm, weight_layers
+from nasearch.proxies.utils import first_batch, is_channels_last, per_sample_batchnorm, weight_layers
 
 Consumer = Callable[[int, torch.Tensor], None]
 """Called with (layer index in module order, per-sample weight gradients of shape (n, *weight.shape))."""
@@ -80,57 +80,33 @@ def _numeric_padding(module: nn.Conv2d) -> list[int]:
     return [t // 2 for t in total]
 
 
-def _channels_last(t: torch.Tensor) -> bool:
-    return t.dim() == 4 and not t.is_contiguous() and t.is_contiguous(memory_format=torch.channels_last)
-
-
-def _per_sample_grad_nhwc(module: nn.Conv2d, x: torch.Tensor, dy: torch.Tensor) -> torch.Tensor | None:
-    """Per-sample weight gradients of a stride-1, ungrouped, undilated conv from ``channels_last``
-    tensors, as batched matrix products on views of the NHWC memory (no im2col buffer); None for other
-    convs. 1x1: ``G[i] = dy[i]^T x[i]`` over the positions. k x k with symmetric padding p: the output
-    grid is widened by the 2p padding columns (``dy`` gets zero columns there), so for each kernel offset
-    (a, b) the input rows it reads are one contiguous range of the padded, flattened input, and
-    ``G[i, :, :, a, b] = dy_wide[i]^T x_pad[i, range(a, b)]``: k * k batched GEMMs. Measured on one CPU
-    thread (experiments/channels_last): 1x1 at the cost of the ordinary (summed) weight gradient; 3x3 at
-    16 channels about half the cost of the grouped-convolution path on the same tensors."""
-    if module.groups != 1 or module.stride != (1, 1) or module.dilation != (1, 1):
-        return None
-    kh, kw = module.kernel_size
-    ph, pw = _numeric_padding(module)
-    if (kh, kw) != (1, 1) and (kh != kw or ph != pw or 2 * ph != kh - 1):
+def _per_sample_grad_1x1_nhwc(module: nn.Conv2d, x: torch.Tensor, dy: torch.Tensor) -> torch.Tensor | None:
+    """Per-sample weight gradients of a 1x1, stride-1, ungrouped conv from ``channels_last`` tensors:
+    ``G[i] = dy[i]^T x[i]`` over the positions, one batched GEMM on views of the NHWC memory; None for
+    any other conv. Measured on one CPU thread (``experiments/channels_last/per_sample_kernels.md``):
+    1.1-1.5x the ordinary (summed) weight gradient, the cheapest per-sample kernel for 1x1 convs. (For
+    k x k convs the NHWC products measured there cost more than the grouped path in the whole pass.)"""
+    if module.kernel_size != (1, 1) or module.groups != 1 or module.stride != (1, 1) or _numeric_padding(module) != [0, 0]:
         return None
     n, c_in, h, w = x.shape
     c_out = dy.shape[1]
-    xs = x.permute(0, 2, 3, 1)  # (n, h, w, c_in): a view of the NHWC memory
-    dys = dy.permute(0, 2, 3, 1)
-    if kh == 1:
-        return torch.bmm(dys.reshape(n, h * w, c_out).transpose(1, 2), xs.reshape(n, h * w, c_in)).view(
-            n, c_out, c_in, 1, 1)
-    p, wp = ph, w + 2 * ph
-    # one extra zero row at the bottom: the last offset's range runs p past the padded grid
-    xp = F.pad(xs, (0, 0, p, p, p, p + 1)).reshape(n, (h + 2 * p + 1) * wp, c_in)
-    dyw = F.pad(dys, (0, 0, 0, 2 * p)).reshape(n, h * wp, c_out).transpose(1, 2)
-    length = h * wp
-    out = x.new_empty(n, kh, kw, c_out, c_in)
-    for a in range(kh):
-        for b in range(kw):
-            start = a * wp + b
-            torch.bmm(dyw, xp[:, start : start + length], out=out[:, a, b])
-    return out.permute(0, 3, 4, 1, 2)
+    xs = x.permute(0, 2, 3, 1).reshape(n, h * w, c_in)  # a view of the NHWC memory
+    dys = dy.permute(0, 2, 3, 1).reshape(n, h * w, c_out)
+    return torch.bmm(dys.transpose(1, 2), xs).view(n, c_out, c_in, 1, 1)
 
 
 def _per_sample_grad(module: nn.Module, x: torch.Tensor, dy: torch.Tensor) -> torch.Tensor:
     """Per-sample gradient of a conv/linear weight from the layer input ``x`` and output grad ``dy``.
-    ``channels_last`` tensors of a stride-1 conv take :func:`_per_sample_grad_nhwc`; every other case
-    the grouped-convolution path below (which also serves ``channels_last`` input, through a copy)."""
+    ``channels_last`` tensors of a 1x1 stride-1 conv take :func:`_per_sample_grad_1x1_nhwc`; every other
+    case the grouped-convolution path below (which also serves ``channels_last`` input, through a copy)."""
     n = x.shape[0]
     if isinstance(module, nn.Linear):
         return torch.einsum("no,ni->noi", dy, x)
     assert isinstance(module, nn.Conv2d)
-    if _channels_last(x) and module.kernel_size == (1, 1):
+    if is_channels_last(x) and module.kernel_size == (1, 1):
         # the gradient may arrive in another layout (the folded instance norm's backward leaves the
         # batch inside the channels: memory order H, W, N, C): one copy of C-vectors brings it to NHWC
-        got = _per_sample_grad_nhwc(module, x, dy.contiguous(memory_format=torch.channels_last))
+        got = _per_sample_grad_1x1_nhwc(module, x, dy.contiguous(memory_format=torch.channels_last))
         if got is not None:
             return got
     padding = _numeric_padding(module)

@@ -74,9 +74,15 @@ class PerSampleBatchNorm(nn.Module):
         self.eps = bn.eps
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last):
+        if is_channels_last(x):
             return _folded_instance_norm(x, self.weight, self.bias, self.eps)
         return F.instance_norm(x, weight=self.weight, bias=self.bias, use_input_stats=True, eps=self.eps)
+
+
+def is_channels_last(t: torch.Tensor) -> bool:
+    """Whether a 4-d tensor is laid out ``channels_last`` (NHWC memory) and not also contiguous NCHW
+    (one channel or one position makes it both)."""
+    return t.dim() == 4 and not t.is_contiguous() and t.is_contiguous(memory_format=torch.channels_last)
 
 
 def _folded_instance_norm(x: torch.Tensor, weight: torch.Tensor | None, bias: torch.Tensor | None,

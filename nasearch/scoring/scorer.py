@@ -116,7 +116,6 @@ class ArchScorer:
     def require_inputs(self, where: str) -> None:
         """Fail now, naming the config keys, if cells the store lacks would need images that are not
         there (a search would otherwise fail at its first unstored cell, minutes in)."""
-
         if self.key.image_dataset == NO_IMAGES:
             return
         missing = self.space.num_archs - self.coverage()
@@ -143,7 +142,6 @@ def require_scores_or_images(settings: ScoringSettings, cells: list, *, store_pa
     tables (when ``settings.shipped``), or the images to compute them are there. Returns the proxy's
     code version (its scores' identity) for the job's settings record. ``settings.checkpoint`` counts
     only for a proxy that binds one (``ghn``); ``where`` names the setting in the error."""
-
     if get_proxy(settings.proxy).bind is None:
         settings = settings.replace(checkpoint=None)
     key = settings.key()
@@ -151,7 +149,6 @@ def require_scores_or_images(settings: ScoringSettings, cells: list, *, store_pa
         return key.version
     stored = 0
     if store_path is not None:
-
         with ScoreStore(store_path) as store:
             stored = len(layered(store, key, cells, shipped=settings.shipped))
     if stored >= len(cells):

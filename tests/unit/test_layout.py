@@ -71,17 +71,29 @@ def test_gradsign_per_sample_gradients_match_the_loop_in_either_layout(layout):
     assert torch.equal(got, want)
 
 
+def _per_sample_kernels():
+    spec = importlib.util.spec_from_file_location("per_sample_kernels", MEASURED.with_name("per_sample_kernels.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
 @pytest.mark.parametrize("k", [1, 3])
 def test_nhwc_per_sample_gradients_equal_the_grouped_path(k):
     """The NHWC batched products (1x1 in GradSign's channels_last pass; k x k measured in
     experiments/channels_last/per_sample_kernels.py) equal the grouped-convolution path (float64)."""
-    from nasearch.proxies.gradsign import _per_sample_grad, _per_sample_grad_nhwc
+    from nasearch.proxies.gradsign import _per_sample_grad, _per_sample_grad_1x1_nhwc
 
     conv = torch.nn.Conv2d(5, 7, k, padding=k // 2, bias=False).double()
     g = torch.Generator().manual_seed(0)
     x = torch.randn(4, 5, 9, 9, generator=g, dtype=torch.float64)
     dy = torch.randn(4, 7, 9, 9, generator=g, dtype=torch.float64)
     want = _per_sample_grad(conv, x, dy)
-    got = _per_sample_grad_nhwc(conv, x.contiguous(memory_format=torch.channels_last),
-                                dy.contiguous(memory_format=torch.channels_last))
+    xc, dc = x.contiguous(memory_format=torch.channels_last), dy.contiguous(memory_format=torch.channels_last)
+    got = _per_sample_kernels().wide_bmm(xc, dc, k)
     assert got.shape == want.shape and torch.allclose(got, want, rtol=1e-12, atol=1e-12)
+    in_pass = _per_sample_grad_1x1_nhwc(conv, xc, dc)
+    if k == 1:
+        assert torch.allclose(in_pass, want, rtol=1e-12, atol=1e-12)
+    else:
+        assert in_pass is None  # k x k convs take the grouped path in the pass
