@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from nasearch.device import deterministic_kernels, resolve_device
-from nasearch.proxies import all_proxies
+from nasearch.proxies import network_proxies
 from nasearch.proxies.registry import ProxyContext
 from nasearch.scoring import cell_generators, score_one
 from nasearch.space.nb201.arch import NUM_ARCHS, Arch
@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> None:
              f"{os.cpu_count()} CPU cores; images: {source}, batch {a.batch})", ""]
     with deterministic_kernels(device):
         # warm-up: CUDA context, cuDNN handles, allocator
-        proxy_time(next(iter(all_proxies())), timed[:2], bs_dev, device)
+        proxy_time(next(iter(network_proxies())), timed[:2], bs_dev, device)
         fl = floor(timed, bs_dev, device)
         fl_cpu = floor(timed[: a.cpu_cells], bs_cpu, cpu)
         lines += [f"### Proxies on {device} ({len(timed)} cells; CPU: {min(a.cpu_cells, len(timed))} cells, "
@@ -141,14 +141,14 @@ def main(argv: list[str] | None = None) -> None:
                   "| proxy | device s/cell (proxy) | ratio to fwd+bwd | device s/cell (score_one, incl. build) "
                   "| CPU s/cell (proxy) | CPU / device |", "|---|---|---|---|---|---|",
                   f"| plain fwd+bwd (floor) | {fl:.4f} | 1.00 |  | {fl_cpu:.4f} | {fl_cpu / fl:.1f} |"]
-        for spec in all_proxies():
+        for spec in network_proxies():
             t_dev = proxy_time(spec, timed, bs_dev, device)
             e2e, _ = end_to_end(spec, timed, bs_dev, device)
             t_cpu = proxy_time(spec, timed[: a.cpu_cells], bs_cpu, cpu)
             lines.append(f"| {spec.name} | {t_dev:.4f} | {t_dev / fl:.2f} | {e2e:.4f} | {t_cpu:.4f} | "
                          f"{t_cpu / t_dev:.1f} |")
             print(lines[-1], flush=True)
-        gs = next(s for s in all_proxies() if s.name == "gradsign")
+        gs = next(s for s in network_proxies() if s.name == "gradsign")
         gcells = cells(a.gradsign_cells, 2)
         e2e, _ = end_to_end(gs, gcells, bs_dev, device)
         lines += ["", f"### GradSign over the connected space ({CONNECTED:,} cells), from {len(gcells):,} cells", "",
@@ -160,7 +160,7 @@ def main(argv: list[str] | None = None) -> None:
                   "|---|---|---|---|"]
         from scipy.stats import spearmanr
 
-        for spec in all_proxies():
+        for spec in network_proxies():
             _, v_cpu = end_to_end(spec, agree, bs_cpu, cpu)
             _, v_dev = end_to_end(spec, agree, bs_dev, device)
             c, d = np.array(v_cpu), np.array(v_dev)

@@ -51,7 +51,7 @@ import numpy as np
 import torch
 
 from nasearch.eznas.program import PUBLISHED_NB201
-from nasearch.proxies import all_proxies
+from nasearch.proxies import network_proxies
 from nasearch.proxies.registry import ProxyContext
 from nasearch.space.nb201.arch import Arch, sample
 from nasearch.space.nb201.networks import build_network
@@ -153,7 +153,7 @@ def bench_proxies(cells, batches, threads_list) -> list[str]:
             meta[label] = ("", "")
             results.setdefault(label, []).extend([f"{floors[key]:.3f}", f"{floors[key] / floors[FLOORS['fwd_bwd'] if key != 'cl_fwd' else 'cl_fwd']:.2f}",
                                                   f"{floors[key] / floors['nchw_fb']:.2f}"])
-        for spec in all_proxies():
+        for spec in network_proxies():
             time_proxy(spec, cells[0], batches)  # warm-up
             per = statistics.median(time_proxy(spec, a, batches) for a in cells)
             floor = floors[FLOORS[spec.work]]

@@ -93,6 +93,34 @@ BIBTEX: dict[str, str] = {
   booktitle = {International Conference on Learning Representations (ICLR)},
   year      = {2022},
 }""",
+    "jiang2023meco": r"""@inproceedings{jiang2023meco,
+  title     = {{MeCo}: Zero-Shot {NAS} with One Data and Single Forward Pass via Minimum Eigenvalue of Correlation},
+  author    = {Jiang, Tangyu and Wang, Haodi and Bie, Rongfang},
+  booktitle = {Advances in Neural Information Processing Systems (NeurIPS)},
+  volume    = {36},
+  year      = {2023},
+}""",
+    "peng2024swap": r"""@inproceedings{peng2024swap,
+  title     = {{SWAP-NAS}: Sample-Wise Activation Patterns for Ultra-fast {NAS}},
+  author    = {Peng, Yameng and Song, Andy and Fayek, Haytham M. and Ciesielski, Vic and Chang, Xiaojun},
+  booktitle = {International Conference on Learning Representations (ICLR)},
+  year      = {2024},
+  url       = {https://openreview.net/forum?id=tveiUXU2aa},
+}""",
+    "lee2024aznas": r"""@inproceedings{lee2024aznas,
+  title     = {{AZ-NAS}: Assembling Zero-Cost Proxies for Network Architecture Search},
+  author    = {Lee, Junghyup and Ham, Bumsub},
+  booktitle = {Proceedings of the IEEE/CVF Conference on Computer Vision and Pattern Recognition (CVPR)},
+  pages     = {5893--5903},
+  year      = {2024},
+}""",
+    "casarin2025lswag": r"""@inproceedings{casarin2025lswag,
+  title     = {{L-SWAG}: Layer-Sample Wise Activation with Gradients Information for Zero-Shot {NAS} on Vision Transformers},
+  author    = {Casarin, Sofia and Escalera, Sergio and Lanz, Oswald},
+  booktitle = {Proceedings of the IEEE/CVF Conference on Computer Vision and Pattern Recognition (CVPR)},
+  pages     = {4441--4451},
+  year      = {2025},
+}""",
     "li2023zico": r"""@inproceedings{li2023zico,
   title     = {{ZiCo}: Zero-shot {NAS} via Inverse Coefficient of Variation on Gradients},
   author    = {Li, Guihong and Yang, Yuedong and Bhardwaj, Kartikeya and Marculescu, Radu},
@@ -286,8 +314,19 @@ PROXIES: dict[str, tuple[str, ...]] = {
     "zen": ("lin2021zennas",),
     "zico": ("li2023zico",),
     "zico_f64": ("li2023zico",),
+    "meco": ("jiang2023meco",),
+    "meco_opt": ("jiang2023meco",),
+    "swap": ("peng2024swap",),
+    "reg_swap": ("peng2024swap",),
+    "az_expressivity": ("lee2024aznas",),
+    "az_progressivity": ("lee2024aznas",),
+    "az_trainability": ("lee2024aznas",),
+    "az_nas": ("lee2024aznas",),
+    "lswag": ("casarin2025lswag",),
+    "ensemble": ("lee2024aznas",),
 }
-"""Every registered proxy (the GHN proxies: the GHN paper and GHN-2, whose design our GHN follows)."""
+"""Every registered proxy (the GHN proxies: the GHN paper and GHN-2, whose design our GHN follows), and
+``ensemble`` (any rank ensemble: the log-rank sum is AZ-NAS's; its members are cited too)."""
 
 STRATEGIES: dict[str, tuple[str, ...]] = {
     "rs": ("bergstra2012random", "li2019randomnas"),
@@ -326,6 +365,18 @@ def keys_for(kind: str, name: str) -> tuple[str, ...]:
     return table[base]
 
 
+def _cited_proxies(ref: str) -> list[str]:
+    """The proxy table names a proxy reference cites: itself (``eznas:<program>`` is eznas), or for an
+    ensemble (``ensemble:...``, a preset) the ensemble and every member."""
+    from nasearch.proxies import get_proxy
+
+    base = ref.partition(":")[0]
+    members = get_proxy(ref).members if base == "ensemble" or base in PROXIES else ()
+    if not members:
+        return [base]
+    return ["ensemble" if base == "ensemble" else base, *members]
+
+
 # ------------------------------------------------------------------------------------ per config
 def _uses(cfgs: Iterable[Config]) -> dict[str, list[str]]:
     """Ordered ``{bibtex key: [what uses it, ...]}`` for one or more configs."""
@@ -346,14 +397,16 @@ def _uses(cfgs: Iterable[Config]) -> dict[str, list[str]]:
             add("strategy", cfg.strategy.name)
         if cfg.task == "mpi":
             for p in cfg.mpi.proxies:
-                add("proxy", p.partition(":")[0])
+                for name in _cited_proxies(p):
+                    add("proxy", name)
         elif cfg.task == "train_ghn":
             add("proxy", "ghn")
         elif cfg.task == "evolve":
             add("proxy", "eznas")
             tools.append("deap")
         elif cfg.proxy.name != "none" and not (cfg.task == "search" and cfg.proxy.vanilla):
-            add("proxy", cfg.proxy.name)  # a search with proxy.n=1 screens nothing: the vanilla arm
+            for name in _cited_proxies(cfg.proxy.ref):  # a search with proxy.n=1 screens nothing: the vanilla arm
+                add("proxy", name)
     for t in tools:
         add("tool", t)
     out.setdefault(NASEARCH, []).append("nasearch")

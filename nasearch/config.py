@@ -117,6 +117,14 @@ class ProxyConf:
     Default: the checkpoint shipped with the package."""
     program: str | None = None
     """An EZNAS program text for proxy=eznas (null: the authors' published program)."""
+    members: list[str] | None = None
+    """For proxy=ensemble: the member proxies whose ranks are combined (at least two registered
+    proxies; presets such as ``proxy=az_nas`` name their own)."""
+    combine: str = "logrank"
+    """For proxy=ensemble: ``logrank`` (AZ-NAS's sum of log rank fractions), ``meanrank`` or ``zscore``."""
+    ranking: str = "run"
+    """For proxy=ensemble: rank among the cells scored together (``run``) or against each member's
+    whole-space table (``space``)."""
 
     @property
     def vanilla(self) -> bool:
@@ -128,15 +136,29 @@ class ProxyConf:
 
     @property
     def ref(self) -> str:
-        """The name callers pass to the registry: ``name``, or ``name:program`` with a program."""
+        """The name callers pass to the registry: ``name``, ``name:program`` with a program, or the
+        ensemble's canonical name (``ensemble:M1+M2/COMBINE/RANKING``) for ``proxy=ensemble``."""
+        if self.name == "ensemble":
+            from nasearch.proxies.ensembles import ensemble_ref
+
+            return ensemble_ref(list(self.members or ()), self.combine, self.ranking)
         return self.name if self.program is None else f"{self.name}:{self.program}"
 
     def check(self) -> None:
         from nasearch.proxies import get_proxy, proxy_names
 
-        if self.name != "none" and self.name not in proxy_names():
-            raise _bad("proxy.name", self.name, "'none' or one of " + ", ".join(proxy_names())
-                       + did_you_mean(self.name, ("none", *proxy_names())))
+        if self.name not in ("none", "ensemble") and self.name not in proxy_names():
+            raise _bad("proxy.name", self.name, "'none', 'ensemble' or one of " + ", ".join(proxy_names())
+                       + did_you_mean(self.name, ("none", "ensemble", *proxy_names())))
+        if self.name == "ensemble":
+            if not self.members:
+                raise _bad("proxy.members", self.members, "for proxy=ensemble, a list of at least two registered "
+                           "proxies, e.g. proxy.members=[synflow,zico,naswot]")
+            get_proxy(self.ref, where="proxy.members / proxy.combine / proxy.ranking")
+        elif self.members is not None or (self.combine, self.ranking) != ("logrank", "run"):
+            raise _bad("proxy.members" if self.members is not None else "proxy.combine / proxy.ranking",
+                       self.members if self.members is not None else f"{self.combine} / {self.ranking}",
+                       "members, combine and ranking only with proxy=ensemble (presets such as az_nas fix their own)")
         if self.checkpoint is not None and self.name != "none":
             from nasearch.proxies import get_proxy
 
@@ -302,7 +324,7 @@ def registry_names() -> dict[str, tuple[str, ...]]:
     from nasearch.proxies import proxy_names
     from nasearch.strategies import strategy_names
 
-    return {"proxy": tuple(proxy_names()), "strategy": tuple(strategy_names()), "benchmark": benchmark_names(),
+    return {"proxy": (*proxy_names(), "ensemble"), "strategy": tuple(strategy_names()), "benchmark": benchmark_names(),
             "executor": executor_names()}
 
 

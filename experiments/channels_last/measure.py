@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 from nasearch.data.images import SIZE, load_images, resize_batches, sample_batches
-from nasearch.proxies import all_proxies
+from nasearch.proxies import network_proxies
 from nasearch.scoring.worker import score_one
 from nasearch.space import get_space
 
@@ -102,7 +102,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(1)
     images = load_images("cifar10", os.environ.get("NASEARCH_DATA"), "train")
-    specs = [s for s in all_proxies() if not args.proxies or s.name in args.proxies.split(",")]
+    specs = [s for s in network_proxies() if not args.proxies or s.name in args.proxies.split(",")]
     jobs = []
     for name, n, bs in SPACES:
         space = get_space(name)

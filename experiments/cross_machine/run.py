@@ -82,9 +82,10 @@ LATER = ("eznas", "ghn", "ghn_loss")
 
 
 def proxies() -> list[str]:
-    from nasearch.proxies import proxy_names
+    from nasearch.proxies import network_proxies
 
-    names = [p for p in proxy_names() if p not in LATER] + [p for p in LATER if p in proxy_names()]
+    registered = [s.name for s in network_proxies()]
+    names = [p for p in registered if p not in LATER] + [p for p in LATER if p in registered]
     return [p for p in FIRST if p in names] + [p for p in names if p not in FIRST]
 
 

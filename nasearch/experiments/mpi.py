@@ -137,6 +137,7 @@ def mpi_task(cfg: Config, out_dir: Path) -> str:
     from nasearch.experiments.scorer import store_path as scoring_store_path
     from nasearch.experiments.scorer import workers as scoring_workers
     from nasearch.experiments.search import resolve_benchmark
+    from nasearch.proxies import get_proxy
     from nasearch.scoring import rank_key, score_cells
     from nasearch.scoring.shipped import layered
     from nasearch.scoring.store import ScoreStore
@@ -161,11 +162,15 @@ def mpi_task(cfg: Config, out_dir: Path) -> str:
             scores = score_cells(cells, settings, store=store)
             elapsed = time.perf_counter() - t0
             spc = math.nan
-            if store is not None:
-                key = settings.key()
-                got = layered(store, key, cells, with_seconds=True, shipped=settings.shipped)
-                secs = [v[1] for v in got.values() if not math.isnan(v[1])]  # type: ignore[index]
-                spc = float(np.mean(secs)) if secs else math.nan
+            if store is not None:  # recorded compute time per cell (an ensemble's: its members' summed)
+                parts = []
+                for m in get_proxy(settings.proxy).members or (settings.proxy,):
+                    got = layered(store, settings.replace(proxy=m, checkpoint=settings.checkpoint if m == settings.proxy
+                                                          else None).key(),
+                                  cells, with_seconds=True, shipped=settings.shipped)
+                    secs = [v[1] for v in got.values() if not math.isnan(v[1])]  # type: ignore[index]
+                    parts.append(float(np.mean(secs)) if secs else math.nan)
+                spc = float(sum(parts))
             else:
                 spc = elapsed / len(cells)
             keys = rank_key(proxy, scores)

@@ -53,6 +53,15 @@ def prepare_score(cfg: Config) -> dict:
 
     if cfg.proxy.name == "none":
         raise ConfigError("task=score needs a proxy: set proxy=NAME (see `nasearch proxies`)")
+    from nasearch.proxies import get_proxy
+
+    members = get_proxy(cfg.proxy.ref).members
+    if members:
+        raise ConfigError(
+            f"task=score builds one proxy's table into the score store, and proxy={cfg.proxy.name} is an ensemble, "
+            f"combined from its members' scores when it is read: build each member's table instead "
+            f"({', '.join('proxy=' + m for m in members)}); task=mpi and searches then combine them"
+        )
     space = benchmark_space(cfg.benchmark.name, where="config key benchmark.name")
     cells = table_cells(space, cfg.score.sample, cfg.proxy.seed, cfg.score.shard, cfg.score.shards)
     version = require_scores_or_images(cfg.proxy.ref, cfg.dataset.name, cells, cfg, space,

@@ -15,7 +15,7 @@ from typing import Any
 from nasearch.config import Config
 from nasearch.proxies import get_proxy
 from nasearch.scoring import scorer as engine
-from nasearch.scoring.scorer import ArchScorer
+from nasearch.scoring.scorer import ArchScorer, EnsembleScorer, make_arch_scorer
 from nasearch.scoring.settings import ScoringSettings
 from nasearch.scoring.store import default_store_path
 from nasearch.space.base import SearchSpace
@@ -49,9 +49,10 @@ def workers(cfg: Config) -> int:
     return cfg.workers or min(os.cpu_count() or 1, 8)
 
 
-def make_scorer(cfg: Config, bench: object, dataset: str) -> ArchScorer:
-    """The scorer a search config asks for (``proxy.source=store``: backed by the store)."""
-    return ArchScorer(scoring_settings(cfg, bench.space, dataset=dataset), store_path=store_path(cfg))  # type: ignore[attr-defined]
+def make_scorer(cfg: Config, bench: object, dataset: str) -> ArchScorer | EnsembleScorer:
+    """The scorer a search config asks for (``proxy.source=store``: backed by the store; an ensemble's
+    members each read and write it)."""
+    return make_arch_scorer(scoring_settings(cfg, bench.space, dataset=dataset), store_path=store_path(cfg))  # type: ignore[attr-defined]
 
 
 def require_scores_or_images(proxy: str, dataset: str, cells: list, cfg: Config, space: SearchSpace,

@@ -232,7 +232,7 @@ def run_arm(
 
 
 VANILLA_IGNORED = ("proxy.k", "proxy.batch_size", "proxy.num_batches", "proxy.image_dataset", "proxy.seed",
-                   "proxy.charge_time", "proxy.program")
+                   "proxy.charge_time", "proxy.program", "proxy.members", "proxy.combine", "proxy.ranking")
 """Proxy settings that cannot change a vanilla search (no proxy, or N = 1: nothing is screened): left
 out of its settings fingerprint."""
 

@@ -7,9 +7,11 @@ from nasearch.proxies.registry import (
     ProxyError,
     ProxySpec,
     all_proxies,
+    ensemble_names,
     get_proxy,
+    network_proxies,
     proxy_names,
     register_proxy,
 )
 
-__all__ = ["PROXIES", "ProxyContext", "ProxyError", "ProxySpec", "all_proxies", "get_proxy", "proxy_names", "register_proxy"]
+__all__ = ["PROXIES", "ProxyContext", "ProxyError", "ProxySpec", "all_proxies", "ensemble_names", "get_proxy", "network_proxies", "proxy_names", "register_proxy"]

@@ -83,6 +83,16 @@ class ProxySpec:
     bind: Callable[[str], ProxySpec] | None = None
     """For a proxy parameterised by a file (a trained predictor): ``bind(checkpoint)`` returns the
     spec bound to that file, its ``version`` naming the file's content (see :func:`get_proxy`)."""
+    members: tuple[str, ...] = ()
+    """For a rank ensemble (:mod:`nasearch.proxies.ensembles`): its member proxies. The engine scores
+    the members and combines their ranks (:mod:`nasearch.scoring.ensemble`); ``fn`` is never called."""
+    combine: str = ""
+    """An ensemble's rank combination (``logrank``, ``meanrank``, ``zscore``)."""
+    ranking: str = ""
+    """The population an ensemble ranks in (``run``: the cells of the call; ``space``: the whole space)."""
+    resolve: Callable[[], ProxySpec] | None = None
+    """For a registered name whose spec is built on lookup (an ensemble preset, whose members may be
+    plugins loaded after it): :func:`get_proxy` returns ``resolve()``."""
 
     def sign(self) -> float:
         """+1 if higher scores mean better cells, -1 otherwise (multiply before ranking)."""
@@ -96,8 +106,8 @@ WORK_KINDS = ("structure", "forward", "fwd_bwd", "per_sample")
 
 BUILTIN_MODULES: tuple[str, ...] = tuple(
     f"nasearch.proxies.{m}"
-    for m in ("eznas", "fisher", "flops", "ghn", "grad_norm", "gradsign", "grasp", "jacob_cov", "naswot",
-              "params", "snip", "synflow", "zen", "zico")
+    for m in ("aznas", "ensembles", "eznas", "fisher", "flops", "ghn", "grad_norm", "gradsign", "grasp", "jacob_cov", "lswag",
+              "meco", "naswot", "params", "snip", "swap", "synflow", "zen", "zico")
 )
 """The modules of this package that define proxies (its other modules are the engine and the store)."""
 
@@ -182,6 +192,8 @@ def get_proxy(name: str, where: str = "", checkpoint: str | None = None) -> Prox
     if sep and base in _PARAMETRIC:
         return _PARAMETRIC[base](argument, f" ({where})" if where else "")
     spec = PROXIES.get(name, where)
+    if spec.resolve is not None:
+        spec = spec.resolve()
     if checkpoint is None:
         return spec
     if spec.bind is None:
@@ -191,4 +203,15 @@ def get_proxy(name: str, where: str = "", checkpoint: str | None = None) -> Prox
 
 
 def all_proxies() -> list[ProxySpec]:
+    """Every registered spec: the network proxies and the ensemble presets (unresolved)."""
     return PROXIES.values()
+
+
+def network_proxies() -> list[ProxySpec]:
+    """The proxies that score one network (``fn``): every registered spec but the ensembles."""
+    return [s for s in PROXIES.values() if not s.members]
+
+
+def ensemble_names() -> tuple[str, ...]:
+    """The registered ensemble presets (``az_nas``, ...)."""
+    return tuple(s.name for s in PROXIES.values() if s.members)

@@ -42,14 +42,16 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from nasearch.executors import Executor, ScoringJob, make_executor
+from nasearch.proxies.registry import get_proxy
 from nasearch.scoring import shipped as shipped_scores
 from nasearch.scoring.batches import run_batches
-from nasearch.scoring.policy import apply_policy, never_preferred
+from nasearch.scoring.ensemble import combine, member_settings, space_reference
+from nasearch.scoring.policy import apply_policy, never_preferred, rank_key
 from nasearch.scoring.settings import ResolvedScoring, ScoringSettings, settings_from
 from nasearch.scoring.store import ScoreStore
 from nasearch.scoring.worker import CellScoring, score_chunk
 from nasearch.scoring.writer import StoreWriter
-from nasearch.space.base import SearchSpace
+from nasearch.space.base import SearchSpace, get_space
 
 Arch = Any
 """An arch of the scored space."""
@@ -81,7 +83,10 @@ def score_cells(
     them). ``checkpoint`` binds a file-parameterised proxy (``ghn``) to a trained model; the store
     keys its scores by the file's content hash (the spec's ``version``).
     """
-    run = settings_from(proxy, dataset, settings).resolve()
+    asked = settings_from(proxy, dataset, settings)
+    if get_proxy(asked.proxy, where="score_cells(proxy=...)").members:
+        return _score_ensemble(archs, asked, store)
+    run = asked.resolve()
     spec, space, key, opts = run.spec, run.space, run.key, run.settings
     cells = [space.parse(a, where="score_cells(archs=...)") for a in archs]
     raw: dict[int, float] = {}
@@ -103,6 +108,29 @@ def score_cells(
     if todo:
         raw.update(_compute(run, todo, store))
     return apply_policy(spec, cells, connected, raw)
+
+
+def _score_ensemble(archs: Sequence[Arch | str | int], settings: ScoringSettings,
+                    store: ScoreStore | None) -> np.ndarray:
+    """An ensemble's scores (:mod:`nasearch.proxies.ensembles`): every member scored by
+    :func:`score_cells` (stored and shipped scores reused), their rank keys combined
+    (:func:`~nasearch.scoring.ensemble.combine`) over the connected cells of the call
+    (``ranking=run``) or each member's whole-space table (``ranking=space``, checked before any work);
+    disconnected cells get ``-inf``."""
+    spec = get_proxy(settings.proxy, where="score_cells(proxy=...)", checkpoint=settings.checkpoint)
+    space = get_space(settings.space, where="score_cells(space=...)")
+    cells = [space.parse(a, where="score_cells(archs=...)") for a in archs]
+    for m in spec.members:  # every member's settings checked before any member is scored
+        member_settings(settings, m).resolve()
+    refs = ([space_reference(settings, m, space, store, where=f"ensemble {spec.name}") for m in spec.members]
+            if spec.ranking == "space" else None)
+    keys = np.column_stack([rank_key(m, score_cells(cells, member_settings(settings, m), store=store))
+                            for m in spec.members])
+    out = np.full(len(cells), -np.inf)
+    live = np.array([not space.is_trivial(a) for a in cells], dtype=bool)
+    if live.any():
+        out[live] = combine(keys[live], spec.combine, refs)
+    return out
 
 
 def _compute(run: ResolvedScoring, todo: list[Arch], store: ScoreStore | None) -> dict[int, float]:

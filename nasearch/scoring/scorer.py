@@ -28,9 +28,10 @@ import numpy as np
 
 from nasearch.data import DataError
 from nasearch.data.images import _split_files, image_root
-from nasearch.proxies import get_proxy
+from nasearch.proxies import ProxyError, get_proxy
 from nasearch.scoring.batches import NO_IMAGES
 from nasearch.scoring.engine import score_cells
+from nasearch.scoring.ensemble import combine, member_settings, space_reference
 from nasearch.scoring.policy import never_preferred, rank_key
 from nasearch.scoring.settings import ScoringSettings
 from nasearch.scoring.shipped import layered
@@ -136,12 +137,93 @@ class ArchScorer:
         return f"ArchScorer({self.key.describe()})"
 
 
+class EnsembleScorer:
+    """The pre-filter's scorer of a rank ensemble (:mod:`nasearch.proxies.ensembles`): one
+    :class:`ArchScorer` per member (stored, shipped or live scores, as for any proxy) and their rank
+    keys combined per call (:func:`~nasearch.scoring.ensemble.combine`): among the cells of the call
+    (``ranking=run``: a pre-filter's N candidates, as AZ-NAS ranks its candidates) or against each
+    member's whole-space table (``ranking=space``; refused here when a member's table is incomplete).
+    Disconnected cells get ``-inf``. ``cost`` is the members' recorded compute time."""
+
+    def __init__(self, settings: ScoringSettings, *, store_path: str | None):
+        self.spec = get_proxy(settings.proxy, where="EnsembleScorer(proxy=...)")
+        if not self.spec.members:
+            raise ValueError(f"EnsembleScorer: {settings.proxy!r} is not an ensemble; use ArchScorer")
+        self.space = get_space(settings.space, where="EnsembleScorer(space=...)")
+        self.proxy = settings.proxy
+        self.members = [ArchScorer(member_settings(settings, m), store_path=store_path) for m in self.spec.members]
+        self.refs: list[np.ndarray] | None = None
+        if self.spec.ranking == "space":
+            connected = np.array([not self.space.is_trivial(a) for a in self.space.all_archs()])
+            self.refs = []
+            for m in self.members:
+                if m.coverage() < self.space.num_archs:
+                    raise ProxyError(
+                        f"proxy {self.spec.name}: ranking=space ranks each member against its whole-space table, and "
+                        f"{m.proxy!r} has {m.coverage()} of the {self.space.num_archs} cells of {self.space.name} in the "
+                        f"score store or the shipped tables ({m.key.describe()}); build it first "
+                        f"(nasearch task=score proxy={m.proxy}) or use proxy.ranking=run"
+                    )
+                self.refs.append(np.sort(m.keys[connected]))
+
+    def __call__(self, archs: list) -> np.ndarray:
+        keys = np.column_stack([m(archs) for m in self.members])
+        live = np.array([not self.space.is_trivial(a) for a in archs], dtype=bool)
+        out = np.full(len(archs), -math.inf)
+        if live.any():
+            out[live] = combine(keys[live], self.spec.combine, self.refs)
+        return out
+
+    def cost(self, archs: list) -> float:
+        return float(sum(m.cost(archs) for m in self.members))
+
+    @property
+    def version(self) -> str:
+        """The ensemble's identity: the combination, its population and every member's version."""
+        return self.spec.version
+
+    def require_inputs(self, where: str) -> None:
+        for m in self.members:
+            m.require_inputs(f"{where} (ensemble member {m.proxy})")
+
+    def coverage(self) -> int:
+        """Cells every member can answer without computing."""
+        return min(m.coverage() for m in self.members)
+
+    def __repr__(self) -> str:
+        return f"EnsembleScorer({self.spec.name})"
+
+
+def make_arch_scorer(settings: ScoringSettings, *, store_path: str | None) -> ArchScorer | EnsembleScorer:
+    """The pre-filter's scorer of ``settings.proxy``: :class:`EnsembleScorer` for an ensemble, else
+    :class:`ArchScorer`."""
+    if get_proxy(settings.proxy, where="proxy.name").members:
+        return EnsembleScorer(settings, store_path=store_path)
+    return ArchScorer(settings, store_path=store_path)
+
+
 def require_scores_or_images(settings: ScoringSettings, cells: list, *, store_path: str | None, where: str) -> str:
     """Check, before a job writes anything, that the scores of ``cells`` under ``settings`` can be
     had: every one is in the score store at ``store_path`` (None: no store is read) or the shipped
     tables (when ``settings.shipped``), or the images to compute them are there. Returns the proxy's
     code version (its scores' identity) for the job's settings record. ``settings.checkpoint`` counts
-    only for a proxy that binds one (``ghn``); ``where`` names the setting in the error."""
+    only for a proxy that binds one (``ghn``); ``where`` names the setting in the error. An ensemble
+    checks each member (and, with ``ranking=space``, that each member's whole-space table is stored)
+    and returns its own identity (members' versions included)."""
+    spec = get_proxy(settings.proxy, where=where)
+    if spec.members:
+        for m in spec.members:
+            require_scores_or_images(member_settings(settings, m), cells, store_path=store_path,
+                                     where=f"{where} (ensemble member {m})")
+        if spec.ranking == "space":
+            store = ScoreStore(store_path) if store_path is not None else None
+            try:
+                for m in spec.members:
+                    space_reference(settings, m, get_space(settings.space), store, where=where)
+            finally:
+                if store is not None:
+                    store.close()
+        return spec.version
     if get_proxy(settings.proxy).bind is None:
         settings = settings.replace(checkpoint=None)
     key = settings.key()
@@ -165,4 +247,4 @@ def require_scores_or_images(settings: ScoringSettings, cells: list, *, store_pa
     return key.version
 
 
-__all__ = ["ArchScorer", "require_scores_or_images"]
+__all__ = ["ArchScorer", "EnsembleScorer", "make_arch_scorer", "require_scores_or_images"]

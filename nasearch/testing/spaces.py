@@ -49,12 +49,12 @@ class SpaceContract(ContractBase):
     naming the proxy (an error anywhere else is a bug, not "does not apply")."""
 
     def params(self) -> dict[str, list[Any]]:
-        from nasearch.proxies import proxy_names
+        from nasearch.proxies import network_proxies
         from nasearch.strategies import strategy_names
 
         return {
             "strategy_name": list(self.strategies if self.strategies is not None else strategy_names()),
-            "proxy_name": list(self.proxies if self.proxies is not None else proxy_names()),
+            "proxy_name": list(self.proxies if self.proxies is not None else [s.name for s in network_proxies()]),
         }
 
     @pytest.fixture(scope="class")

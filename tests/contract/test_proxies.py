@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from nasearch.proxies import ProxyContext, all_proxies, get_proxy
+from nasearch.proxies import ProxyContext, get_proxy, network_proxies
 from nasearch.proxies.gradsign import (
     gradsign_batched,
     gradsign_loop,
@@ -69,7 +69,7 @@ def run_proxy(name: str, arch: str, batches, seed: int = 0, dataset: str = "cifa
 
 
 # ---------------------------------------------------------------------------------------------- contract
-PROXIES = [s.name for s in all_proxies()]
+PROXIES = [s.name for s in network_proxies()]
 
 
 def test_every_expected_proxy_is_registered():

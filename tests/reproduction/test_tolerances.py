@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from nasearch.proxies import get_proxy, proxy_names
+from nasearch.proxies import get_proxy, network_proxies
 
 TABLE = Path(__file__).resolve().parents[2] / "experiments" / "cross_machine" / "table.csv"
 
@@ -27,7 +27,7 @@ def _rows() -> dict[str, list[dict[str, str]]]:
     return out
 
 
-@pytest.mark.parametrize("proxy", proxy_names())
+@pytest.mark.parametrize("proxy", [s.name for s in network_proxies()])
 def test_tolerance_covers_the_measured_spread(proxy):
     rows = _rows().get(proxy, [])
     settings = {r["setting"] for r in rows}

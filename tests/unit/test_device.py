@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from nasearch.device import DeviceError, deterministic_kernels, parse_device, resolve_device
-from nasearch.proxies import proxy_names
+from nasearch.proxies import network_proxies
 from nasearch.scoring import score_cells
 from nasearch.space import get_space
 
@@ -58,7 +58,7 @@ def test_config_rejects_unknown_device():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("proxy", proxy_names())
+@pytest.mark.parametrize("proxy", [s.name for s in network_proxies()])
 def test_cpu_device_equals_default(proxy: str, data_root):
     """``device='cpu'`` (and ``auto`` without a GPU) is exactly the engine's default path."""
     cells = _cells(2)
@@ -93,7 +93,7 @@ CUDA_RTOL = {"params": 0.0, "flops": 0.0, "gradsign": 1e-3, "naswot": 1e-6, "syn
 
 @pytest.mark.cuda
 @needs_cuda
-@pytest.mark.parametrize("proxy", proxy_names())
+@pytest.mark.parametrize("proxy", [s.name for s in network_proxies()])
 def test_cuda_scores_agree_with_cpu(proxy: str, data_root):
     cells = _cells(5)
     kw = dict(batch_size=16, seed=2, progress=False, data_root=data_root, space="nb201")

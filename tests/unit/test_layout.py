@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from nasearch.proxies import all_proxies, get_proxy
+from nasearch.proxies import get_proxy, network_proxies
 from nasearch.scoring.worker import in_layout
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,7 +26,7 @@ def _measure_module():
 
 def test_every_registered_layout_is_the_measured_choice():
     rows = {r["proxy"]: r for r in csv.DictReader(open(MEASURED))}
-    for spec in all_proxies():
+    for spec in network_proxies():
         assert spec.name in rows, f"proxy {spec.name!r} has no layout measurement in {MEASURED}"
         assert spec.layout == rows[spec.name]["layout"], (spec.name, spec.layout, rows[spec.name]["reason"])
         assert spec.work == rows[spec.name]["work"], spec.name

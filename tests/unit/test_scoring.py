@@ -280,7 +280,7 @@ def test_build_score_table(tmp_path: Path):
 
 
 # ------------------------------------------------------------------------- threads and workers
-REAL_PROXIES = sorted(n for n in registry.proxy_names() if not n.startswith("_t_"))
+REAL_PROXIES = sorted(s.name for s in registry.network_proxies() if not s.name.startswith("_t_"))
 THREAD_CELLS = _connected(20, step=751)
 """20 fixed connected cells (every 751st index): the acceptance set of issue 13."""
 

@@ -1,0 +1,122 @@
+"""Full-space rank correlations of every proxy (and ensemble) whose NB201 score table is complete.
+
+Reads the score tables shipped in the package and the user's store (``--store``; default none),
+through the same lookup a search uses (``nasearch.scoring.shipped.layered``), over every connected
+NB201 cell (15,284; the 341 disconnected ones are never scored). A cell a proxy cannot rate (NaN) is
+ranked last, as every search and study here ranks it (the never-preferred policy); the table also
+gives the correlation over the rated cells alone and how many cells are unrated. Ensembles are
+combined with ``nasearch.scoring.ensemble.combine`` over the whole space (their ``run`` population
+is then the space).
+
+    NASEARCH_DATA=/path .venv/bin/python experiments/frontier/full_space.py [--store S] [--out DIR]
+
+Writes ``full_space.csv`` and ``full_space.md`` (Spearman rho / Kendall tau-b against each dataset's
+final test accuracy, 200 epochs, NB201's mean over seeds as the benchmark table holds it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import itertools
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from scipy.stats import kendalltau, spearmanr
+
+from nasearch.benchmarks import make_benchmark
+from nasearch.proxies import get_proxy
+from nasearch.scoring import ScoreStore, ScoringSettings, rank_key
+from nasearch.scoring.ensemble import combine
+from nasearch.scoring.shipped import layered
+
+HERE = Path(__file__).resolve().parent
+CANDIDATES = ["synflow", "zico", "gradsign", "naswot", "jacob_cov", "flops", "params", "snip", "grad_norm", "fisher",
+              "grasp", "zen", "ghn", "eznas", "eznas:net_mean(square(det(sigmoid(mul(preact_D, preact_D)))))",
+              "eznas:net_mean(square(det(sigmoid(mul(l1_mean(log(exp(inpact_N))), preact_D)))))",
+              "meco", "meco_opt", "swap", "reg_swap", "az_expressivity", "az_progressivity", "az_trainability",
+              "lswag"]
+BATCH = {"eznas": 16}
+
+
+def full_table(store: ScoreStore, proxy: str, cells: list) -> np.ndarray | None:
+    try:
+        spec = get_proxy(proxy)
+    except Exception:  # noqa: BLE001 - a proxy not registered in this checkout
+        return None
+    base = proxy.split(":")[0]
+    settings = ScoringSettings(proxy=proxy, space="nb201", batch_size=BATCH.get(base, 64),
+                               checkpoint=None)
+    got = layered(store, settings.key(), cells)
+    if len(got) < len(cells):
+        return None
+    return rank_key(spec, np.array([got[a.index] for a in cells], dtype=np.float64))
+
+
+def correlations(keys: np.ndarray, acc: np.ndarray) -> tuple[float, float]:
+    return float(spearmanr(keys, acc).statistic), float(kendalltau(keys, acc).statistic)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--store", default=None)
+    ap.add_argument("--out", default=str(HERE))
+    ap.add_argument("--ensembles", type=int, default=3, help="largest ensemble size searched exhaustively")
+    args = ap.parse_args()
+    bench = make_benchmark("nb201")
+    space = bench.space
+    cells = [a for a in space.all_archs() if not space.is_trivial(a)]
+    idx = np.array([a.index for a in cells])
+    acc = {d: bench.column(d, "test_acc")[idx] for d in bench.datasets}
+    path = args.store or tempfile.mktemp(suffix=".sqlite")
+    rows = []
+    tables: dict[str, np.ndarray] = {}
+    with ScoreStore(path) as store:
+        for p in CANDIDATES:
+            k = full_table(store, p, cells)
+            if k is not None:
+                label = {CANDIDATES[14]: "eznas gen-4", CANDIDATES[15]: "eznas gen-10"}.get(p, p)
+                tables[label] = k
+    for name, k in tables.items():
+        unrated = int(np.isneginf(k).sum())
+        r = {"score": name, "cells": len(k), "unrated": unrated}
+        for d in bench.datasets:
+            r[f"{d}_rho"], r[f"{d}_tau"] = (round(v, 4) for v in correlations(k, acc[d]))
+        ok = np.isfinite(k)
+        r["cifar10_rho_rated"] = round(float(spearmanr(k[ok], acc["cifar10"][ok]).statistic), 4) if unrated else ""
+        rows.append(r)
+    # ensembles: every combination of 2..n members among the full tables, log-rank sum
+    names = [n for n in tables if n not in ("params",)]
+    ens = []
+    for size in range(2, args.ensembles + 1):
+        for combo in itertools.combinations(names, size):
+            s = combine(np.column_stack([tables[n] for n in combo]), "logrank")
+            ens.append((correlations(s, acc["cifar10"])[0], combo))
+    ens.sort(reverse=True)
+    for _rho, combo in ens[:5]:
+        s = combine(np.column_stack([tables[n] for n in combo]), "logrank")
+        r = {"score": "logrank(" + " + ".join(combo) + ")", "cells": len(s), "unrated": 0}
+        for d in bench.datasets:
+            r[f"{d}_rho"], r[f"{d}_tau"] = (round(v, 4) for v in correlations(s, acc[d]))
+        r["cifar10_rho_rated"] = ""
+        rows.append(r)
+    fields = ["score", "cells", "unrated", *(f"{d}_{m}" for d in bench.datasets for m in ("rho", "tau")),
+              "cifar10_rho_rated"]
+    out = Path(args.out)
+    with open(out / "full_space.csv", "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=fields)
+        w.writeheader()
+        w.writerows(rows)
+    lines = ["| score | cells | unrated | " + " | ".join(f"{d} rho / tau" for d in bench.datasets)
+             + " | C10 rho, rated cells only |", "|---" * (4 + len(bench.datasets)) + "|"]
+    for r in rows:
+        lines.append(f"| {r['score']} | {r['cells']} | {r['unrated']} | "
+                     + " | ".join(f"{r[f'{d}_rho']:.3f} / {r[f'{d}_tau']:.3f}" for d in bench.datasets)
+                     + f" | {r['cifar10_rho_rated']} |")
+    (out / "full_space.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
