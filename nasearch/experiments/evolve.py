@@ -6,7 +6,9 @@ resumable), the target accuracies from the benchmark (one with a validation spli
 figures: ``has_validation_split``, the NAS-Bench-201 table), and the outputs in the run directory:
 
 * ``checkpoint.json``: resumable state (rerun the same command with the same ``hydra.run.dir``);
-* ``hall_of_fame.csv``: program, Kendall tau and Spearman rho on the task and on the validation cells;
+* ``hall_of_fame.csv``: program, Kendall tau and Spearman rho on the task and on the validation cells
+  (the task tau is the fitness: tau minus ``evolve.unscorable_penalty`` times the fraction of task
+  cells the program cannot score; the validation figures are unpenalised);
 * ``baselines.csv``: the published program and every single-statistic program on the same cells;
 * ``evolution.csv``: best and mean fitness per generation; ``summary.md``.
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import logging
+import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -78,6 +81,10 @@ class EvolveConf:
     """Statistics cache directory (default: $NASEARCH_CACHE/eznas or ~/.cache/nasearch/eznas)."""
     checkpoint: str | None = None
     """Checkpoint JSON (default: <run dir>/checkpoint.json); an existing one is resumed."""
+    unscorable_penalty: float = 1.0
+    """Fitness = Kendall tau minus this times the fraction of task cells the program cannot score (NaN):
+    ranking them last would reward failing on poor cells. 0: the authors' fitness (tau alone); runs
+    written before issue 37 (experiments/eznas) used 0."""
 
     def check(self, space: Any) -> None:
         """``space``: the configured benchmark's search space: ``target`` is one of its tasks."""
@@ -85,6 +92,8 @@ class EvolveConf:
                     "subsample_batch", "subsample_channels", "init_min_depth", "batch_size"):
             if getattr(self, key) < 1:
                 raise _bad(f"evolve.{key}", getattr(self, key), "an integer >= 1")
+        if not (math.isfinite(self.unscorable_penalty) and self.unscorable_penalty >= 0):
+            raise _bad("evolve.unscorable_penalty", self.unscorable_penalty, "a number >= 0 (0: the authors' fitness)")
         if self.generations < 0:
             raise _bad("evolve.generations", self.generations, "an integer >= 0")
         if self.cells < 3:
@@ -110,12 +119,14 @@ class CacheLoader:
     cache: StatsCache
     cells: list[int]
     target: np.ndarray
+    unscorable_penalty: float = 0.0
 
     def __call__(self) -> Evaluator:
         from nasearch.eznas.evolve import Evaluator
 
         space = self.cache.space
-        return Evaluator(self.cache.load([space.from_index(i) for i in self.cells]), self.target)
+        return Evaluator(self.cache.load([space.from_index(i) for i in self.cells]), self.target,
+                         self.unscorable_penalty)
 
 
 def task_cells(space: SearchSpace, n: int, validation: int, cell_seed: int, mpi_cells: int = 1000,
@@ -189,7 +200,7 @@ def evolve_task(cfg: Config, out_dir: Path,
     column = bench.column(ec.target, ec.metric)
     t_idx = [a.index for a in task]
     v_idx = [a.index for a in val]
-    loader = CacheLoader(cache, t_idx, column[t_idx])
+    loader = CacheLoader(cache, t_idx, column[t_idx], cfg.evolve.unscorable_penalty)
     ckpt = Path(ec.checkpoint) if ec.checkpoint else out_dir / "checkpoint.json"
     identity = {"task_cells": t_idx, "cache": cache.settings(), "network_dataset": cfg.dataset.name}
     with Fitness(loader, workers=workers, progress=cfg.progress) as fitness:

@@ -15,6 +15,7 @@ import pytest
 import torch
 from torch import nn
 
+from nasearch.config import ConfigError
 from nasearch.experiments.evolve import EvolveConf
 from nasearch.eznas.evolve import Evaluator, Fitness, evolve, make_pset, to_individual, to_node
 from nasearch.eznas.program import (
@@ -413,3 +414,28 @@ def test_task_evolve_killed_mid_generation_resumes_to_the_uninterrupted_result(t
     b = json.loads((tmp_path / "b" / "checkpoint.json").read_text())
     assert a["generation"] == b["generation"] == 3
     assert a["population"] == b["population"] and a["random_state"] == b["random_state"]
+
+
+def test_fitness_penalises_programs_that_cannot_score_cells() -> None:
+    """Ranking unscorable cells last rewards failing on poor cells; the penalty takes that away
+    (issue 37: the published generation-10 program fails on 16% of NB201)."""
+
+    class Fixed(Evaluator):
+        def __init__(self, scores, target, penalty):
+            super().__init__([], target, penalty)
+            self._s = np.asarray(scores, dtype=float)
+
+        def scores(self, text: str) -> np.ndarray:
+            return self._s
+
+    target = np.arange(10.0)
+    # fails exactly on the two worst cells, ranks the rest perfectly: near-perfect when failures rank last
+    failing = [np.nan, np.nan, *range(2, 10)]
+    raw, raw_rho = Fixed(failing, target, 0.0)("p")
+    assert raw > 0.98  # the two failures tie at the bottom (tau-b .989)
+    tau, rho = Fixed(failing, target, 1.0)("p")
+    assert tau == pytest.approx(raw - 0.2) and rho == raw_rho  # 2 of 10 cells unscorable; rho unpenalised
+    assert Fixed(list(range(10)), target, 1.0)("p")[0] == pytest.approx(1.0)  # nothing failed: no penalty
+    assert Fixed([np.nan] * 10, target, 1.0)("p")[0] == -1.0  # ranks nothing apart: the failure value
+    with pytest.raises(ConfigError, match="evolve.unscorable_penalty"):
+        _conf(unscorable_penalty=-1.0).check(get_space("nb201"))
