@@ -1,7 +1,7 @@
 """Shipped score tables: a read-only layer of proxy scores beneath the user's score store.
 
 The package carries the score tables this project computed (``nasearch/embedded/scores/*.csv.gz``,
-the format of ``nasearch scores export``: full-space GradSign, synflow and ZiCo on NB201's CIFAR-10
+the format of ``nasearch scores export``: full-space GradSign, synflow, ZiCo and MeCo on NB201's CIFAR-10
 networks, batch 64, seed 0; the 1,000 cells of the correlation study for the other proxies; synflow,
 GradSign and ZiCo over all 6,561 NAS-Bench-Macro networks, whose ``dataset`` column reads ``nasbench_macro:cifar10``;
 full-space tables of EZNAS programs evolved here, batch 16, keyed by the program's hash as every

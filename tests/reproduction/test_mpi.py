@@ -152,3 +152,31 @@ def test_mpi_task_end_to_end(tmp_path, data_root):
     assert all(-1 <= float(r["spearman"]) <= 1 for r in rows)
     assert (out / "scatter_synflow.png").stat().st_size > 1000
     assert "synflow" in (out / "mpi.md").read_text()
+
+
+# ---------------------------------------------------------------------------------------------- frontier
+FRONTIER = Path(__file__).resolve().parents[2] / "experiments" / "frontier" / "mpi_1000"
+FRONTIER_PROXIES = ("az_expressivity", "az_progressivity", "az_trainability", "flops", "lswag", "meco", "meco_opt",
+                    "reg_swap", "swap")
+"""The frontier study's columns (issue 37): the same 1,000 cells as the committed study."""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("proxy", FRONTIER_PROXIES)
+def test_frontier_scores_reproduce(proxy, cifar10_root):
+    """The REPRO_CELLS of the frontier study (experiments/frontier/mpi_1000), recomputed, equal the
+    committed scores within the proxy's measured cross-machine tolerance."""
+    path = FRONTIER / "scores.csv"
+    if not path.is_file():
+        pytest.skip(f"the frontier study {path} is not there")
+    with open(path, newline="") as fh:
+        rows = {r["arch"]: r for r in csv.DictReader(fh)}
+    assert proxy in next(iter(rows.values())), f"{proxy} missing from {path}"
+    names = [n for n, c in REPRO_CELLS.items() if c in rows]
+    assert len(names) >= 3
+    got = score_cells([REPRO_CELLS[n] for n in names], proxy, "cifar10", data_root=cifar10_root.parent,
+                      batch_size=64, seed=0, progress=False, space="nb201")
+    tol = get_proxy(proxy).tolerance
+    for name, g in zip(names, got):
+        w = float(rows[REPRO_CELLS[name]][proxy])
+        assert abs(g - w) <= tol * abs(w), f"{proxy} on {name}: {g!r} vs committed {w!r}, tolerance {tol:g}"
