@@ -183,3 +183,19 @@ def test_a_search_with_an_ensemble_prefilter_runs_and_records_its_identity(tmp_p
 def test_score_task_refuses_an_ensemble_naming_its_members():
     with pytest.raises(ConfigError, match="build each member's table instead"):
         nas.run("task=score", "proxy=ensemble", "proxy.members=[synflow,gradsign]")
+
+
+def test_the_readme_ensemble_snippet_runs_as_a_script(tmp_path):
+    import re
+    import subprocess
+    import sys
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("## The proxy frontier and rank ensembles"):]
+    snippet = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    (tmp_path / "s.py").write_text(snippet, encoding="utf-8")
+    env = {k: v for k, v in __import__("os").environ.items() if k != "NASEARCH_DATA"}  # data-free: no images
+    proc = subprocess.run([sys.executable, str(tmp_path / "s.py")], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=600, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.startswith("[")
