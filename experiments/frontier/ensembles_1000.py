@@ -60,7 +60,10 @@ def load() -> tuple[list[str], dict[str, np.ndarray]]:
     for name, by_arch in cols.items():
         if not all(a in by_arch for a in archs):
             continue
-        keys[name] = rank_key(get_proxy(signs.get(name, name)), np.array([by_arch[a] for a in archs]))
+        spec = get_proxy(signs.get(name, name))
+        if spec.members:  # an ensemble's column (az_nas): members are proxies, not ensembles
+            continue
+        keys[name] = rank_key(spec, np.array([by_arch[a] for a in archs]))
     return archs, keys
 
 
@@ -88,7 +91,7 @@ def main() -> None:
             scored.append((rho(s, half), combo))
     scored.sort(reverse=True)
     report = [("single: " + n, (n,)) for n in sorted(names, key=lambda n: -rho(keys[n], half))]
-    report += [("six-proxy baseline (issue)", BASELINE), ("AZ-NAS preset", AZ)]
+    report += [("six-proxy baseline (issue)", BASELINE), ("AZ-NAS preset (az_nas)", AZ)]
     free = [(r, c) for r, c in scored if not any(n in EXTRA for n in c)]
     report += [(f"selected, label-free #{i + 1}", combo) for i, (_r, combo) in enumerate(free[: args.top])]
     report += [(f"selected, any #{i + 1}", combo) for i, (_r, combo) in enumerate(scored[: args.top // 2])]

@@ -111,10 +111,12 @@ def test_expressivity_and_progressivity_equal_a_hand_run_of_the_blocks(cifar64):
     """Independent of the hooks: run the stem and every module of ``cells`` by hand after the same
     re-initialisation, entropies in numpy; the proxies' sum and smallest step."""
     net = build_network(MIXED, "cifar10", generator=torch.Generator().manual_seed(0)).train()
-    kaiming_fan_in_init_(net, torch.Generator().manual_seed(1))
+    gen = torch.Generator().manual_seed(1)
+    noise = torch.randn(cifar64.shape, generator=gen)  # the proxies' inputs: noise of the batch's shape, first
+    kaiming_fan_in_init_(net, gen)
     entropies = []
     with torch.no_grad():
-        h = net.stem(cifar64)
+        h = net.stem(noise)
         entropies.append(numpy_entropy(h.numpy()))
         for block in net.cells:
             h = block(h)
@@ -181,12 +183,13 @@ def test_trainability_equals_a_hand_computation(cifar64):
     images = cifar64[:16]
     net = build_network(MIXED, "cifar10", generator=torch.Generator().manual_seed(0)).train()
     gen = torch.Generator().manual_seed(1)
+    noise = torch.randn(images.shape, generator=gen)  # the proxies' inputs: noise of the batch's shape, first
     kaiming_fan_in_init_(net, gen)
     for p in net.parameters():
         p.requires_grad_(False)
     pairs = []
     with torch.enable_grad():
-        h = net.stem(images)
+        h = net.stem(noise)
         for block in net.cells:
             x = h.detach().requires_grad_(True)
             h = block(x)
@@ -274,5 +277,14 @@ def test_macro_identity_blocks_and_jigsaw_tiles_are_scored():
 def test_the_three_proxies_are_registered_as_documented():
     for n in NAMES:
         spec = get_proxy(n)
-        assert spec.higher_is_better and not spec.needs_labels and not spec.data_free and spec.bn
+        assert spec.higher_is_better and not spec.needs_labels and spec.data_free and spec.bn and spec.version == "2"
         assert spec.work == ("fwd_bwd" if n == "az_trainability" else "forward")
+
+
+def test_the_inputs_are_noise_drawn_from_the_generator_not_the_images(cifar64):
+    """The reference feeds N(0, 1) noise; the batch's values are never read (data-free)."""
+    for n in NAMES:
+        assert get_proxy(n).data_free
+        a = _nb201(n, MIXED, cifar64[:16])
+        b = _nb201(n, MIXED, torch.zeros_like(cifar64[:16]))
+        assert a == b, n
