@@ -26,8 +26,8 @@ Eq. (1): the product of a layer-wise trainability term and a layer-wise expressi
   vector of S bits across the samples, and Psi is the number of distinct such vectors over the union of
   the units of activation layers 1..l_hi, where activation module a of A (module order) is in layer
   range when its depth percentage ``10 * (10 * a // A)`` is <= hi (Eq. 7 indexes l in {1, ..., L-hat}:
-  from the first layer, not from l_lo). Counted exactly: each unit's S bits are packed into int64
-  words and the rows are deduplicated with ``torch.unique`` (:func:`count_patterns`).
+  from the first layer, not from l_lo). Counted exactly by SWAP's pattern set
+  (:class:`nasearch.proxies.swap.PatternSet`: each unit's S bits packed into int64 words, deduplicated).
 
 Defaults: the engine's minibatches (64 images each, the paper's batch size; it used 32 on
 TransNAS-Bench-101), ``min_batches=2`` (the variance needs two minibatch gradients; NASLib's ZiCo, the
@@ -85,6 +85,7 @@ import torch
 from torch import nn
 
 from nasearch.proxies.registry import ProxyContext, register_proxy
+from nasearch.proxies.swap import PatternSet
 from nasearch.proxies.utils import Batch, cross_entropy, finite_or_nan, weight_layers
 
 PERC_BINS = 10
@@ -96,9 +97,6 @@ the whole network by default (module docstring, Deviations: measured on NB201 an
 
 ACTIVATIONS: tuple[type[nn.Module], ...] = (nn.ReLU, nn.GELU)
 """Modules whose outputs are the post-activation values of Psi."""
-
-_CHUNK_ELEMENTS = 1 << 22
-"""Sample-bits packed at once (the int64 buffer of one chunk: 32 MiB)."""
 
 
 def depth_percentages(n: int) -> list[int]:
@@ -116,40 +114,6 @@ def selected_layers(n: int, lo: int, hi: int) -> list[bool]:
 def psi_layers(n: int, hi: int) -> list[bool]:
     """Which of ``n`` activation layers Psi counts: depth percentage <= ``hi`` (l in 1..L-hat, Eq. 7)."""
     return [p <= hi for p in depth_percentages(n)]
-
-
-def pack_patterns(activation: torch.Tensor) -> torch.Tensor:
-    """The sample-wise activation patterns of one post-activation tensor (S samples first): one row per
-    unit (every non-batch element), its S bits (``> 0``) packed into ``ceil(S / 64)`` int64 words; bit s
-    of word k is sample ``64 k + s``. Distinct rows are distinct patterns. Shape (units, words)."""
-    s = activation.shape[0]
-    bits = activation.detach().reshape(s, -1) > 0  # (S, U); reshape: any memory layout
-    units = bits.shape[1]
-    words = max(1, -(-s // 64))
-    out = torch.zeros(words, units, dtype=torch.int64, device=bits.device)
-    for k in range(words):
-        rows = bits[64 * k : 64 * (k + 1)]
-        shifts = torch.arange(rows.shape[0], device=bits.device, dtype=torch.int64).view(-1, 1)
-        step = max(1, _CHUNK_ELEMENTS // max(1, rows.shape[0]))
-        for start in range(0, units, step):
-            # distinct powers of two: the sum is the bitwise OR (bit 63 wraps to the sign bit, still distinct)
-            out[k, start : start + step] = (rows[:, start : start + step].to(torch.int64) << shifts).sum(0)
-    return out.t()
-
-
-def unique_rows(codes: torch.Tensor) -> torch.Tensor:
-    """The distinct rows of a (rows, words) int64 tensor."""
-    if codes.shape[1] == 1:
-        return torch.unique(codes[:, 0]).unsqueeze(1)
-    return torch.unique(codes, dim=0)
-
-
-def count_patterns(parts: Sequence[torch.Tensor]) -> int:
-    """Psi: the number of distinct rows over the union of ``parts`` (each from :func:`pack_patterns`,
-    all with the same number of words). Zero when there are none."""
-    if not parts:
-        return 0
-    return int(unique_rows(torch.cat([unique_rows(p) for p in parts])).shape[0])
 
 
 def lambda_from_grads(per_batch: Sequence[Sequence[torch.Tensor | None]]) -> float:
@@ -187,10 +151,11 @@ def lswag_terms(net: nn.Module, batches: Sequence[Batch], lo: int = DEFAULT_RANG
     weights = [m.weight for m, keep in zip(layers, selected_layers(len(layers), lo, hi)) if keep]
     acts = [m for m in net.modules() if isinstance(m, ACTIVATIONS)]
     counted = [m for m, keep in zip(acts, psi_layers(len(acts), hi)) if keep]
-    parts: list[torch.Tensor] = []
+    samples = batches[0][0].shape[0]
+    patterns = PatternSet(samples, batches[0][0].device)
 
     def hook(module: nn.Module, inputs: tuple[torch.Tensor, ...], out: torch.Tensor) -> None:
-        parts.append(unique_rows(pack_patterns(out)))
+        patterns.add((out.detach() > 0).reshape(samples, -1))  # reshape: any memory layout
 
     per_batch: list[list[torch.Tensor | None]] = []
     for b, (images, labels) in enumerate(batches):
@@ -202,7 +167,7 @@ def lswag_terms(net: nn.Module, batches: Sequence[Batch], lo: int = DEFAULT_RANG
             for h in handles:
                 h.remove()
         per_batch.append(list(torch.autograd.grad(loss, weights, allow_unused=True)) if weights else [])
-    return lambda_from_grads(per_batch), count_patterns(parts)
+    return lambda_from_grads(per_batch), len(patterns)
 
 
 def lswag_score(net: nn.Module, batches: Sequence[Batch], lo: int = DEFAULT_RANGE[0],

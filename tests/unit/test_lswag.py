@@ -14,15 +14,14 @@ from torch import nn
 from nasearch.proxies import ProxyContext, get_proxy
 from nasearch.proxies.lswag import (
     DEFAULT_RANGE,
-    count_patterns,
     depth_percentages,
     lambda_from_grads,
     lswag_score,
     lswag_terms,
-    pack_patterns,
     psi_layers,
     selected_layers,
 )
+from nasearch.proxies.swap import PatternSet
 from nasearch.proxies.zico import zico_from_grads
 from nasearch.scoring.worker import in_layout
 from nasearch.space.nb201.arch import Arch
@@ -149,32 +148,20 @@ def test_needs_two_minibatches():
 # ------------------------------------------------------------------------------------------ Psi
 @pytest.mark.parametrize("samples", [1, 5, 63, 64, 65, 130])
 def test_pattern_count_matches_a_python_set(samples):
+    """Psi is counted by SWAP's pattern set (one counter in the package): the union over tensors."""
     g = torch.Generator().manual_seed(samples)
     x = torch.randn(samples, 3, 4, 5, generator=g)
     x[:, 1] = x[:, 0]  # duplicated units
     x[:, 2, :2] = -1.0  # all-zero patterns
     x[:, 2, 2:] = torch.randn(samples, 1, 1, generator=g)  # one pattern repeated over a channel
-    expected = {tuple(r) for r in (x.reshape(samples, -1) > 0).t().tolist()}
-    assert count_patterns([pack_patterns(x)]) == len(expected)
-    # two tensors: the union, not the sum
     y = torch.randn(samples, 7, generator=g)
     y[:, :3] = x.reshape(samples, -1)[:, :3]
+    expected = {tuple(r) for r in (x.reshape(samples, -1) > 0).t().tolist()}
     expected |= {tuple(r) for r in (y > 0).t().tolist()}
-    assert count_patterns([pack_patterns(x), pack_patterns(y)]) == len(expected)
-
-
-def test_pattern_packing_is_layout_independent_and_exact():
-    g = torch.Generator().manual_seed(0)
-    x = torch.randn(66, 8, 3, 3, generator=g)
-    codes = pack_patterns(x)
-    assert codes.shape == (8 * 3 * 3, 2) and codes.dtype == torch.int64
-    # sample 0 is bit 0 of word 0, sample 63 bit 63 (the sign bit), sample 64 bit 0 of word 1
-    first = (x.reshape(66, -1) > 0).t()
-    assert torch.equal((codes[:, 0] & 1).bool(), first[:, 0])
-    assert torch.equal(codes[:, 0] < 0, first[:, 63])
-    assert torch.equal((codes[:, 1] & 1).bool(), first[:, 64])
-    assert count_patterns([pack_patterns(x.contiguous(memory_format=torch.channels_last))]) == count_patterns([codes])
-    assert count_patterns([]) == 0
+    patterns = PatternSet(samples)
+    for t in (x, y):
+        patterns.add((t > 0).reshape(samples, -1))
+    assert len(patterns) == len(expected)
 
 
 @pytest.mark.parametrize("hi", [0, 50, 100])
