@@ -238,13 +238,16 @@ def _cmd_convert(argv: list[str]) -> None:
 def _cmd_proxies(argv: list[str]) -> None:
     """List the registered proxies (name, direction, labels, data, BN, paper)."""
     argparse.ArgumentParser(prog="nasearch proxies", description="List the registered proxies.").parse_args(argv)
-    from nasearch.proxies import all_proxies
+    from nasearch.proxies import all_proxies, get_proxy
 
-    print(f"{'name':<10} {'better':<7} {'labels':<7} {'data':<10} {'BN':<4} paper")
+    print(f"{'name':<17} {'better':<7} {'labels':<7} {'data':<10} {'BN':<4} paper")
     for s in all_proxies():
+        s = get_proxy(s.name)  # an ensemble preset resolved: its members decide labels and data
+        bn = f"members: {'+'.join(s.members)}; " if s.members else ""
         print(
-            f"{s.name:<10} {'higher' if s.higher_is_better else 'lower':<7} {'yes' if s.needs_labels else 'no':<7} "
-            f"{'data-free' if s.data_free else 'images':<10} {'on' if s.bn else 'off':<4} {s.paper}"
+            f"{s.name:<17} {'higher' if s.higher_is_better else 'lower':<7} {'yes' if s.needs_labels else 'no':<7} "
+            f"{'data-free' if s.data_free else 'images':<10} {'-' if s.members else 'on' if s.bn else 'off':<4} "
+            f"{bn}{s.paper}"
         )
 
 
