@@ -324,7 +324,7 @@ def registry_names() -> dict[str, tuple[str, ...]]:
     from nasearch.proxies import proxy_names
     from nasearch.strategies import strategy_names
 
-    return {"proxy": (*proxy_names(), "ensemble"), "strategy": tuple(strategy_names()), "benchmark": benchmark_names(),
+    return {"proxy": tuple(proxy_names()), "strategy": tuple(strategy_names()), "benchmark": benchmark_names(),
             "executor": executor_names()}
 
 
@@ -343,3 +343,5 @@ def register_configs() -> None:
         for name in names:
             if not conf.joinpath(group, f"{name}.yaml").is_file():
                 cs.store(group=group, name=name, node={"name": name}, provider="nasearch")
+    # proxy=ensemble: a rank ensemble of the proxies in proxy.members (not a registered name)
+    cs.store(group="proxy", name="ensemble", node={"name": "ensemble"}, provider="nasearch")

@@ -46,9 +46,10 @@ is biased upwards by the noise of (1/P) sum_p v_p v_p^T, about a factor 1 + 2 sq
 NHW): measured on NB201 cells of 4 x skip (sigma = 4) with 64 images, 4.1 in stage 1 (16 channels,
 32 x 32) and 5.0 in stage 3 (64 channels, 8 x 8); the paper's estimator, kept as it is.
 
-Primary blocks (:func:`primary_blocks`; forward hooks on these modules, no change to the spaces):
+Primary blocks (:func:`primary_blocks`: what each space's network declares with its
+``primary_blocks()`` method; forward hooks on these modules):
 
-* NB201 (:class:`~nasearch.space.nb201.networks.NB201Network`): the stem (conv + BN), then every
+* the cell-based CIFAR network (``NB201Network.primary_blocks``): the stem (conv + BN), then every
   module of ``net.cells`` in order, the 15 cells *and* the 2 residual reduction blocks: L = 18, 17
   trainability terms, 17 differences. This is what the reference's NB201 code hooks (the stem's
   output, then the output of every module of ``cells``); the reductions are kept because they are
@@ -61,7 +62,7 @@ Primary blocks (:func:`primary_blocks`; forward hooks on these modules, no chang
   ``jigsaw`` task the encoder runs once per tile: the 9 calls are pooled as extra samples (one
   covariance over all of them; one M over all their positions, a fresh v per call).
 
-Any other network raises :class:`~nasearch.proxies.registry.ProxyError`. The heads (NB201's
+A network that declares none raises :class:`~nasearch.proxies.registry.ProxyError`. The heads (NB201's
 ``lastact``, Macro's 1x1 head, the classifiers) are not blocks.
 
 Inputs: N(0, 1) noise images, as the reference feeds NB201 networks, of the shape of the first
@@ -140,22 +141,17 @@ def noise_images(batches: Sequence[tuple[torch.Tensor, torch.Tensor]], ctx: Prox
 
 # ---------------------------------------------------------------------------------------------- blocks
 def primary_blocks(net: nn.Module) -> list[nn.Module]:
-    """The primary blocks of ``net`` in forward order (see the module docstring): the stem, then the
-    body's blocks. Raises :class:`ProxyError` for a network of an unknown class."""
-    from nasearch.space.nasbench_macro import MacroNetwork
-    from nasearch.space.nb201.networks import NB201Network
-    from nasearch.space.transnas101 import TNBNetwork
-
-    if isinstance(net, NB201Network):
-        return [net.stem, *net.cells]
-    if isinstance(net, MacroNetwork):
-        return [net.stem, *net.features]
-    if isinstance(net, TNBNetwork):
-        return [net.encoder.stem, *net.encoder.layers]
-    raise ProxyError(
-        f"AZ-NAS proxies need the primary blocks of the network, defined for NB201Network, MacroNetwork "
-        f"and TNBNetwork; got a {type(net).__module__}.{type(net).__qualname__}"
-    )
+    """The primary blocks of ``net`` in forward order, as its space's network declares them
+    (``net.primary_blocks()``: the stem, then the body's blocks). Raises :class:`ProxyError` for a
+    network that declares none."""
+    declared = getattr(net, "primary_blocks", None)
+    if not callable(declared):
+        raise ProxyError(
+            f"AZ-NAS proxies read the outputs of a network's primary blocks, and a "
+            f"{type(net).__module__}.{type(net).__qualname__} declares none: give the network class a "
+            "primary_blocks() method returning its stem and body blocks in forward order"
+        )
+    return list(declared())
 
 
 def kaiming_fan_in_init_(net: nn.Module, generator: torch.Generator) -> None:

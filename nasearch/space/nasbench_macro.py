@@ -286,6 +286,11 @@ class MacroNetwork(nn.Module):
         self.global_pooling = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Linear(HEAD_CHANNELS, num_classes)
 
+    def primary_blocks(self) -> list[nn.Module]:
+        """The network's primary blocks in forward order, for proxies that read block outputs (AZ-NAS):
+        the stem, then every block of ``features`` (identity blocks included); the head is not one."""
+        return [self.stem, *self.features]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.global_pooling(self.head(self.features(self.stem(x)))).flatten(1))
 

@@ -649,6 +649,12 @@ class TNBNetwork(nn.Module):
         self.global_pooling = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Linear(self.encoder.out_channels * tiles, self.num_classes)
 
+    def primary_blocks(self) -> list[nn.Module]:
+        """The network's primary blocks in forward order, for proxies that read block outputs (AZ-NAS):
+        the stem, then every module of the encoder's ``layers``; the decoders and
+        classifiers are not blocks; the head is not one."""
+        return [self.encoder.stem, *self.encoder.layers]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.task != "jigsaw":
             return self.classifier(self.global_pooling(self.encoder(x)).flatten(1))

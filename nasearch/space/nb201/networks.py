@@ -110,6 +110,11 @@ class NB201Network(nn.Module):
         self.global_pooling = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Linear(c, num_classes)
 
+    def primary_blocks(self) -> list[nn.Module]:
+        """The network's primary blocks in forward order, for proxies that read block outputs (AZ-NAS):
+        the stem, then every module of ``cells`` (the 15 cells and the 2 residual reductions); the head is not one."""
+        return [self.stem, *self.cells]
+
     def features(self, x: torch.Tensor) -> torch.Tensor:
         x = self.lastact(self.cells(self.stem(x)))
         return self.global_pooling(x).flatten(1)
