@@ -83,8 +83,6 @@ def not_results(task: str) -> frozenset[str]:
     return NOT_RESULTS | frozenset(getattr(_task(task), "not_results", ()))
 
 
-
-
 class FolderError(ConfigError):
     """An output folder that holds results of other settings (or cannot be claimed)."""
 

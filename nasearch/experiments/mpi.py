@@ -139,6 +139,7 @@ def mpi_task(cfg: Config, out_dir: Path) -> str:
     from nasearch.experiments.search import resolve_benchmark
     from nasearch.proxies import get_proxy
     from nasearch.scoring import rank_key, score_cells
+    from nasearch.scoring.ensemble import member_settings
     from nasearch.scoring.shipped import layered
     from nasearch.scoring.store import ScoreStore
 
@@ -164,10 +165,9 @@ def mpi_task(cfg: Config, out_dir: Path) -> str:
             spc = math.nan
             if store is not None:  # recorded compute time per cell (an ensemble's: its members' summed)
                 parts = []
-                for m in get_proxy(settings.proxy).members or (settings.proxy,):
-                    got = layered(store, settings.replace(proxy=m, checkpoint=settings.checkpoint if m == settings.proxy
-                                                          else None).key(),
-                                  cells, with_seconds=True, shipped=settings.shipped)
+                members = get_proxy(settings.proxy).members
+                for s in [member_settings(settings, m) for m in members] if members else [settings]:
+                    got = layered(store, s.key(), cells, with_seconds=True, shipped=settings.shipped)
                     secs = [v[1] for v in got.values() if not math.isnan(v[1])]  # type: ignore[index]
                     parts.append(float(np.mean(secs)) if secs else math.nan)
                 spc = float(sum(parts))

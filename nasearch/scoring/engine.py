@@ -45,7 +45,7 @@ from nasearch.executors import Executor, ScoringJob, make_executor
 from nasearch.proxies.registry import get_proxy
 from nasearch.scoring import shipped as shipped_scores
 from nasearch.scoring.batches import run_batches
-from nasearch.scoring.ensemble import combine, member_settings, space_reference
+from nasearch.scoring.ensemble import combine_connected, member_settings, space_reference
 from nasearch.scoring.policy import apply_policy, never_preferred, rank_key
 from nasearch.scoring.settings import ResolvedScoring, ScoringSettings, settings_from
 from nasearch.scoring.store import ScoreStore
@@ -126,11 +126,8 @@ def _score_ensemble(archs: Sequence[Arch | str | int], settings: ScoringSettings
             if spec.ranking == "space" else None)
     keys = np.column_stack([rank_key(m, score_cells(cells, member_settings(settings, m), store=store))
                             for m in spec.members])
-    out = np.full(len(cells), -np.inf)
     live = np.array([not space.is_trivial(a) for a in cells], dtype=bool)
-    if live.any():
-        out[live] = combine(keys[live], spec.combine, refs)
-    return out
+    return combine_connected(keys, live, spec.combine, refs)
 
 
 def _compute(run: ResolvedScoring, todo: list[Arch], store: ScoreStore | None) -> dict[int, float]:

@@ -80,6 +80,16 @@ def combine(keys: np.ndarray, how: str, references: Sequence[np.ndarray | None] 
     raise ProxyError(f"unknown ensemble combine {how!r}; accepted: logrank, meanrank, zscore")
 
 
+def combine_connected(keys: np.ndarray, connected: np.ndarray, how: str,
+                      references: Sequence[np.ndarray | None] | None = None) -> np.ndarray:
+    """:func:`combine` over the rows whose ``connected`` flag is set (the population ranked); the
+    disconnected rows, left out of the ranks, score ``-inf``."""
+    out = np.full(len(keys), -np.inf)
+    if connected.any():
+        out[connected] = combine(keys[connected], how, references)
+    return out
+
+
 def space_reference(settings: ScoringSettings, member: str, space: SearchSpace, store: ScoreStore | None,
                     where: str) -> np.ndarray:
     """The sorted rank keys of ``member`` over every connected cell of ``space`` (``ranking=space``),
@@ -103,4 +113,4 @@ def space_reference(settings: ScoringSettings, member: str, space: SearchSpace, 
     return np.sort(rank_key(get_proxy(member), values))
 
 
-__all__ = ["combine", "member_settings", "space_reference"]
+__all__ = ["combine", "combine_connected", "member_settings", "space_reference"]

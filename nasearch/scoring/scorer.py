@@ -31,7 +31,7 @@ from nasearch.data.images import _split_files, image_root
 from nasearch.proxies import ProxyError, get_proxy
 from nasearch.scoring.batches import NO_IMAGES
 from nasearch.scoring.engine import score_cells
-from nasearch.scoring.ensemble import combine, member_settings, space_reference
+from nasearch.scoring.ensemble import combine_connected, member_settings, space_reference
 from nasearch.scoring.policy import never_preferred, rank_key
 from nasearch.scoring.settings import ScoringSettings
 from nasearch.scoring.shipped import layered
@@ -169,10 +169,7 @@ class EnsembleScorer:
     def __call__(self, archs: list) -> np.ndarray:
         keys = np.column_stack([m(archs) for m in self.members])
         live = np.array([not self.space.is_trivial(a) for a in archs], dtype=bool)
-        out = np.full(len(archs), -math.inf)
-        if live.any():
-            out[live] = combine(keys[live], self.spec.combine, self.refs)
-        return out
+        return combine_connected(keys, live, self.spec.combine, self.refs)
 
     def cost(self, archs: list) -> float:
         return float(sum(m.cost(archs) for m in self.members))
