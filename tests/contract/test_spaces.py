@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from cheap_archs import PROXY_ARCHS
 
 from nasearch.benchmarks.base import BenchmarkError
 from nasearch.search import Budget, run_search
@@ -26,11 +27,15 @@ SPACES = space_names()
 # convs and zen on networks without NB201's pooling attribute once failed and passed this test)
 DOES_NOT_APPLY: dict[tuple[str, str], str] = {}
 
+# every proxy scores two networks per space: the seeded pick, or where that is slow the cheap ones of
+# tests/cheap_archs.py
+
 # one contract class per registered space: TestSpaceNb201, TestSpaceNasbenchMacro, ...
 for _name in SPACES:
     globals().update(contract_classes(
         SpaceContract, [_name], prefix="TestSpace",
         does_not_apply={p: why for (p, sp), why in DOES_NOT_APPLY.items() if sp == _name},
+        proxy_archs=PROXY_ARCHS.get(_name, ()),
     ))
 
 

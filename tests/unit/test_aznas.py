@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from cheap_archs import PROXY_ARCHS
 from torch import nn
 
 from nasearch.proxies import ProxyContext, ProxyError, get_proxy
@@ -33,7 +34,8 @@ ALL_SKIP = "|skip_connect~0|+|skip_connect~0|skip_connect~1|+|skip_connect~0|ski
 MIXED = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"
 
 globals().update(contract_classes(ProxyContract, NAMES, prefix="TestAZNAS",
-                                  spaces=("nb201", "nasbench_macro", "transnas101_micro", "transnas101_macro")))
+                                  spaces=("nb201", "nasbench_macro", "transnas101_micro", "transnas101_macro"),
+                                  archs=PROXY_ARCHS))
 
 
 def numpy_entropy(features: np.ndarray) -> float:

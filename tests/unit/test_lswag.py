@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from cheap_archs import PROXY_ARCHS
 from torch import nn
 
 from nasearch.proxies import ProxyContext, get_proxy
@@ -239,4 +240,5 @@ def test_the_same_value_in_channels_last():
 
 
 globals().update(contract_classes(ProxyContract, ["lswag"], prefix="TestLswag",
-                                  spaces=("nb201", "nasbench_macro", "transnas101_micro", "transnas101_macro")))
+                                  spaces=("nb201", "nasbench_macro", "transnas101_micro", "transnas101_macro"),
+                                  archs=PROXY_ARCHS))

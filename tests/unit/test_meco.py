@@ -10,6 +10,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from cheap_archs import PROXY_ARCHS
 from torch import nn
 
 from nasearch.proxies import ProxyContext, get_proxy
@@ -222,4 +223,5 @@ def test_ranks_nb201_cells_like_their_accuracy(nb201_table) -> None:
 
 # ------------------------------------------------------------------------------ the contract kit
 globals().update(contract_classes(ProxyContract, ["meco", "meco_opt"], prefix="TestMeco",
-                                  spaces=("nb201", "nasbench_macro", "transnas101_micro", "transnas101_macro")))
+                                  spaces=("nb201", "nasbench_macro", "transnas101_micro", "transnas101_macro"),
+                                  archs=PROXY_ARCHS))

@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from cheap_archs import PROXY_ARCHS
 from contract.test_proxies import ALL_CONV3, ALL_SKIP, MIXED, load_cifar10, run_proxy
 
 from nasearch.proxies import ProxyContext, ProxyError, get_proxy
@@ -213,4 +214,5 @@ def test_metadata():
         assert not spec.data_free and not spec.needs_labels and spec.min_batches == 1
 
 
-globals().update(contract_classes(ProxyContract, ["swap", "reg_swap"], prefix="TestSwap", spaces=SPACES))
+globals().update(contract_classes(ProxyContract, ["swap", "reg_swap"], prefix="TestSwap", spaces=SPACES,
+                                  archs=PROXY_ARCHS))
