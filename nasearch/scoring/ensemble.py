@@ -90,6 +90,16 @@ def combine_connected(keys: np.ndarray, connected: np.ndarray, how: str,
     return out
 
 
+def incomplete_table(where: str, member: str, have: int, total: int, what: str, key) -> ProxyError:  # noqa: ANN001
+    """The one refusal of ``ranking=space`` when a member's whole-space table is incomplete (``key``: its
+    score key, described in the message)."""
+    return ProxyError(
+        f"{where}: ranking=space ranks each member against its whole-space table, and {member!r} has {have} of "
+        f"the {total} {what} in the score store or the shipped tables ({key.describe()}); build it first "
+        f"(nasearch task=score proxy={member} benchmark=...) or use proxy.ranking=run"
+    )
+
+
 def space_reference(settings: ScoringSettings, member: str, space: SearchSpace, store: ScoreStore | None,
                     where: str) -> np.ndarray:
     """The sorted rank keys of ``member`` over every connected cell of ``space`` (``ranking=space``),
@@ -104,13 +114,9 @@ def space_reference(settings: ScoringSettings, member: str, space: SearchSpace, 
     else:
         got = shipped_scores.get_many(key, cells) if ms.shipped else {}
     if len(got) < len(cells):
-        raise ProxyError(
-            f"{where}: ranking=space ranks each member against its whole-space table, and {member!r} has "
-            f"{len(got)} of the {len(cells)} connected cells of {space.name} stored ({key.describe()}); build it "
-            f"first (nasearch task=score proxy={member} benchmark=...) or use ranking=run"
-        )
+        raise incomplete_table(where, member, len(got), len(cells), f"connected cells of {space.name}", key)
     values = np.array([got[i] for i in cells], dtype=np.float64)
     return np.sort(rank_key(get_proxy(member), values))
 
 
-__all__ = ["combine", "combine_connected", "member_settings", "space_reference"]
+__all__ = ["combine", "combine_connected", "incomplete_table", "member_settings", "space_reference"]

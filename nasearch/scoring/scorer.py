@@ -28,10 +28,10 @@ import numpy as np
 
 from nasearch.data import DataError
 from nasearch.data.images import _split_files, image_root
-from nasearch.proxies import ProxyError, get_proxy
+from nasearch.proxies import get_proxy
 from nasearch.scoring.batches import NO_IMAGES
 from nasearch.scoring.engine import score_cells
-from nasearch.scoring.ensemble import combine_connected, member_settings, space_reference
+from nasearch.scoring.ensemble import combine_connected, incomplete_table, member_settings, space_reference
 from nasearch.scoring.policy import never_preferred, rank_key
 from nasearch.scoring.settings import ScoringSettings
 from nasearch.scoring.shipped import layered
@@ -158,12 +158,8 @@ class EnsembleScorer:
             self.refs = []
             for m in self.members:
                 if m.coverage() < self.space.num_archs:
-                    raise ProxyError(
-                        f"proxy {self.spec.name}: ranking=space ranks each member against its whole-space table, and "
-                        f"{m.proxy!r} has {m.coverage()} of the {self.space.num_archs} cells of {self.space.name} in the "
-                        f"score store or the shipped tables ({m.key.describe()}); build it first "
-                        f"(nasearch task=score proxy={m.proxy}) or use proxy.ranking=run"
-                    )
+                    raise incomplete_table(f"proxy {self.spec.name}", m.proxy, m.coverage(), self.space.num_archs,
+                                           f"cells of {self.space.name}", m.key)
                 self.refs.append(np.sort(m.keys[connected]))
 
     def __call__(self, archs: list) -> np.ndarray:

@@ -158,6 +158,10 @@ def test_the_prefilter_scorer_combines_its_candidates_ranks(tmp_path):
     assert np.allclose(got, combine(keys, "logrank"))
     assert scorer.version == get_proxy("ensemble:synflow+gradsign+zico").version
     assert scorer.cost(cands) == pytest.approx(sum(m.cost(cands) for m in scorer.members))
+    # ranking=space refuses an incomplete member table with the engine's message
+    with pytest.raises(ProxyError, match=r"'naswot' has \d+ of the 15625 cells of nb201 .*proxy.ranking=run"):
+        make_arch_scorer(ScoringSettings(proxy="ensemble:synflow+naswot/logrank/space", space="nb201"),
+                         store_path=str(tmp_path / "s.sqlite"))
 
 
 def test_config_builds_the_ensemble_and_refuses_what_does_not_fit():
