@@ -322,6 +322,7 @@ PROXIES: dict[str, tuple[str, ...]] = {
     "az_progressivity": ("lee2024aznas",),
     "az_trainability": ("lee2024aznas",),
     "az_nas": ("lee2024aznas",),
+    "libra_nb201": ("casarin2025lswag", "lee2024aznas"),
     "lswag": ("casarin2025lswag",),
     "ensemble": ("lee2024aznas",),
 }

@@ -71,6 +71,13 @@ def load() -> tuple[list[str], dict[str, np.ndarray]]:
     return archs, keys
 
 
+def selection_half(n: int) -> np.ndarray:
+    """The seeded selection half of the study's ``n`` cells (a boolean mask; the rest is held out)."""
+    half = np.zeros(n, dtype=bool)
+    half[np.random.default_rng(37).permutation(n)[: n // 2]] = True
+    return half
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--max", type=int, default=5)
@@ -81,8 +88,7 @@ def main() -> None:
     space = bench.space
     idx = np.array([space.parse(a).index for a in archs])
     acc = {d: bench.column(d, "test_acc")[idx] for d in bench.datasets}
-    half = np.zeros(len(archs), dtype=bool)
-    half[np.random.default_rng(37).permutation(len(archs))[: len(archs) // 2]] = True  # selection half
+    half = selection_half(len(archs))
     names = sorted(k for k in keys if k != "params")  # params equals flops in rank on NB201
 
     def rho(s, mask, d="cifar10"):

@@ -8,7 +8,12 @@ them (:mod:`nasearch.scoring.ensemble`); this module only names ensembles:
 * ``ensemble:M1+M2+...[/COMBINE[/RANKING]]`` (:func:`get_proxy` parses it), e.g.
   ``ensemble:synflow+zico+naswot`` or ``ensemble:synflow+zico/meanrank/space``; in a config,
   ``proxy.name=ensemble proxy.members=[synflow,zico] proxy.combine=meanrank proxy.ranking=space``.
-* presets, registered names: ``az_nas`` (AZ-NAS's four proxies and its aggregation).
+* presets, registered names: ``az_nas`` (AZ-NAS's four proxies and its aggregation); ``libra_nb201``
+  (the three proxies LIBRA's selection, :mod:`nasearch.scoring.libra`, picks on NB201 CIFAR-10 from the
+  labelled selection half of the 1,000-cell study: ``meco_opt + meco + swap``; LIBRA picks with the
+  target's labels, so this preset is not label-free, and on another space run ``libra_select`` on that
+  space's labelled sample instead). L-SWAG's paper does not say how LIBRA's three proxies are
+  aggregated in the text we could read: the preset uses the log-rank sum (our choice).
 
 ``COMBINE`` (how member ranks become one score; higher is better in every case):
 
@@ -118,6 +123,12 @@ PRESETS: dict[str, tuple[tuple[str, ...], str, str, str]] = {
     "az_nas": (
         ("az_expressivity", "az_progressivity", "az_trainability", "flops"), "logrank", "run",
         "Lee & Ham, AZ-NAS: Assembling Zero-Cost Proxies for Network Architecture Search, CVPR 2024 (Eq. 10)",
+    ),
+    "libra_nb201": (
+        ("meco_opt", "meco", "swap"), "logrank", "run",
+        "Casarin, Escalera & Lanz, L-SWAG (LIBRA-NAS, Algorithm 1), CVPR 2025: the members LIBRA's selection "
+        "(nasearch.scoring.libra.libra_select) picks on NB201 CIFAR-10 from the selection half of the "
+        "1,000-cell study (experiments/frontier/ensembles_1000.py), combined by AZ-NAS's log-rank sum",
     ),
 }
 """Published ensembles: name -> (members, combine, ranking, paper)."""

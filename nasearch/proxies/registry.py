@@ -107,7 +107,7 @@ WORK_KINDS = ("structure", "forward", "fwd_bwd", "per_sample")
 BUILTIN_MODULES: tuple[str, ...] = tuple(
     f"nasearch.proxies.{m}"
     for m in ("aznas", "ensembles", "eznas", "fisher", "flops", "ghn", "grad_norm", "gradsign", "grasp", "jacob_cov", "lswag",
-              "meco", "naswot", "params", "snip", "swap", "synflow", "zen", "zico")
+              "meco", "naswot", "params", "snip", "swap", "synflow", "tenas", "zen", "zico")
 )
 """The modules of this package that define proxies (its other modules are the engine and the store)."""
 

@@ -1,0 +1,1 @@
+"""TE-NAS (placeholder: being written)."""
