@@ -172,7 +172,9 @@ def main() -> None:
                 if all(m in complete for m in members):
                     s = combine(np.column_stack([complete[m] for m in members]), "logrank")
                     figures.setdefault(label, {})[col] = rho(s, y)
-            usable = {p: k for p, k in complete.items() if p not in ("ghn", "ghn_loss")}
+            # LIBRA's candidates: every label-free score that tells the networks apart (a constant one, such as
+            # SWAP saturated at 2^16 patterns, has no correlation to rank by)
+            usable = {p: k for p, k in complete.items() if p not in ("ghn", "ghn_loss") and np.unique(k).size > 1}
             if libra_select is not None and len(usable) >= 3:
                 params = complete.get("params")
                 choice = libra_select({p: k[half] for p, k in usable.items()}, y[half],
