@@ -114,6 +114,12 @@ BIBTEX: dict[str, str] = {
   pages     = {5893--5903},
   year      = {2024},
 }""",
+    "chen2021tenas": r"""@inproceedings{chen2021tenas,
+  title     = {Neural Architecture Search on {ImageNet} in Four {GPU} Hours: A Theoretically Inspired Perspective},
+  author    = {Chen, Wuyang and Gong, Xinyu and Wang, Zhangyang},
+  booktitle = {International Conference on Learning Representations (ICLR)},
+  year      = {2021},
+}""",
     "casarin2025lswag": r"""@inproceedings{casarin2025lswag,
   title     = {{L-SWAG}: Layer-Sample Wise Activation with Gradients Information for Zero-Shot {NAS} on Vision Transformers},
   author    = {Casarin, Sofia and Escalera, Sergio and Lanz, Oswald},
@@ -324,6 +330,9 @@ PROXIES: dict[str, tuple[str, ...]] = {
     "az_nas": ("lee2024aznas",),
     "libra_nb201": ("casarin2025lswag", "lee2024aznas"),
     "lswag": ("casarin2025lswag",),
+    "tenas_ntk": ("chen2021tenas",),
+    "tenas_lr": ("chen2021tenas",),
+    "te_nas": ("chen2021tenas",),
     "ensemble": ("lee2024aznas",),
 }
 """Every registered proxy (the GHN proxies: the GHN paper and GHN-2, whose design our GHN follows), and

@@ -8,7 +8,9 @@ them (:mod:`nasearch.scoring.ensemble`); this module only names ensembles:
 * ``ensemble:M1+M2+...[/COMBINE[/RANKING]]`` (:func:`get_proxy` parses it), e.g.
   ``ensemble:synflow+zico+naswot`` or ``ensemble:synflow+zico/meanrank/space``; in a config,
   ``proxy.name=ensemble proxy.members=[synflow,zico] proxy.combine=meanrank proxy.ranking=space``.
-* presets, registered names: ``az_nas`` (AZ-NAS's four proxies and its aggregation); ``libra_nb201``
+* presets, registered names: ``az_nas`` (AZ-NAS's four proxies and its aggregation); ``te_nas`` (TE-NAS's
+  two indicators, ``tenas_ntk`` and ``tenas_lr``, ranked and summed: ``meanrank``, which orders cells as
+  the rank sum does); ``libra_nb201``
   (the three proxies LIBRA's selection, :mod:`nasearch.scoring.libra`, picks on NB201 CIFAR-10 from the
   labelled selection half of the 1,000-cell study: ``meco_opt + meco + swap``; LIBRA picks with the
   target's labels, so this preset is not label-free, and on another space run ``libra_select`` on that
@@ -123,6 +125,11 @@ PRESETS: dict[str, tuple[tuple[str, ...], str, str, str]] = {
     "az_nas": (
         ("az_expressivity", "az_progressivity", "az_trainability", "flops"), "logrank", "run",
         "Lee & Ham, AZ-NAS: Assembling Zero-Cost Proxies for Network Architecture Search, CVPR 2024 (Eq. 10)",
+    ),
+    "te_nas": (
+        ("tenas_ntk", "tenas_lr"), "meanrank", "run",
+        "Chen, Gong & Wang, Neural Architecture Search on ImageNet in Four GPU Hours: A Theoretically Inspired "
+        "Perspective (TE-NAS), ICLR 2021: the sum of the NTK condition number's and the linear-region count's ranks",
     ),
     "libra_nb201": (
         ("meco_opt", "meco", "swap"), "logrank", "run",
