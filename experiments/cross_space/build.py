@@ -65,6 +65,7 @@ SOURCES: dict[str, list[tuple[Path, dict[str, str] | None]]] = {
     "nb201": [
         (ROOT / "mpi_cifar10/run/scores.csv", None),
         (ROOT / "frontier/mpi_1000/scores.csv", None),
+        (ROOT / "frontier/tenas_lr_1000/scores.csv", None),
         (ROOT / "ghn/ghn_scores.csv", {"ghn": "ghn", "ghn_loss": "ghn_loss"}),
         (ROOT / "eznas/published_mpi1000_partial/scores.csv", {"score": "eznas"}),
     ],
@@ -123,7 +124,8 @@ def read_scores(space: str, archs: list[str]) -> dict[str, np.ndarray]:
                 if r["arch"] in pos and r.get(column, "") != "":
                     col[pos[r["arch"]]] = float(r[column])
             out[proxy] = col
-    return out
+    # an ensemble's own column (a study's az_nas) is not a proxy: ensembles are combined here from members
+    return {p: v for p, v in out.items() if p in ("ghn_loss",) or not get_proxy("ghn" if p == "ghn_loss" else p).members}
 
 
 def keys_of(proxy: str, raw: np.ndarray) -> np.ndarray:
