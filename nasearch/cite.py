@@ -328,7 +328,7 @@ PROXIES: dict[str, tuple[str, ...]] = {
     "az_progressivity": ("lee2024aznas",),
     "az_trainability": ("lee2024aznas",),
     "az_nas": ("lee2024aznas",),
-    "libra_nb201": ("casarin2025lswag", "lee2024aznas"),
+    "libra": ("casarin2025lswag", "lee2024aznas"),
     "lswag": ("casarin2025lswag",),
     "tenas_ntk": ("chen2021tenas",),
     "tenas_lr": ("chen2021tenas",),

@@ -91,7 +91,7 @@ every column named like a proxy) or a score table exported by ``nasearch scores 
 
 FIXED = {
     "AZ-NAS preset (az_nas)": ("az_expressivity", "az_progressivity", "az_trainability", "flops"),
-    "LIBRA's NB201 pick (libra_nb201)": ("meco_opt", "meco", "swap"),
+    "LIBRA's NB201 pick (libra)": ("meco_opt", "meco", "swap"),
     "six-proxy baseline": ("synflow", "zico", "gradsign", "naswot", "jacob_cov", "flops"),
     "label-free, chosen on NB201": ("az_expressivity", "az_trainability", "meco", "reg_swap", "synflow"),
     "label-free cheap, chosen on NB201": ("gradsign", "meco", "meco_opt", "swap"),

@@ -42,7 +42,7 @@ SELECTED = {
     "label-free #1, chosen on half of 1,000 cells": ("az_expressivity", "az_trainability", "meco", "reg_swap", "synflow"),
     "cheap #1, chosen on half of 1,000 cells": ("gradsign", "meco", "meco_opt", "swap"),
     "cheap #2, chosen on half of 1,000 cells": ("gradsign", "meco", "meco_opt", "reg_swap", "swap"),
-    "LIBRA's pick on half of 1,000 cells (libra_nb201; uses labels)": ("meco_opt", "meco", "swap"),
+    "LIBRA's pick on half of 1,000 cells (libra; uses labels)": ("meco_opt", "meco", "swap"),
 }
 """The ensembles ``ensembles_1000.py`` chose on the selection half of the 1,000-cell sample (log-rank
 sum), reported here over the whole space as soon as every member's table is complete: not hindsight."""

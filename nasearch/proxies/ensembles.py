@@ -10,7 +10,7 @@ them (:mod:`nasearch.scoring.ensemble`); this module only names ensembles:
   ``proxy.name=ensemble proxy.members=[synflow,zico] proxy.combine=meanrank proxy.ranking=space``.
 * presets, registered names: ``az_nas`` (AZ-NAS's four proxies and its aggregation); ``te_nas`` (TE-NAS's
   two indicators, ``tenas_ntk`` and ``tenas_lr``, ranked and summed: ``meanrank``, which orders cells as
-  the rank sum does); ``libra_nb201``
+  the rank sum does); ``libra``
   (the three proxies LIBRA's selection, :mod:`nasearch.scoring.libra`, picks on NB201 CIFAR-10 from the
   labelled selection half of the 1,000-cell study: ``meco_opt + meco + swap``; LIBRA picks with the
   target's labels, so this preset is not label-free, and on another space run ``libra_select`` on that
@@ -131,7 +131,7 @@ PRESETS: dict[str, tuple[tuple[str, ...], str, str, str]] = {
         "Chen, Gong & Wang, Neural Architecture Search on ImageNet in Four GPU Hours: A Theoretically Inspired "
         "Perspective (TE-NAS), ICLR 2021: the sum of the NTK condition number's and the linear-region count's ranks",
     ),
-    "libra_nb201": (
+    "libra": (
         ("meco_opt", "meco", "swap"), "logrank", "run",
         "Casarin, Escalera & Lanz, L-SWAG (LIBRA-NAS, Algorithm 1), CVPR 2025: the members LIBRA's selection "
         "(nasearch.scoring.libra.libra_select) picks on NB201 CIFAR-10 from the selection half of the "

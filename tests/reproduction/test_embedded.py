@@ -119,7 +119,7 @@ def test_every_shipped_table_holds_one_setting_that_score_key_produces() -> None
     assert {k.space for k in ks} == {"nb201", "nasbench_macro"}
     # NAS-Bench-Macro: synflow, GradSign and ZiCo over all 6,561 networks (the dataset column is SPACE:TASK)
     macro = {k.proxy: k for k in ks if k.space == "nasbench_macro"}
-    assert set(macro) == {"synflow", "gradsign", "zico"}
+    assert set(macro) == {"synflow", "gradsign", "zico", "swap", "flops"}
     for name, key in macro.items():
         assert key == score_key(name, "cifar10", batch_size=64, seed=0, space="nasbench_macro")
         assert sorted(shipped.cells_of(key)) == list(range(6561)), name

@@ -308,12 +308,12 @@ def test_committed_macro_study_runs_reproduce(bench: NASBenchMacroBenchmark, run
     from committed_runs import assert_first_runs_reproduce, read_committed
 
     from nasearch.scoring import ScoringSettings
-    from nasearch.scoring.scorer import ArchScorer
+    from nasearch.scoring.scorer import make_arch_scorer
 
     first = read_committed(runs_csv)[0]
     scorer = None
-    if first["proxy"] != "none":
-        scorer = ArchScorer(ScoringSettings(first["proxy"], bench.space, first["dataset"]),
-                            store_path=str(tmp_path / "empty.sqlite"))
-        assert np.isfinite(scorer.keys).all(), f"the shipped {first['proxy']} table does not cover the space"
+    if first["proxy"] != "none":  # a proxy or an ensemble (each member's shipped table)
+        scorer = make_arch_scorer(ScoringSettings(first["proxy"], bench.space, first["dataset"]),
+                                  store_path=str(tmp_path / "empty.sqlite"))
+        assert scorer.coverage() == bench.space.num_archs, f"the shipped {first['proxy']} tables do not cover the space"
     assert_first_runs_reproduce(bench, runs_csv, scorer, 5)

@@ -271,7 +271,7 @@ def test_refuses_when_copies_leave_fewer_than_three_distinct_proxies():
 
 
 def test_the_nb201_preset_is_what_libra_picks_on_the_committed_selection_half():
-    """``libra_nb201``'s members are LIBRA's picks on the selection half of the committed 1,000-cell
+    """``libra``'s members are LIBRA's picks on the selection half of the committed 1,000-cell
     NB201 study (the half ``experiments/frontier/ensembles_1000.py`` selects on), over every label-free
     column (params kept as a candidate; the label-evolved EZNAS program left out)."""
     import importlib.util
@@ -291,4 +291,4 @@ def test_the_nb201_preset_is_what_libra_picks_on_the_committed_selection_half():
     half = study.selection_half(len(archs))
     scores = {k: v[half] for k, v in keys.items() if k not in study.EXTRA}
     choice = libra_select(scores, acc[half], keys["params"][half])
-    assert choice.members == get_proxy("libra_nb201").members
+    assert choice.members == get_proxy("libra").members
