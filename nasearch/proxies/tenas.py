@@ -133,7 +133,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from nasearch.proxies.registry import ProxyContext, register_proxy
-from nasearch.proxies.utils import finite_or_nan, first_batch, is_channels_last
+from nasearch.proxies.utils import finite_or_nan, first_batch, is_channels_last, replaced_batchnorms
 
 NTK_BATCH = 32
 """Images of the first batch the NTK is computed on (the first min(NTK_BATCH, B))."""
@@ -238,16 +238,6 @@ def segment_crossings(net: nn.Module, stats: torch.Tensor, points: torch.Tensor)
     """Sum over the units of ``net`` (the inputs of every ``nn.ReLU`` with a 4-d input, each distinct
     tensor once) of the number of sign changes between consecutive rows of ``points``, after one pass
     over ``stats`` whose batch statistics every BatchNorm2d keeps (the originals are put back)."""
-    swapped: list[tuple[nn.Module, str, nn.Module]] = []
-
-    def swap(module: nn.Module) -> None:
-        for name, child in list(module.named_children()):
-            if isinstance(child, nn.BatchNorm2d):
-                swapped.append((module, name, child))
-                setattr(module, name, _KeptStatisticsBatchNorm(child))
-            else:
-                swap(child)
-
     n = points.shape[0]
     seen: dict[int, tuple[weakref.ref, int]] = {}
     counts: list[torch.Tensor] = []
@@ -263,18 +253,16 @@ def segment_crossings(net: nn.Module, stats: torch.Tensor, points: torch.Tensor)
         positive = t.reshape(n, -1) > 0
         counts.append((positive[1:] != positive[:-1]).sum())
 
-    swap(net)
     handles = []
-    try:
-        with torch.no_grad():
-            net(stats)
-            handles = [m.register_forward_pre_hook(pre_hook) for m in net.modules() if isinstance(m, nn.ReLU)]
-            net(points)
-    finally:
-        for h in handles:
-            h.remove()
-        for parent, name, child in swapped:
-            setattr(parent, name, child)
+    with replaced_batchnorms(net, _KeptStatisticsBatchNorm):
+        try:
+            with torch.no_grad():
+                net(stats)
+                handles = [m.register_forward_pre_hook(pre_hook) for m in net.modules() if isinstance(m, nn.ReLU)]
+                net(points)
+        finally:
+            for h in handles:
+                h.remove()
     return int(torch.stack(counts).sum()) if counts else 0
 
 

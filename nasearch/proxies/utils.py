@@ -12,7 +12,7 @@ Conventions every proxy here follows unless its docstring says otherwise:
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 import torch
@@ -102,18 +102,16 @@ def _folded_instance_norm(x: torch.Tensor, weight: torch.Tensor | None, bias: to
 
 
 @contextmanager
-def per_sample_batchnorm(net: nn.Module) -> Iterator[nn.Module]:
-    """Context manager: every BatchNorm2d of ``net`` is replaced by :class:`PerSampleBatchNorm` (same
-    affine parameters) for the duration of the block, so that a batched forward pass treats each sample
-    exactly as if it passed through the network alone in train mode; the original modules are put back
-    on exit (their running statistics untouched)."""
+def replaced_batchnorms(net: nn.Module, wrap: Callable[[nn.BatchNorm2d], nn.Module]) -> Iterator[nn.Module]:
+    """Context manager: every BatchNorm2d of ``net`` is replaced by ``wrap(bn)`` for the duration of the
+    block; the original modules are put back on exit (their running statistics untouched)."""
     swapped: list[tuple[nn.Module, str, nn.Module]] = []
 
     def swap(module: nn.Module) -> None:
         for name, child in list(module.named_children()):
             if isinstance(child, nn.BatchNorm2d):
                 swapped.append((module, name, child))
-                setattr(module, name, PerSampleBatchNorm(child))
+                setattr(module, name, wrap(child))
             else:
                 swap(child)
 
@@ -123,3 +121,13 @@ def per_sample_batchnorm(net: nn.Module) -> Iterator[nn.Module]:
     finally:
         for parent, name, child in swapped:
             setattr(parent, name, child)
+
+
+@contextmanager
+def per_sample_batchnorm(net: nn.Module) -> Iterator[nn.Module]:
+    """Context manager: every BatchNorm2d of ``net`` is replaced by :class:`PerSampleBatchNorm` (same
+    affine parameters) for the duration of the block, so that a batched forward pass treats each sample
+    exactly as if it passed through the network alone in train mode; the original modules are put back
+    on exit (their running statistics untouched)."""
+    with replaced_batchnorms(net, PerSampleBatchNorm):
+        yield net
