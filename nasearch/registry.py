@@ -9,7 +9,7 @@ factory, ...). Plugins come from two places, loaded the first time a name is loo
   plugins and a new built-in is one module plus one line in that list;
 * other installed packages: every entry point of the group ``nasearch.<plural>``
   (``nasearch.proxies``, ``nasearch.strategies``, ``nasearch.spaces``, ``nasearch.benchmarks``,
-  ``nasearch.executors``, ``nasearch.tasks``; see :data:`GROUPS`). Each entry point names a module
+  ``nasearch.executors``, ``nasearch.tasks``, ``nasearch.predictors``; see :data:`GROUPS`). Each entry point names a module
   (or an object of a module) that registers itself when loaded, e.g. in the plugin's
   ``pyproject.toml``::
 
@@ -45,6 +45,7 @@ GROUPS: dict[str, str] = {
     "benchmark": "nasearch.benchmarks",
     "executor": "nasearch.executors",
     "task": "nasearch.tasks",
+    "predictor": "nasearch.predictors",
 }
 """The entry-point group of each plugin kind."""
 
