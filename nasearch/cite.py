@@ -384,7 +384,9 @@ def _cited_proxies(ref: str) -> list[str]:
     members = get_proxy(ref).members if base == "ensemble" or base in PROXIES else ()
     if not members:
         return [base]
-    return ["ensemble" if base == "ensemble" else base, *members]
+    from nasearch.proxies.ensembles import split_member
+
+    return ["ensemble" if base == "ensemble" else base, *(split_member(m)[0].partition(":")[0] for m in members)]
 
 
 # ------------------------------------------------------------------------------------ per config

@@ -60,7 +60,7 @@ def prepare_score(cfg: Config) -> dict:
         raise ConfigError(
             f"task=score builds one proxy's table into the score store, and proxy={cfg.proxy.name} is an ensemble, "
             f"combined from its members' scores when it is read: build each member's table instead "
-            f"({', '.join('proxy=' + m for m in members)}); task=mpi and searches then combine them"
+            f"({', '.join(_member_args(m) for m in members)}); task=mpi and searches then combine them"
         )
     space = benchmark_space(cfg.benchmark.name, where="config key benchmark.name")
     cells = table_cells(space, cfg.score.sample, cfg.proxy.seed, cfg.score.shard, cfg.score.shards)
@@ -111,3 +111,11 @@ class ScoreTask:
         table = score_task(cfg, Path(out_dir))
         write_text(Path(out_dir) / "summary.md", table)  # the task writes no table of its own
         return table
+
+
+def _member_args(member: str) -> str:
+    """The arguments that build an ensemble member's table (``NAME@bN``: at batch size N)."""
+    from nasearch.proxies.ensembles import split_member
+
+    name, batch = split_member(member)
+    return f"proxy={name}" + ("" if batch is None else f" proxy.batch_size={batch}")

@@ -27,6 +27,11 @@ them (:mod:`nasearch.scoring.ensemble`); this module only names ensembles:
 * ``zscore``: ``mean_m (k_m - mu_m) / sigma_m`` over the population's mean and standard deviation of
   each member's sign-adjusted score ``k_m``.
 
+A member may name its own batch size, ``NAME@bN`` (``ensemble:eznas:<program>@b16+meco+synflow``):
+its scores are those of ``NAME`` at batch size ``N`` (an evolved EZNAS program's table is built at
+16, the others at 64); without it a member is scored at the ensemble's batch size. Everything else
+(images, batches, seed) is the ensemble's.
+
 ``RANKING`` (the population ranks are taken in):
 
 * ``run`` (default): the cells scored in the same call (a pre-filter's N candidates, a study's sample,
@@ -61,6 +66,17 @@ VERSION = "1"
 """The combination code's version (an ensemble's identity also holds its members' versions)."""
 
 
+def split_member(member: str, where: str = "") -> tuple[str, int | None]:
+    """``NAME@bN`` -> ``(NAME, N)``; ``NAME`` -> ``(NAME, None)`` (scored at the ensemble's batch size)."""
+    name, sep, batch = member.rpartition("@b")
+    if not sep:
+        return member, None
+    if not batch.isdigit() or int(batch) < 1 or not name:
+        raise ProxyError(f"malformed ensemble member {member!r}{where}: expected NAME or NAME@bN with N a "
+                         "batch size >= 1, e.g. eznas:<program>@b16")
+    return name, int(batch)
+
+
 def _not_a_network_proxy(net, batches, ctx: ProxyContext) -> float:  # noqa: ANN001
     raise ProxyError("an ensemble ranks a population of cells: score it with nasearch.scoring.score_cells, "
                      "not on one network")
@@ -82,8 +98,11 @@ def ensemble_spec(name: str, members: tuple[str, ...], combine: str, ranking: st
     if len(set(members)) != len(members):
         raise ProxyError(f"ensemble members {list(members)} repeat a proxy{where}")
     specs = []
+    batches: list[str] = []
     for m in members:
-        spec = get_proxy(m, where=f"ensemble member{where}")
+        name, batch = split_member(m, where)
+        batches.append("" if batch is None else f"@b{batch}")
+        spec = get_proxy(name, where=f"ensemble member{where}")
         if spec.members:
             raise ProxyError(f"ensemble member {m!r} is itself an ensemble{where}; list its members instead")
         if spec.bind is not None:
@@ -97,7 +116,8 @@ def ensemble_spec(name: str, members: tuple[str, ...], combine: str, ranking: st
         needs_labels=any(s.needs_labels for s in specs),
         data_free=all(s.data_free or not s.needs_network for s in specs),
         min_batches=1,
-        version=VERSION + ":" + "+".join(f"{s.name}={s.version}" for s in specs) + f"/{combine}/{ranking}",
+        version=VERSION + ":" + "+".join(f"{s.name}={s.version}{b}" for s, b in zip(specs, batches))
+        + f"/{combine}/{ranking}",
         tolerance=max(s.tolerance for s in specs),
         work="structure",
         members=tuple(members),

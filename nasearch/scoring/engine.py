@@ -124,8 +124,8 @@ def _score_ensemble(archs: Sequence[Arch | str | int], settings: ScoringSettings
         member_settings(settings, m).resolve()
     refs = ([space_reference(settings, m, space, store, where=f"ensemble {spec.name}") for m in spec.members]
             if spec.ranking == "space" else None)
-    keys = np.column_stack([rank_key(m, score_cells(cells, member_settings(settings, m), store=store))
-                            for m in spec.members])
+    members = [member_settings(settings, m) for m in spec.members]
+    keys = np.column_stack([rank_key(ms.proxy, score_cells(cells, ms, store=store)) for ms in members])
     live = np.array([not space.is_trivial(a) for a in cells], dtype=bool)
     return combine_connected(keys, live, spec.combine, refs)
 

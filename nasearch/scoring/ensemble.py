@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 from scipy.stats import rankdata
 
+from nasearch.proxies.ensembles import split_member
 from nasearch.proxies.registry import ProxyError, get_proxy
 from nasearch.scoring import shipped as shipped_scores
 from nasearch.scoring.policy import rank_key
@@ -26,8 +27,11 @@ from nasearch.space.base import SearchSpace
 
 def member_settings(settings: ScoringSettings, member: str) -> ScoringSettings:
     """The settings ``member`` is scored under: the ensemble's (images, batch size, seed, executor...),
-    the member's own default number of batches unless the ensemble's run sets one, no checkpoint."""
-    return settings.replace(proxy=member, checkpoint=None)
+    the member's own default number of batches unless the ensemble's run sets one, no checkpoint; a
+    member ``NAME@bN`` is ``NAME`` at batch size ``N`` (:func:`nasearch.proxies.ensembles.split_member`)."""
+    name, batch = split_member(member)
+    return settings.replace(proxy=name, checkpoint=None,
+                            **({} if batch is None else {"batch_size": batch}))
 
 
 def _rank_fraction(keys: np.ndarray, reference: np.ndarray | None) -> np.ndarray:
@@ -116,7 +120,7 @@ def space_reference(settings: ScoringSettings, member: str, space: SearchSpace, 
     if len(got) < len(cells):
         raise incomplete_table(where, member, len(got), len(cells), f"connected cells of {space.name}", key)
     values = np.array([got[i] for i in cells], dtype=np.float64)
-    return np.sort(rank_key(get_proxy(member), values))
+    return np.sort(rank_key(get_proxy(ms.proxy), values))
 
 
 __all__ = ["combine", "combine_connected", "incomplete_table", "member_settings", "space_reference"]

@@ -203,3 +203,37 @@ def test_the_readme_ensemble_snippet_runs_as_a_script(tmp_path):
                           timeout=600, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.startswith("[")
+
+
+# ------------------------------------------------------------------------------------- member batch sizes
+GEN10 = "eznas:net_mean(square(det(sigmoid(mul(l1_mean(log(exp(inpact_N))), preact_D)))))"
+
+
+def test_a_member_names_its_own_batch_size_and_reproduces_the_full_space_figure(tmp_path):
+    """``NAME@bN``: the evolved EZNAS program's shipped table is at batch 16, the others at 64. The
+    selected ensemble 'any #2' (experiments/frontier/full_space.md) over the whole space from the
+    shipped tables through score_cells: 0.945 / 0.797 on CIFAR-10."""
+    from scipy.stats import kendalltau
+
+    from nasearch.benchmarks import make_benchmark
+
+    bench = make_benchmark("nb201")
+    space = bench.space
+    cells = [a for a in space.all_archs() if not space.is_trivial(a)]
+    ref = f"ensemble:{GEN10}@b16+meco+reg_swap+synflow"
+    spec = get_proxy(ref)
+    assert spec.members[0].endswith("@b16") and "@b16" in spec.version
+    # every member's score is in a shipped table (so nothing is computed below)
+    scorer = make_arch_scorer(ScoringSettings(proxy=ref, space="nb201", dataset="cifar10"),
+                              store_path=str(tmp_path / "s.sqlite"))
+    assert scorer.coverage() == space.num_archs
+    with ScoreStore(tmp_path / "s.sqlite") as store:
+        got = score_cells(cells, ref, "cifar10", space="nb201", store=store, progress=False)
+    acc = bench.column("cifar10", "test_acc")[[a.index for a in cells]]
+    assert round(float(spearmanr(got, acc).statistic), 3) == 0.945
+    assert round(float(kendalltau(got, acc).statistic), 3) == 0.797
+    # without the member's batch size, the program would be scored at 64: no shipped table, images needed
+    assert get_proxy(f"ensemble:{GEN10}+meco").version != get_proxy(f"ensemble:{GEN10}@b16+meco").version
+    for bad in ("meco@b", "meco@b0", "meco@bx", "@b16"):
+        with pytest.raises(ProxyError, match="NAME@bN"):
+            get_proxy(f"ensemble:{bad}+synflow")
