@@ -2,7 +2,8 @@
 and ``executor`` as one :class:`~nasearch.scoring.settings.ScoringSettings`.
 
 :func:`scoring_settings` is the one place a config becomes scoring settings; :func:`make_scorer` is
-the pre-filter's scorer a search config asks for; :func:`require_scores_or_images` checks, before a
+the pre-filter's scorer a search config asks for; :func:`make_featurizer` the features of a learned
+predictor; :func:`require_scores_or_images` checks, before a
 job writes anything, that its scores can be had (stored, or computable from images);
 :func:`store_path` is the store a config reads and writes.
 """
@@ -10,11 +11,13 @@ job writes anything, that its scores can be had (stored, or computable from imag
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from typing import Any
 
 from nasearch.config import Config
 from nasearch.proxies import get_proxy
 from nasearch.scoring import scorer as engine
+from nasearch.scoring.features import Featurizer
 from nasearch.scoring.scorer import ArchScorer, EnsembleScorer, make_arch_scorer
 from nasearch.scoring.settings import ScoringSettings
 from nasearch.scoring.store import default_store_path
@@ -55,6 +58,18 @@ def make_scorer(cfg: Config, bench: object, dataset: str) -> ArchScorer | Ensemb
     return make_arch_scorer(scoring_settings(cfg, bench.space, dataset=dataset), store_path=store_path(cfg))  # type: ignore[attr-defined]
 
 
+def make_featurizer(cfg: Config, bench: object, dataset: str, features: Sequence[str]) -> Featurizer:
+    """The features ``features`` of ``bench.space``'s ``dataset`` cells (:class:`~nasearch.scoring.
+    features.Featurizer`): proxy features scored with the settings of ``cfg.proxy`` (images, batches,
+    seed, shipped tables, device) and its store (``proxy.source=store``); the ``ghn`` embedding with
+    ``proxy.checkpoint`` (default: the shipped GHN, for the space it was trained on)."""
+    features = [features] if isinstance(features, str) else list(features)
+    return Featurizer(bench.space, features,  # type: ignore[attr-defined]
+                      settings=scoring_settings(cfg, bench.space, dataset=dataset),  # type: ignore[attr-defined]
+                      store_path=store_path(cfg),
+                      ghn_checkpoint=cfg.proxy.checkpoint if "ghn" in features else None)
+
+
 def require_scores_or_images(proxy: str, dataset: str, cells: list, cfg: Config, space: SearchSpace,
                              where: str, shipped: bool | None = None) -> str:
     """:func:`nasearch.scoring.scorer.require_scores_or_images` with the settings of ``cfg.proxy`` (the
@@ -66,4 +81,4 @@ def require_scores_or_images(proxy: str, dataset: str, cells: list, cfg: Config,
     return engine.require_scores_or_images(settings, cells, store_path=store_path(cfg), where=where)
 
 
-__all__ = ["make_scorer", "require_scores_or_images", "scoring_settings", "store_path", "workers"]
+__all__ = ["make_featurizer", "make_scorer", "require_scores_or_images", "scoring_settings", "store_path", "workers"]

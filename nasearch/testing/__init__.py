@@ -19,6 +19,9 @@ test module, set the class attribute naming your plugin, and pytest collects the
   interleaving (alone and behind a pre-filter), same seed same trajectory, searches every space.
 * :class:`ProxyContract` (``name``): sane metadata, a finite score on a small network of each space,
   deterministic for a seed and independent of the global RNG, data-free proxies ignore the images.
+* :class:`PredictorContract` (``name``): registered and documented, fit/predict/predict_dist/members
+  shapes and values, non-finite features accepted, same seed same predictions (in another process
+  too), bad params and misuse are errors naming the value, learns a smooth function.
 * :class:`ExecutorContract` (``name``, ``options``): built by ``make_executor``, the same scores as
   in-process scoring bit for bit, only missing cells sent, resume from the store.
 * :class:`StoreContract` (:meth:`~StoreContract.make_store`): put/get round trip, first write wins,
@@ -44,6 +47,7 @@ from nasearch.testing._common import (
 )
 from nasearch.testing.benchmarks import BenchmarkContract
 from nasearch.testing.executors import Counting, ExecutorContract
+from nasearch.testing.predictors import PredictorContract
 from nasearch.testing.proxies import ProxyContract
 from nasearch.testing.spaces import SpaceContract
 from nasearch.testing.store import StoreContract
@@ -65,6 +69,6 @@ def contract_classes(contract: type, names: Iterable[str], prefix: str = "Test",
     return out
 
 
-__all__ = ["BenchmarkContract", "Counting", "ExecutorContract", "IndexBench", "ProxyContract", "SpaceContract",
-           "StoreContract", "StrategyContract", "benchmark_for_space", "contract_classes", "non_trivial",
+__all__ = ["BenchmarkContract", "Counting", "ExecutorContract", "IndexBench", "PredictorContract", "ProxyContract",
+           "SpaceContract", "StoreContract", "StrategyContract", "benchmark_for_space", "contract_classes", "non_trivial",
            "sample_archs", "synthetic_batches"]
