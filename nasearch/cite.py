@@ -261,6 +261,29 @@ BIBTEX: dict[str, str] = {
   pages     = {1437--1446},
   year      = {2018},
 }""",
+    "white2021bananas": r"""@inproceedings{white2021bananas,
+  title     = {{BANANAS}: Bayesian Optimization with Neural Architectures for Neural Architecture Search},
+  author    = {White, Colin and Neiswanger, Willie and Savani, Yash},
+  booktitle = {Proceedings of the AAAI Conference on Artificial Intelligence},
+  volume    = {35},
+  number    = {12},
+  pages     = {10293--10301},
+  year      = {2021},
+}""",
+    "he2024robot": r"""@inproceedings{he2024robot,
+  title     = {Robustifying and Boosting Training-Free Neural Architecture Search},
+  author    = {He, Zhenfeng and Shu, Yao and Dai, Zhongxiang and Low, Bryan Kian Hsiang},
+  booktitle = {International Conference on Learning Representations (ICLR)},
+  year      = {2024},
+  url       = {https://openreview.net/forum?id=qPloNoDJZn},
+}""",
+    "akiba2019optuna": r"""@inproceedings{akiba2019optuna,
+  title     = {Optuna: A Next-generation Hyperparameter Optimization Framework},
+  author    = {Akiba, Takuya and Sano, Shotaro and Yanase, Toshihiko and Ohta, Takeru and Koyama, Masanori},
+  booktitle = {Proceedings of the 25th ACM SIGKDD International Conference on Knowledge Discovery and Data Mining},
+  pages     = {2623--2631},
+  year      = {2019},
+}""",
     # ---- tools (Hydra's entry is the one its README asks for)
     "yadan2019hydra": r"""@misc{yadan2019hydra,
   title        = {Hydra - A framework for elegantly configuring complex applications},
@@ -343,6 +366,9 @@ STRATEGIES: dict[str, tuple[str, ...]] = {
     "rea": ("real2019regularized",),
     "reinforce": ("williams1992reinforce", "zoph2017nas"),
     "bohb": ("falkner2018bohb",),
+    "predictor": ("white2021bananas",),
+    "robot": ("he2024robot",),
+    "optuna": ("akiba2019optuna",),
 }
 """Every registered strategy (random search: the method, and the paper that made it NAS's baseline)."""
 
@@ -407,6 +433,12 @@ def _uses(cfgs: Iterable[Config]) -> dict[str, list[str]]:
         add("benchmark", bench)
         if cfg.task == "search":
             add("strategy", cfg.strategy.name)
+            features = cfg.strategy.params.get("features") or ()  # a learning strategy's proxy features
+            for f in ([features] if isinstance(features, str) else features):
+                base = str(f).partition(":")[0]
+                if base in PROXIES:  # "encoding" cites nothing; "ghn" (the GHN embedding) cites the GHN
+                    for name in _cited_proxies(str(f)):
+                        add("proxy", name)
         if cfg.task == "mpi":
             for p in cfg.mpi.proxies:
                 for name in _cited_proxies(p):

@@ -66,6 +66,9 @@ class ArmSpec:
     runs: int
     scorer: Any = None
     """A picklable ``ArchScorer`` (nasearch.scoring.scorer) or None."""
+    featurizer: Any = None
+    """A picklable ``Featurizer`` (nasearch.scoring.features) for a strategy that learns from cell
+    features (``uses_features``), built once per arm from ``strategy.params.features``; else None."""
 
     def factors(self, search_fidelity: int) -> dict[str, Any]:
         return {
@@ -134,7 +137,9 @@ def _run_chunk(indices: list[int]) -> list[tuple[dict[str, Any], dict[str, Any]]
 def _one_run(bench: Benchmark, spec: ArmSpec, i: int) -> tuple[dict[str, Any], dict[str, Any]]:
     # the i-th child of SeedSequence(seed).spawn(runs), made directly (spawning all runs per run is O(runs))
     rng = np.random.default_rng(np.random.SeedSequence(spec.seed, spawn_key=(i,)))
-    inner = get_strategy(spec.strategy)(rng, space=bench.space, fidelities=bench.fidelities, **spec.strategy_params)
+    extra = {"featurizer": spec.featurizer} if spec.featurizer is not None else {}
+    inner = get_strategy(spec.strategy)(rng, space=bench.space, fidelities=bench.fidelities, **spec.strategy_params,
+                                        **extra)
     scorer = spec.scorer if spec.proxy != "none" else None
     strategy = PreFilter(inner, scorer, n=spec.n, k=spec.k, cost_fn=scorer.cost if scorer is not None else None)
     t0 = time.perf_counter()
@@ -285,8 +290,13 @@ def prepare_search(cfg: Config) -> SearchPlan:
     it will need or the images to compute them, the device exists. Returns the resolved plan."""
     bench, path, budget = resolve_benchmark(cfg)
     strategy_cls = get_strategy(cfg.strategy.name)
+    featurizer = None
+    if getattr(strategy_cls, "uses_features", False):
+        featurizer = make_strategy_featurizer(cfg, bench, strategy_cls)
+    extra = {"featurizer": featurizer} if featurizer is not None else {}
     try:
-        strategy_cls(np.random.default_rng(0), space=bench.space, fidelities=bench.fidelities, **cfg.strategy.params)
+        strategy_cls(np.random.default_rng(0), space=bench.space, fidelities=bench.fidelities, **cfg.strategy.params,
+                     **extra)
     except TypeError as exc:
         raise BenchmarkError(
             f"strategy.params={dict(cfg.strategy.params)!r} do not fit strategy {cfg.strategy.name!r}: {exc}"
@@ -315,9 +325,12 @@ def prepare_search(cfg: Config) -> SearchPlan:
         seed=cfg.seed,
         runs=cfg.runs,
         scorer=scorer,
+        featurizer=featurizer,
     )
     # in-process by default: a tabular search (vanilla, or every score already stored) costs less than
     # starting worker processes; a pool only when scores must be computed, or when asked for
+    if featurizer is not None and featurizer.coverage() < bench.space.num_archs:
+        covered = False  # features to compute: worker processes
     workers = cfg.workers or (1 if covered else min(os.cpu_count() or 1, 8))
     from nasearch.runfolder import fingerprint
 
@@ -330,8 +343,36 @@ def prepare_search(cfg: Config) -> SearchPlan:
     }
     if scorer is not None:
         derived["proxy.version"] = scorer.version
-    ignore = VANILLA_IGNORED if cfg.proxy.vanilla else ()
+    feature_scorers = getattr(featurizer, "scorers", None) or {}
+    if feature_scorers:
+        derived["strategy.features.version"] = {n: s.version for n, s in feature_scorers.items()}
+    # a strategy's proxy features are scored with the proxy section's settings (and their time charged
+    # with proxy.charge_time), so those keys decide its results even in a vanilla arm
+    ignore = VANILLA_IGNORED if cfg.proxy.vanilla and not feature_scorers else ()
     return SearchPlan(bench=bench, spec=spec, workers=workers, fingerprint=fingerprint(cfg, derived, ignore))
+
+
+def make_strategy_featurizer(cfg: Config, bench: Benchmark, strategy_cls: Any) -> Any:
+    """The featurizer of a strategy that learns from cell features (``uses_features``), built from
+    ``strategy.params.features`` (default: the strategy's own) with the proxy section's scoring
+    settings; it checks, before anything is written, that the features it will compute can be."""
+    import inspect
+
+    from nasearch.experiments.scorer import make_featurizer
+
+    features = cfg.strategy.params.get("features")
+    if features is None:
+        param = inspect.signature(strategy_cls).parameters.get("features")
+        features = param.default if param is not None and param.default is not inspect.Parameter.empty else None
+    if features is None:
+        raise BenchmarkError(
+            f"strategy {cfg.strategy.name!r} learns from cell features but strategy.params has no features "
+            "(a list of feature names, e.g. strategy.params.features=[encoding])"
+        )
+    featurizer = make_featurizer(cfg, bench, cfg.dataset.name, features)
+    if featurizer.coverage() < bench.space.num_archs:
+        featurizer.require_inputs(where=f"strategy={cfg.strategy.name} strategy.params.features")
+    return featurizer
 
 
 def benchmark_table_hash(bench: Benchmark) -> str:

@@ -19,11 +19,22 @@ every registered strategy):
 * Space-generic: a strategy gets its search space at construction (``space=``, a
   :class:`~nasearch.space.base.SearchSpace` or its registry name) and proposes archs of that space
   only through its interface (``sample``, ``mutate``, ``positions``, ``from_choices``, ...).
+
+Strategies that learn from cell features (``uses_features = True``: ``predictor``, ``robot``) take
+two more settings: the param ``features``, a list of feature names (``"encoding"``, proxy names,
+``"ghn"``: :mod:`nasearch.scoring.features`), and the keyword ``featurizer``, an object with the
+``Featurizer`` interface of that module (``featurizer(archs) -> (len(archs), d) float64``,
+``featurizer.cost(archs) -> seconds``, ``names``, ``features``, ``space``). The search task builds the
+featurizer from the config once per arm (``nasearch.experiments.scorer.make_featurizer(cfg, bench,
+dataset, params["features"])``) and passes it. Constructed without one, such a strategy uses
+``nasearch.scoring.features.encoding_featurizer(space)`` when ``features`` is just ``["encoding"]`` and
+refuses anything else with a :class:`StrategyError` (:func:`resolve_featurizer`).
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -44,6 +55,12 @@ class StrategyError(NasearchError):
 class Strategy(ABC):
     name: ClassVar[str] = ""
     paper: ClassVar[str] = ""
+    uses_features: ClassVar[bool] = False
+    """True for a strategy that learns from cell features: it takes the keyword ``featurizer`` (an
+    object with the ``Featurizer`` interface of :mod:`nasearch.scoring.features`) and the param
+    ``features`` (a list of feature names). The search task builds the featurizer from the config and
+    passes it; without one the strategy uses ``encoding_featurizer(space)`` when ``features`` is just
+    ``["encoding"]`` and refuses otherwise (:func:`resolve_featurizer`)."""
 
     def __init__(
         self, rng: np.random.Generator, *, space: SearchSpace | str, fidelities: tuple[int, ...] = ()
@@ -71,8 +88,59 @@ class Strategy(ABC):
         return 0.0
 
 
+def check_features(features: Any, who: str) -> tuple[str, ...]:
+    """The ``features`` param of a strategy that uses features as a tuple of names: a non-empty list
+    of distinct non-empty strings, else a :class:`StrategyError` naming the value."""
+    if isinstance(features, str) or not isinstance(features, Sequence) or not features or not all(
+        isinstance(f, str) and f for f in features
+    ):
+        raise StrategyError(
+            f"{who} features={features!r} is invalid: expected a non-empty list of feature names "
+            "('encoding', proxy names such as synflow or params, 'ghn'), e.g. features=[encoding]"
+        )
+    if len(set(features)) != len(features):
+        raise StrategyError(f"{who} features={list(features)!r} names a feature twice")
+    return tuple(features)
+
+
+def resolve_featurizer(featurizer: Any, features: tuple[str, ...], space: SearchSpace, who: str) -> Any:
+    """The featurizer a strategy that uses features works with: ``featurizer`` when given (it must
+    be callable, have ``cost``, and be of ``space`` and ``features`` where it says so), else
+    ``encoding_featurizer(space)`` when ``features`` is ``("encoding",)``; anything else is refused
+    with a :class:`StrategyError` saying how to get one."""
+    if featurizer is None:
+        if features == ("encoding",):
+            from nasearch.scoring.features import encoding_featurizer
+
+            return encoding_featurizer(space)
+        raise StrategyError(
+            f"{who} features={list(features)!r} needs a featurizer (only features=[encoding] works "
+            "without one): run it through the search task, which builds one from the config "
+            "(nasearch.experiments.scorer.make_featurizer), or pass featurizer=... to the constructor"
+        )
+    if not callable(featurizer) or not callable(getattr(featurizer, "cost", None)):
+        raise StrategyError(
+            f"{who} featurizer={featurizer!r} is invalid: expected a Featurizer (callable on a list of "
+            "archs, with cost(archs); nasearch.scoring.features)"
+        )
+    own_space = getattr(featurizer, "space", None)
+    if own_space is not None and own_space is not space:
+        raise StrategyError(
+            f"{who} featurizer is of space {getattr(own_space, 'name', own_space)!r} but the strategy "
+            f"searches space {space.name!r}"
+        )
+    own = getattr(featurizer, "features", None)
+    if own is not None and tuple(own) != features:
+        raise StrategyError(
+            f"{who} featurizer computes features {list(own)!r} but the strategy's features param is "
+            f"{list(features)!r}: build the featurizer from the same list"
+        )
+    return featurizer
+
+
 BUILTIN_MODULES: tuple[str, ...] = tuple(
-    f"nasearch.strategies.{m}" for m in ("random_search", "evolution", "reinforce", "bohb")
+    f"nasearch.strategies.{m}"
+    for m in ("random_search", "evolution", "reinforce", "bohb", "predictor", "robot", "optuna_sampler")
 )
 """The modules of this package that define strategies (``prefilter`` wraps them and is not one)."""
 

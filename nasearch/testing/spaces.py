@@ -42,6 +42,10 @@ class SpaceContract(ContractBase):
     """Spaces up to this size are round-tripped over every arch, bigger ones on a sample of 500."""
     strategies: ClassVar[tuple[str, ...] | None] = None
     """Strategies that must search this space (None: every registered strategy)."""
+    strategy_settings: ClassVar[dict[str, dict[str, Any]]] = {}
+    """Keyword settings per strategy name for the searches below (merged over :meth:`settings_for`'s
+    defaults). A strategy that learns from cell features (``uses_features``) gets a space-generic
+    stand-in featurizer by default (:func:`nasearch.testing.featurizers.stand_in_settings`)."""
     proxies: ClassVar[tuple[str, ...] | None] = None
     """Proxies that must give finite scores on this space's networks (None: every registered proxy)."""
     does_not_apply: ClassVar[dict[str, str]] = {}
@@ -244,6 +248,21 @@ class SpaceContract(ContractBase):
         :class:`~nasearch.testing.IndexBench` (override to choose)."""
         return benchmark_for_space(space)
 
+    def settings_for(self, strategy_name: str) -> dict[str, Any]:
+        """The keyword settings a strategy is built with here: a stand-in featurizer for one that
+        learns from features (and a small forest for ``predictor``, which refits at every step), then
+        :attr:`strategy_settings`."""
+        from nasearch.strategies import get_strategy
+        from nasearch.testing.featurizers import stand_in_settings
+
+        out: dict[str, Any] = {}
+        if strategy_name == "predictor":
+            out["model_params"] = {"n_estimators": 5}
+        elif getattr(get_strategy(strategy_name), "uses_features", False):
+            out.update(stand_in_settings())
+        out.update(self.strategy_settings.get(strategy_name, {}))
+        return out
+
     @pytest.mark.parametrize("pf", ["vanilla", "prefilter"])
     def test_every_strategy_searches_this_space(self, space: Any, strategy_name: str, pf: str) -> None:
         from nasearch.search import Budget, run_search
@@ -258,7 +277,8 @@ class SpaceContract(ContractBase):
             return -np.array([a.index for a in archs], dtype=float)
 
         def run(seed: int) -> Any:
-            inner = get_strategy(strategy_name)(np.random.default_rng(seed), space=space, fidelities=bench.fidelities)
+            inner = get_strategy(strategy_name)(np.random.default_rng(seed), space=space, fidelities=bench.fidelities,
+                                                **self.settings_for(strategy_name))
             st = PreFilter(inner, proxy, n=4) if pf == "prefilter" else inner
             return run_search(bench, st, dataset, Budget(queries=40))
 
