@@ -101,6 +101,11 @@ class ProxyConf:
     """Minibatches per score (default: the proxy's minimum, e.g. 2 for ZiCo)."""
     image_dataset: str | None = None
     """Images the proxy sees (default: the search dataset)."""
+    network: str | None = None
+    """The task whose networks a search's proxy scores (default: the search dataset). TransNAS's
+    decoder tasks (autoencoder, segmentsemantic, normal, room_layout) have networks no proxy reads:
+    screen them by a classification task's network of the same cell (``proxy.network=class_scene``,
+    as the cross-space study correlates them)."""
     seed: int = 0
     """Initialisation/minibatch seed of the scores (one score per cell, shared by all runs)."""
     source: str = "store"

@@ -237,7 +237,8 @@ def run_arm(
 
 
 VANILLA_IGNORED = ("proxy.k", "proxy.batch_size", "proxy.num_batches", "proxy.image_dataset", "proxy.seed",
-                   "proxy.charge_time", "proxy.program", "proxy.members", "proxy.combine", "proxy.ranking")
+                   "proxy.charge_time", "proxy.program", "proxy.members", "proxy.combine", "proxy.ranking",
+                   "proxy.network")
 """Proxy settings that cannot change a vanilla search (no proxy, or N = 1: nothing is screened): left
 out of its settings fingerprint."""
 
@@ -306,7 +307,7 @@ def prepare_search(cfg: Config) -> SearchPlan:
     if not cfg.proxy.vanilla:
         from nasearch.experiments.scorer import make_scorer
 
-        scorer = make_scorer(cfg, bench, cfg.dataset.name)
+        scorer = make_scorer(cfg, bench, cfg.proxy.network or cfg.dataset.name)
         covered = scorer.coverage() >= bench.space.num_archs
         if not covered:
             scorer.require_inputs(where="proxy=" + cfg.proxy.name)
@@ -369,7 +370,7 @@ def make_strategy_featurizer(cfg: Config, bench: Benchmark, strategy_cls: Any) -
             f"strategy {cfg.strategy.name!r} learns from cell features but strategy.params has no features "
             "(a list of feature names, e.g. strategy.params.features=[encoding])"
         )
-    featurizer = make_featurizer(cfg, bench, cfg.dataset.name, features)
+    featurizer = make_featurizer(cfg, bench, cfg.proxy.network or cfg.dataset.name, features)
     if featurizer.coverage() < bench.space.num_archs:
         featurizer.require_inputs(where=f"strategy={cfg.strategy.name} strategy.params.features")
     return featurizer
