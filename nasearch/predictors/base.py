@@ -22,7 +22,8 @@ Contract (:class:`nasearch.testing.PredictorContract` checks it over every regis
   by ``sign(x) * log1p(|x|)`` before fitting and predicting (:data:`WIDE`). synflow reaches ``2e49``
   on NB201: scikit-learn's trees work in float32 and overflow on it, and a GP or a network standardises
   such a column into one spike. The map is monotone, so a tree partitions the training cells as on
-  the raw values; other columns are used as they are.
+  the raw values; other columns are used as they are, except that a value a cell to predict holds
+  beyond ``+-1e30`` in them (far outside every training value) is clipped there.
 * Reproducible: the same ``seed`` and data give the same predictions in another process, with any
   thread count (models run single-threaded: ``n_jobs=1``).
 
@@ -150,12 +151,16 @@ class Predictor(ABC):
         return self._narrow(self._missing.transform(X))
 
     def _narrow(self, X: np.ndarray) -> np.ndarray:
-        """The wide columns (:data:`WIDE`) log-compressed; ``X`` itself when there are none."""
-        if not self._wide.any():
+        """The wide columns (:data:`WIDE`) log-compressed, the others clipped to ``+-WIDE`` (a
+        training set's narrow column holds nothing beyond it; a cell to predict may); ``X`` itself
+        when nothing changes."""
+        wide = self._wide
+        if not wide.any() and not (np.abs(X) > WIDE).any():
             return X
         X = X.copy()
-        w = X[:, self._wide]
-        X[:, self._wide] = np.sign(w) * np.log1p(np.abs(w))
+        w = X[:, wide]
+        X[:, wide] = np.sign(w) * np.log1p(np.abs(w))
+        X[:, ~wide] = np.clip(X[:, ~wide], -WIDE, WIDE)
         return X
 
     def __repr__(self) -> str:

@@ -31,3 +31,15 @@ def test_only_wide_columns_are_compressed_so_narrow_inputs_reach_the_model_uncha
 
     ref = RandomForestRegressor(n_estimators=200, random_state=3, n_jobs=1).fit(X, y)
     assert np.array_equal(a.predict(X), ref.predict(X))
+
+
+@pytest.mark.parametrize("name", predictor_names())
+def test_a_cell_to_predict_far_outside_the_training_range_is_predicted(name):
+    """Training values of a column below 1e30 (kept raw), a candidate at 1e45: no float32 overflow."""
+    rng = np.random.default_rng(0)
+    X = np.column_stack([rng.uniform(0, 10, 60), rng.normal(size=60)])
+    y = X[:, 0] + rng.normal(size=60) * 0.1
+    p = make_predictor(name, seed=1).fit(X, y)
+    far = np.array([[1e45, 0.0], [-1e45, 0.0], [5.0, 0.0]])
+    mean, std = p.predict_dist(far)
+    assert np.isfinite(mean).all() and np.isfinite(std).all()
