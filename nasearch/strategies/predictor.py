@@ -48,8 +48,11 @@ against random search's 92.94 (paired t = 2.0), 0.4 s per run.
 What ``n > 1`` means: ``ask(n)`` returns the ``n`` best candidates by the acquisition of ONE model fit
 (one Thompson draw per candidate), i.e. the next proposal and its runners-up, for a pre-filter to
 choose among (with a proxy pre-filter the predictor shortlists and the proxy picks). In the
-initialisation phase, ``n`` distinct uniform cells. Fewer than ``n`` come back only when there are
-fewer candidates.
+initialisation phase, ``n`` distinct uniform cells. The candidates are at least ``n``: when the best
+parents' untold neighbours are fewer (NB201 cells have 24 neighbours; a pre-filter may ask for 100),
+the neighbours of the next-best told cells are added, then uniform untold cells, so ``ask(n)``
+always returns ``n`` cells and a pre-filter always has its free choice (returning fewer would tell it
+there is none, and it would pass every one on unscreened).
 
 Overhead: :meth:`take_overhead_seconds` returns the featurizer's recorded ``cost`` of the cells
 featurized for the first time in this run (told cells and candidates; each distinct cell is charged
@@ -203,9 +206,9 @@ class PredictorSearch(Strategy):
         finite = [a for a, y in told.items() if y == y]
         if len(told) < self.num_init or len(finite) < 2:
             return self._uniform(n)
-        candidates = self._candidates()
-        if not candidates:
-            return self._uniform(n)
+        candidates = self._candidates(max(n, self.num_candidates))
+        if len(candidates) < n:  # the told cells' neighbourhoods are spent: uniform untold cells
+            candidates += [a for a in self._uniform(n - len(candidates), avoid=set(candidates))]
         X = self._cache(finite + candidates)
         X_train, X_cand = X[: len(finite)], X[len(finite) :]
         y = np.array([told[a] for a in finite])
@@ -230,36 +233,40 @@ class PredictorSearch(Strategy):
         return self._cache.take_cost()
 
     # ------------------------------------------------------------------ helpers
-    def _uniform(self, n: int) -> list[Arch]:
-        """``n`` distinct uniform cells, none told before (when the space allows)."""
+    def _uniform(self, n: int, avoid: set | None = None) -> list[Arch]:
+        """``n`` distinct uniform cells, none told before nor in ``avoid`` (when the space allows)."""
         sample, rng, told = self.space.sample, self.rng, self._told
+        avoid = avoid or set()
         out: list[Arch] = []
         for _ in range(n):
             for _ in range(_RANDOM_TRIES):
                 a = sample(rng)
-                if a not in told and a not in out:
+                if a not in told and a not in out and a not in avoid:
                     break
             out.append(a)
         return out
 
-    def _candidates(self) -> list[Arch]:
+    def _candidates(self, want: int) -> list[Arch]:
+        """Up to ``want`` distinct untold cells: ``per_parent`` random neighbours of each of the best
+        ``PATIENCE * num_parents`` told cells (BANANAS's mutation step), then, while short of
+        ``want``, every untold neighbour of the next-best told cells."""
         told = self._told
         order = sorted(told, key=lambda a: -told[a] if told[a] == told[a] else math.inf)  # stable: ties keep tell order
-        parents = order[: PATIENCE * self.num_parents]
         per_parent = -(-self.num_candidates // self.num_parents)
         neighbours, rng = self.space.neighbours, self.rng
         seen = set(told)
         out: list[Arch] = []
-        for p in parents:
-            if len(out) >= self.num_candidates:
+        for rank, p in enumerate(order):
+            if len(out) >= want or (rank >= PATIENCE * self.num_parents and len(out) >= self.num_candidates):
                 break
             nbrs = neighbours(p)  # the cells space.mutate draws from, uniformly
-            for i in rng.permutation(len(nbrs))[:per_parent].tolist():
+            take = per_parent if rank < PATIENCE * self.num_parents else len(nbrs)
+            for i in rng.permutation(len(nbrs))[:take].tolist():
                 c = nbrs[i]
                 if c not in seen:
                     seen.add(c)
                     out.append(c)
-        return out[: self.num_candidates]
+        return out[:want]
 
     def told_fitness(self) -> dict[Arch, float]:
         """The told cells and their fitness (validation accuracy; NaN kept), in tell order."""

@@ -118,6 +118,21 @@ def test_predictor_mutates_the_best_cells_and_charges_each_new_cell_once(nb201_t
     assert best in st._cache.rows
 
 
+def test_predictor_always_gives_a_prefilter_its_n_candidates(nb201_table):
+    """N = 100 exceeds the best cell's 24 neighbours: the next-best cells' neighbours, then uniform
+    cells, fill the shortlist (fewer than N would make the pre-filter pass all of them on unscreened)."""
+    st = _make("predictor", 0, nb201_table, num_init=3, **FAST_FOREST)
+    told = [st.ask(1)[0] for _ in range(3)]
+    for a in told:
+        st.tell(a, nb201_table.query(a, "cifar10", 12), 12)
+    props = st.ask(100)
+    assert len(props) == 100 and len(set(props)) == 100 and not set(props) & set(told)
+    space = nb201_table.space
+    near = [p for p in props if any(p in space.neighbours(t) for t in told)]
+    assert len(near) == len({n for t in told for n in space.neighbours(t)} - set(told))  # every neighbour
+    assert len(props) - len(near) > 0  # and uniform cells beyond them
+
+
 def test_predictor_nan_never_wins():
     """Parents are mutated best first, a NaN result last; the model fits on the finite results only
     (a NaN target would be refused by the predictor)."""
@@ -127,7 +142,7 @@ def test_predictor_nan_never_wins():
     cells = st.ask(3)
     for a, acc in zip(cells, (math.nan, 50.0, 60.0)):
         st.tell(a, Result(acc, acc, 1.0), 12)
-    candidates = st._candidates()
+    candidates = st._candidates(st.num_candidates)
     seen, start = set(cells), 0
     for parent in (cells[2], cells[1], cells[0]):  # 60, 50, NaN: each parent's new neighbours, in turn
         block = {c for c in st.space.neighbours(parent) if c not in seen}
