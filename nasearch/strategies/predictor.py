@@ -208,7 +208,7 @@ class PredictorSearch(Strategy):
             return self._uniform(n)
         candidates = self._candidates(max(n, self.num_candidates))
         if len(candidates) < n:  # the told cells' neighbourhoods are spent: uniform untold cells
-            candidates += [a for a in self._uniform(n - len(candidates), avoid=set(candidates))]
+            candidates += self._uniform(n - len(candidates), avoid=set(candidates))
         X = self._cache(finite + candidates)
         X_train, X_cand = X[: len(finite)], X[len(finite) :]
         y = np.array([told[a] for a in finite])
