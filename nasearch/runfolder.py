@@ -177,11 +177,21 @@ def holds_results(folder: Path) -> bool:
         folder.glob("scores_*.csv"))
 
 
+#: Settings added after folders were first recorded, with the value that reproduces what a folder
+#: recorded before the key existed: a record without the key matches a run with this value.
+ADDED_LATER: dict[str, Any] = {"proxy.network": None}
+
+
+def _setting(settings: Mapping[str, Any], key: str) -> Any:
+    return settings.get(key, ADDED_LATER.get(key, "(not recorded)"))
+
+
 def differences(recorded: Mapping[str, Any], wanted: Mapping[str, Any]) -> list[str]:
-    """Human-readable differences between a folder's record and this run's settings (``runs`` may grow)."""
+    """Human-readable differences between a folder's record and this run's settings (``runs`` may grow;
+    a key of :data:`ADDED_LATER` missing from a record reads as its old value)."""
     out = []
     for k in sorted(set(recorded) | set(wanted)):
-        a, b = recorded.get(k, "(not recorded)"), wanted.get(k, "(not recorded)")
+        a, b = _setting(recorded, k), _setting(wanted, k)
         if a == b:
             continue
         if k == "runs" and isinstance(a, int) and isinstance(b, int) and b >= a:
@@ -284,8 +294,7 @@ def check_sweep(
         for have in found:
             for want in planned:
                 keys = set(have) if rec is None else set(have) | set(want)
-                d = differences({k: have.get(k, "(not recorded)") for k in keys},
-                                {k: want.get(k, "(not recorded)") for k in keys})
+                d = differences({k: _setting(have, k) for k in keys}, {k: _setting(want, k) for k in keys})
                 if not d:
                     best = []
                     break

@@ -234,3 +234,18 @@ def test_damaged_record_is_named(tmp_path, capsys):
     assert cli(capsys, "strategy=rea", *SEARCH, f"hydra.run.dir={w1}")[0] == 0
     (w1 / FINGERPRINT_FILE).write_text("{not json")
     assert_refused(capsys, w1, ["strategy=rea", *SEARCH, f"hydra.run.dir={w1}"], FINGERPRINT_FILE, "damaged")
+
+
+def test_setting_added_later_matches_a_record_without_it(tmp_path):
+    """A folder recorded before ``proxy.network`` existed resumes when this run leaves it at its default
+    (the behaviour the folder was written under) and is refused when this run sets it."""
+    from nasearch.runfolder import ADDED_LATER, FolderError, check_folder, write_fingerprint
+
+    assert ADDED_LATER == {"proxy.network": None}
+    old = {"task": "score", "proxy.name": "synflow"}
+    write_fingerprint(tmp_path / "f", old)
+    assert check_folder(tmp_path / "f", {**old, "proxy.network": None}) == "resume"
+    with pytest.raises(FolderError, match="proxy.network: None in the folder, 'class_scene' in this run"):
+        check_folder(tmp_path / "f", {**old, "proxy.network": "class_scene"})
+    with pytest.raises(FolderError, match=r"other: '\(not recorded\)' in the folder"):
+        check_folder(tmp_path / "f", {**old, "other": 1})
