@@ -47,10 +47,11 @@ def config(*overrides: str) -> Config:
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
-    from nasearch.config import ConfigError, register_configs, validate
+    from nasearch.config import ConfigError, free_key_overrides, register_configs, validate
 
     register_configs()
     GlobalHydra.instance().clear()
+    overrides = tuple(free_key_overrides(list(overrides)))
     try:
         with initialize_config_module(config_module=CONFIG_MODULE, version_base=None):
             try:

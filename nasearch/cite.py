@@ -284,6 +284,38 @@ BIBTEX: dict[str, str] = {
   pages     = {2623--2631},
   year      = {2019},
 }""",
+    # multi-objective search: NSGA-II's sorting and crowding distance (mo_rea's tournament), Syne Tune's
+    # MultiObjectiveRegularizedEvolution (mo_rea follows it), random scalarizations (random_scalarization);
+    # Paria et al. is UAI 2019, published in PMLR volume 115 in 2020 (its proceedings page's year)
+    "deb2002nsga2": r"""@article{deb2002nsga2,
+  title   = {A Fast and Elitist Multiobjective Genetic Algorithm: {NSGA-II}},
+  author  = {Deb, Kalyanmoy and Pratap, Amrit and Agarwal, Sameer and Meyarivan, T.},
+  journal = {IEEE Transactions on Evolutionary Computation},
+  volume  = {6},
+  number  = {2},
+  pages   = {182--197},
+  year    = {2002},
+  doi     = {10.1109/4235.996017},
+}""",
+    "salinas2022synetune": r"""@inproceedings{salinas2022synetune,
+  title     = {Syne Tune: A Library for Large Scale Hyperparameter Tuning and Reproducible Research},
+  author    = {Salinas, David and Seeger, Matthias and Klein, Aaron and Perrone, Valerio and Wistuba, Martin and Archambeau, Cedric},
+  booktitle = {International Conference on Automated Machine Learning (AutoML Conf)},
+  series    = {Proceedings of Machine Learning Research},
+  volume    = {188},
+  year      = {2022},
+  url       = {https://proceedings.mlr.press/v188/salinas22a.html},
+}""",
+    "paria2020random": r"""@inproceedings{paria2020random,
+  title     = {A Flexible Framework for Multi-Objective {Bayesian} Optimization using Random Scalarizations},
+  author    = {Paria, Biswajit and Kandasamy, Kirthevasan and P{\'o}czos, Barnab{\'a}s},
+  booktitle = {Proceedings of The 35th Uncertainty in Artificial Intelligence Conference (UAI)},
+  series    = {Proceedings of Machine Learning Research},
+  volume    = {115},
+  pages     = {766--776},
+  year      = {2020},
+  url       = {https://proceedings.mlr.press/v115/paria20a.html},
+}""",
     # ---- tools (Hydra's entry is the one its README asks for)
     "yadan2019hydra": r"""@misc{yadan2019hydra,
   title        = {Hydra - A framework for elegantly configuring complex applications},
@@ -369,6 +401,8 @@ STRATEGIES: dict[str, tuple[str, ...]] = {
     "predictor": ("white2021bananas",),
     "robot": ("he2024robot",),
     "optuna": ("akiba2019optuna",),
+    "mo_rea": ("real2019regularized", "deb2002nsga2", "salinas2022synetune"),
+    "random_scalarization": ("paria2020random", "real2019regularized"),
 }
 """Every registered strategy (random search: the method, and the paper that made it NAS's baseline)."""
 

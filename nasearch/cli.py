@@ -610,6 +610,9 @@ def main(argv: list[str] | None = None) -> None:
         return
     if argv:
         _check_subcommand(argv[0])
+    from nasearch.config import free_key_overrides
+
+    argv = free_key_overrides(argv)
     hydra_flags = [a for a in argv if a.startswith("-")]
     if any(f in ("--hydra-help", "--info", "-c", "--cfg", "--resolve", "-p", "--package") for f in hydra_flags):
         sys.argv = [sys.argv[0], *argv]

@@ -36,6 +36,24 @@ class ConfigError(NasearchError):
     """A config value out of range or not among the accepted options."""
 
 
+FREE_KEY_SECTIONS: tuple[str, ...] = ("search.constraints",)
+"""Config mappings whose keys are the user's to choose (a constraint per metric the benchmark
+declares): ``search.constraints.flops=50`` adds the key, as Hydra's ``++`` form would
+(:func:`free_key_overrides`)."""
+
+
+def free_key_overrides(overrides: list[str]) -> list[str]:
+    """``overrides`` with every plain ``KEY=VALUE`` below a :data:`FREE_KEY_SECTIONS` mapping written
+    in Hydra's add-or-override form (``++KEY=VALUE``), so such a key need not exist beforehand."""
+    out = []
+    for o in overrides:
+        key = o.partition("=")[0]
+        if "=" in o and not o.startswith(("+", "~")) and any(key.startswith(p + ".") for p in FREE_KEY_SECTIONS):
+            o = "++" + o
+        out.append(o)
+    return out
+
+
 def _bad(key: str, value: Any, accepted: str) -> ConfigError:
     return ConfigError(f"config key {key}={value!r} is not accepted: {accepted}")
 

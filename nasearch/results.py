@@ -46,6 +46,15 @@ FACTORS: tuple[str, ...] = (
     "seed",
 )
 """Columns that define an arm (all runs of one job share them)."""
+OPTIONAL_FACTORS: dict[str, str] = {"workers": "1", "constraints": "", "objectives": ""}
+"""Arm columns a ``runs.csv`` carries only when its arm sets them (issue-39 search modes: simulated
+asynchronous workers, constraints such as ``flops<=50``, a multi-objective search's metrics), each
+with the value a file without the column reads as; so every older file keeps its header and arm."""
+ALL_FACTORS: tuple[str, ...] = FACTORS + tuple(OPTIONAL_FACTORS)
+MO_FIELDS: tuple[str, ...] = ("hypervolume", "hv_ratio", "front")
+"""Run columns of a multi-objective search: the normalised hypervolume of the final front (evaluated
+cells' objectives at the final fidelity, test accuracy for accuracy), its ratio to the true front's
+(from the whole table), and the front's cells."""
 RUN_FIELDS: tuple[str, ...] = (
     "run",
     "queries",
@@ -60,11 +69,13 @@ three, before any other dataset); a file format of the past, read and resumed (:
 never written afresh."""
 
 
-def row_fields(datasets: Sequence[str]) -> tuple[str, ...]:
+def row_fields(datasets: Sequence[str], optional: Sequence[str] = (), extra: Sequence[str] = ()) -> tuple[str, ...]:
     """``runs.csv`` columns of a benchmark with these datasets (``bench.datasets``, in its order): the
-    arm's factors, the run's fields, ``test_<d>`` for each dataset, ``valid_<d>`` for each, ``version``."""
-    return (FACTORS + RUN_FIELDS + tuple(f"test_{d}" for d in datasets) + tuple(f"valid_{d}" for d in datasets)
-            + ("version",))
+    arm's factors (and the ``optional`` ones of :data:`OPTIONAL_FACTORS` it sets), the run's fields,
+    ``test_<d>`` for each dataset, ``valid_<d>`` for each, ``extra`` run fields (:data:`MO_FIELDS`),
+    ``version``."""
+    return (FACTORS + tuple(optional) + RUN_FIELDS + tuple(f"test_{d}" for d in datasets)
+            + tuple(f"valid_{d}" for d in datasets) + tuple(extra) + ("version",))
 
 
 def legacy_row_fields(datasets: Sequence[str]) -> tuple[str, ...]:
@@ -88,9 +99,12 @@ def header_datasets(header: Sequence[str]) -> tuple[str, ...]:
 
 def read_run_rows(path: Path) -> list[dict[str, str]]:
     """Rows of a ``runs.csv`` of any benchmark, old layouts included (its header must be
-    :func:`row_fields` of the datasets it holds)."""
+    :func:`row_fields` of the datasets it holds, with the optional factors and run fields it has)."""
     path = Path(path)
-    return read_rows(path, row_fields(header_datasets(read_header(path))))
+    header = read_header(path)
+    optional = tuple(f for f in OPTIONAL_FACTORS if f in header)
+    extra = tuple(f for f in MO_FIELDS if f in header)
+    return read_rows(path, row_fields(header_datasets(header), optional, extra))
 
 
 CURVE_POINTS = 50
@@ -209,19 +223,30 @@ class ArmSummary:
     delta: float | None = None
     """Mean paired difference (this arm - vanilla) on the search dataset, in points."""
     vanilla: str = ""
+    hv_ratio: float | None = None
+    """Multi-objective arms: mean ratio of the final front's hypervolume to the true front's."""
 
     @property
     def label(self) -> str:
         f = self.factors
+        mode = []  # the optional factors an arm sets (simulated workers, constraints, objectives)
+        if str(f.get("workers") or "1") != "1":
+            mode.append(f"K={f['workers']} workers")
+        if f.get("constraints"):
+            mode.append(str(f["constraints"]))
+        if f.get("objectives"):
+            mode.append("objectives " + str(f["objectives"]))
         if is_vanilla(f):
             # a `proxy=none proxy.n=10,100` sweep keeps one vanilla row per N: name them apart
-            return f"{f['strategy']}" + (f" (vanilla, N={f['n']} sweep)" if str(f.get("n", "1")) != "1" else "")
+            if str(f.get("n", "1")) != "1":
+                mode.append(f"vanilla, N={f['n']} sweep")
+            return f"{f['strategy']}" + (f" ({', '.join(mode)})" if mode else "")
         extra = [f"N={f['n']}"]
         if f.get("k", "1") != "1":
             extra.append(f"k={f['k']}")
         if str(f.get("charge_time", "False")).lower() == "true":
             extra.append("proxy time charged")
-        return f"{f['strategy']}+{f['proxy']} ({', '.join(extra)})"
+        return f"{f['strategy']}+{f['proxy']} ({', '.join(extra + mode)})"
 
 
 def is_vanilla(factors: dict[str, str]) -> bool:
@@ -245,9 +270,10 @@ def arm_key(row: dict[str, str]) -> tuple[str, ...]:
     with its N kept: a sweep ``proxy=zico,synflow proxy.n=1,10`` runs the same vanilla search twice
     (``zico`` and ``synflow`` at N=1) and the collected table shows it once, while
     ``proxy=none,gradsign proxy.n=10,100`` keeps a vanilla row beside each N, as asked."""
+    opt = tuple(row.get(f) or d for f, d in OPTIONAL_FACTORS.items())
     if is_vanilla(row):
-        return tuple(VANILLA_FACTORS.get(f, row[f]) for f in FACTORS)
-    return tuple(row[f] for f in FACTORS)
+        return tuple(VANILLA_FACTORS.get(f, row[f]) for f in FACTORS) + opt
+    return tuple(row[f] for f in FACTORS) + opt
 
 
 def group_arms(rows: Iterable[dict[str, str]]) -> dict[tuple[str, ...], list[dict[str, str]]]:
@@ -279,7 +305,7 @@ def summarize(rows: Iterable[dict[str, str]]) -> list[ArmSummary]:
     arms = group_arms(rows)
     out: list[ArmSummary] = []
     for key, rs in arms.items():
-        factors = dict(zip(FACTORS, key))
+        factors = dict(zip(ALL_FACTORS, key))
         mean, std = {}, {}
         for d in datasets:
             vals = np.array([_float(r.get(f"test_{d}")) for r in rs])
@@ -295,10 +321,11 @@ def summarize(rows: Iterable[dict[str, str]]) -> list[ArmSummary]:
                 queries=float(np.mean([_float(r["queries"]) for r in rs])),
                 sim_seconds=float(np.mean([_float(r["sim_seconds"]) for r in rs])),
                 overhead_seconds=float(np.mean([_float(r["overhead_seconds"]) for r in rs])),
+                hv_ratio=float(np.nanmean([_float(r.get("hv_ratio")) for r in rs])) if factors.get("objectives") else None,
             )
         )
     # pair every assisted arm with the vanilla arm of the same strategy and setting
-    pair_keys = [f for f in FACTORS if f not in ("proxy", "n", "k", "charge_time")]
+    pair_keys = [f for f in ALL_FACTORS if f not in ("proxy", "n", "k", "charge_time")]
     vanillas: dict[tuple[str, ...], tuple[ArmSummary, list[dict[str, str]]]] = {}
     for s, (_key, rs) in zip(out, arms.items()):
         if is_vanilla(s.factors):
@@ -310,7 +337,8 @@ def summarize(rows: Iterable[dict[str, str]]) -> list[ArmSummary]:
         if match is None:
             continue
         v, vrs = match
-        col = f"test_{s.factors['dataset']}"
+        # a multi-objective arm is compared by its front's hypervolume ratio, any other by test accuracy
+        col = "hv_ratio" if s.factors.get("objectives") else f"test_{s.factors['dataset']}"
         a = {r["run"]: _float(r.get(col)) for r in rs}
         b = {r["run"]: _float(r.get(col)) for r in vrs}
         common = sorted(set(a) & set(b), key=int)
@@ -343,7 +371,9 @@ def summary_fields(summaries: list[ArmSummary], datasets: Sequence[str] = ()) ->
     ds = dict.fromkeys(datasets)
     for s in summaries:
         ds.update(dict.fromkeys(s.mean))
-    return SUMMARY_HEAD + tuple(f"{m}_{d}" for d in ds for m in ("mean", "std")) + SUMMARY_TAIL
+    opt = tuple(f for f, d in OPTIONAL_FACTORS.items() if any((s.factors.get(f) or d) != d for s in summaries))
+    mo = ("hv_ratio",) if any(s.hv_ratio is not None for s in summaries) else ()
+    return SUMMARY_HEAD + opt + tuple(f"{m}_{d}" for d in ds for m in ("mean", "std")) + mo + SUMMARY_TAIL
 
 
 def summary_rows(summaries: list[ArmSummary]) -> list[dict[str, Any]]:
@@ -351,6 +381,9 @@ def summary_rows(summaries: list[ArmSummary]) -> list[dict[str, Any]]:
     for s in summaries:
         r: dict[str, Any] = {k: s.factors.get(k, "") for k in ("strategy", "proxy", "n", "k", "benchmark", "dataset", "budget_seconds", "budget_queries")}
         r["runs"] = s.runs
+        for f, d in OPTIONAL_FACTORS.items():
+            r[f] = s.factors.get(f) or d
+        r["hv_ratio"] = "" if s.hv_ratio is None else round(s.hv_ratio, 6)
         for d in s.mean:
             r[f"mean_{d}"] = round(s.mean[d], 4) if not math.isnan(s.mean[d]) else ""
             r[f"std_{d}"] = round(s.std[d], 4) if not math.isnan(s.std[d]) else ""
@@ -366,15 +399,21 @@ def summary_rows(summaries: list[ArmSummary]) -> list[dict[str, Any]]:
 def markdown_table(summaries: list[ArmSummary]) -> str:
     """GradSign Table 5 shaped: one row per arm, test accuracy mean +- std per dataset, p vs vanilla."""
     present = [d for d in (summaries[0].mean if summaries else ()) if any(not math.isnan(s.mean[d]) for s in summaries)]
-    head = ["method", "search on", "runs", *present, "queries", "vs vanilla (paired Wilcoxon)"]
+    mo = any(s.hv_ratio is not None for s in summaries)
+    head = ["method", "search on", "runs", *present, *(["HV ratio"] if mo else []), "queries",
+            "vs vanilla (paired Wilcoxon)"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for s in summaries:
         cells = [s.label, f"{s.factors['benchmark']}/{s.factors['dataset']}", str(s.runs)]
         for d in present:
             cells.append("-" if math.isnan(s.mean[d]) else f"{s.mean[d]:.2f} +- {s.std[d]:.2f}")
+        if mo:
+            cells.append("-" if s.hv_ratio is None else f"{s.hv_ratio:.4f}")
         cells.append(f"{s.queries:.1f}")
         if s.p_value is None:
             cells.append("")
+        elif s.hv_ratio is not None:
+            cells.append(f"{s.delta:+.4f} HV ratio, p={s.p_value:.3g}")
         else:
             cells.append(f"{s.delta:+.2f} pts, p={s.p_value:.3g}")
         lines.append("| " + " | ".join(cells) + " |")
@@ -481,7 +520,7 @@ def collect(root: Path, out_prefix: str = "collected") -> list[ArmSummary]:
     write_text(root / f"{out_prefix}.md", md)
     by_strategy: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = defaultdict(dict)
     for s in summaries:
-        key = tuple(s.factors[f] for f in FACTORS)
+        key = tuple(s.factors[f] for f in ALL_FACTORS)
         if key in curves_by_arm:
             by_strategy[s.factors["strategy"]][s.label] = curves_by_arm[key]
     if len(by_strategy) > 1:
@@ -498,7 +537,7 @@ def collect(root: Path, out_prefix: str = "collected") -> list[ArmSummary]:
         xlabel = "simulated seconds" if first.factors["budget_seconds"] else "queries"
         plot_curves(
             curves,
-            root / f"{out_prefix}_{strategy}.png",
+            root / f"{out_prefix}_{strategy.replace(':', '-')}.png",
             xlabel=xlabel,
             title=f"{strategy} on {first.factors['benchmark']}/{first.factors['dataset']}",
         )

@@ -179,7 +179,7 @@ def holds_results(folder: Path) -> bool:
 
 #: Settings added after folders were first recorded, with the value that reproduces what a folder
 #: recorded before the key existed: a record without the key matches a run with this value.
-ADDED_LATER: dict[str, Any] = {"proxy.network": None}
+ADDED_LATER: dict[str, Any] = {"proxy.network": None, "search.simulated_workers": 1, "search.objectives": None}
 
 
 def _setting(settings: Mapping[str, Any], key: str) -> Any:

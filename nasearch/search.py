@@ -11,14 +11,26 @@ Budget semantics follow the NATS-Bench baseline scripts: the loop runs while the
 time budget, so the query that crosses it still counts (NB201's original RANDOM.py / R_EA.py drop that
 last query instead; the difference is one evaluation per run). A query budget stops after exactly
 that many evaluations.
+
+Asynchronous workers (``workers=K``, the simulator backend of Syne Tune in spirit): K evaluations are
+in flight on the simulated clock, each finishing at its start plus its tabulated training time; the
+clock jumps to the next finish, the strategy is told that result and asked for a new proposal for
+the freed worker. No evaluation starts once the clock has reached the time budget; those already
+running finish and count, as the crossing query does with one worker (so a run may end up to one
+training time past the budget, with up to K results there). The strategy's compute (``charge_overhead``)
+delays the start of the proposal it produced: the scheduler is one process that asks in turn.
+With one worker the calls, the clock's arithmetic and the results are those of the sequential loop.
 """
 
 from __future__ import annotations
 
+import heapq
 import math
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
 
-from nasearch.benchmarks.base import Benchmark, BenchmarkError, check_dataset, resolve_fidelity
+from nasearch.benchmarks.base import Benchmark, BenchmarkError, Result, check_dataset, resolve_fidelity
 from nasearch.errors import NasearchError
 from nasearch.strategies.base import Arch, Strategy
 
@@ -52,6 +64,10 @@ class Trajectory:
     fidelities: list[int] = field(default_factory=list)
     valid_accs: list[float] = field(default_factory=list)
     incumbents: list[Arch] = field(default_factory=list)
+    objective_values: list[tuple[float, ...]] = field(default_factory=list)
+    """Multi-objective search: each evaluation's objective values (oriented: higher is better)."""
+    workers: int = 1
+    """Simulated asynchronous workers of the run (``sim_seconds`` is when each evaluation finished)."""
     overhead_seconds: float = 0.0
     """Strategy compute (proxy scoring) over the run, whether or not it was charged to the clock."""
     final: dict[str, float] = field(default_factory=dict)
@@ -71,6 +87,53 @@ class Trajectory:
         return self.sim_seconds[-1] if self.sim_seconds else 0.0
 
 
+def objective_values(
+    benchmark: Benchmark, dataset: str, objectives: tuple[str, ...], where: str = "search.objectives"
+) -> Callable[[Arch, Result, int], tuple[float, ...]]:
+    """The function ``(arch, result, fidelity) -> values`` of a multi-objective search: each metric's
+    value for the evaluated cell, negated where lower is better. ``valid_acc`` and ``train_seconds``
+    are the result's own (at the fidelity evaluated); another metric recorded per fidelity is read at
+    that fidelity; an architecture metric (params, FLOPs, latency) from the benchmark's column.
+    Refused (:class:`BudgetError`): fewer than two objectives, one named twice, an unknown metric, or
+    ``test_acc`` (a search must not select by the test split)."""
+    from nasearch.benchmarks.base import get_metric
+
+    names = tuple(objectives)
+    if len(names) < 2:
+        raise BudgetError(f"{where}={list(names)!r}: a multi-objective search needs at least two metrics, e.g. "
+                          "[valid_acc, latency]; for a single objective leave it unset (null)")
+    if len(set(names)) != len(names):
+        raise BudgetError(f"{where}={list(names)!r} names a metric twice")
+    metrics = []
+    for name in names:
+        try:
+            metric = get_metric(benchmark, name, where=where)
+        except BenchmarkError as exc:
+            raise BudgetError(str(exc)) from None
+        if name == "test_acc":
+            raise BudgetError(f"{where}: test_acc is the held-out figure a search reports, not one it may select "
+                              "by; use valid_acc")
+        metrics.append(metric)
+    columns: dict[tuple[str, int | None], Any] = {}
+
+    def value(metric: Any, arch: Arch, result: Result, fidelity: int) -> float:
+        if metric.name == "valid_acc":
+            v = result.valid_acc
+        elif metric.name == "train_seconds" and result.train_seconds is not None:
+            v = result.train_seconds
+        else:
+            key = (metric.name, fidelity if metric.per_fidelity else None)
+            if key not in columns:
+                columns[key] = benchmark.column(dataset, metric.name, key[1])
+            v = float(columns[key][arch.index])
+        return float(v) if metric.higher_is_better else -float(v)
+
+    def values(arch: Arch, result: Result, fidelity: int) -> tuple[float, ...]:
+        return tuple(value(m, arch, result, fidelity) for m in metrics)
+
+    return values
+
+
 def run_search(
     benchmark: Benchmark,
     strategy: Strategy,
@@ -80,11 +143,21 @@ def run_search(
     fidelity: int | None = None,
     charge_overhead: bool = False,
     report_datasets: tuple[str, ...] | None = None,
+    workers: int = 1,
+    objectives: tuple[str, ...] | None = None,
 ) -> Trajectory:
     """Run ``strategy`` on ``benchmark``/``dataset`` until ``budget`` is spent.
 
     ``fidelity``: epochs of the search queries (default: the benchmark's lowest, NB201's 12-epoch
     protocol). ``charge_overhead``: add the strategy's own compute time (proxy scoring) to the clock.
+    ``workers``: simulated asynchronous workers (K). Each evaluation occupies one from the moment it
+    is asked for until its tabulated training time has passed; the strategy is asked for a new
+    proposal whenever one frees and told results in the order they finish (ties: the one started
+    first). ``workers=1`` is the sequential loop, call for call.
+    ``objectives``: a multi-objective search's metrics (names the benchmark declares, at least two):
+    every result told to the strategy carries their values (``Result.objectives``, each oriented so
+    higher is better) and the trajectory records them (``objective_values``). The incumbent stays the
+    best by validation accuracy.
     """
     check_dataset(benchmark, dataset)
     space = getattr(benchmark, "space", None)
@@ -104,35 +177,59 @@ def run_search(
     for d in report:
         check_dataset(benchmark, d)
 
-    traj = Trajectory()
+    if not (isinstance(workers, int) and workers >= 1):
+        raise BudgetError(f"simulated workers={workers!r} is impossible: expected an integer >= 1")
+    values_of = objective_values(benchmark, dataset, objectives) if objectives else None
+    traj = Trajectory(workers=workers)
     clock = 0.0
     best_acc = -math.inf
     best: Arch | None = None
+    started = 0
+    in_flight: list[tuple[float, int, Arch, int, Result]] = []  # (finish time, start order, arch, fidelity, result)
+    queued: list[Arch] = []  # proposals of one ask beyond the free workers (a pre-filter's k > 1)
+
+    def start(arch: Arch) -> None:
+        nonlocal started
+        f = strategy.fidelity_for(arch) or search_fidelity
+        result = benchmark.query(arch, dataset, f)
+        finish = clock + result.train_seconds if result.train_seconds is not None else clock
+        heapq.heappush(in_flight, (finish, started, arch, f, result))
+        started += 1
+
+    def spent() -> bool:
+        return budget.queries is not None and started >= budget.queries
+
     while True:
-        if budget.seconds is not None and clock >= budget.seconds:
-            break
-        if budget.queries is not None and traj.queries >= budget.queries:
-            break
-        proposals = strategy.ask(1)
-        overhead = strategy.take_overhead_seconds()
-        traj.overhead_seconds += overhead
-        if charge_overhead:
-            clock += overhead
-        for arch in proposals:
-            f = strategy.fidelity_for(arch) or search_fidelity
-            result = benchmark.query(arch, dataset, f)
-            if result.train_seconds is not None:
-                clock += result.train_seconds
-            strategy.tell(arch, result, f)
-            if result.valid_acc > best_acc:
-                best_acc, best = result.valid_acc, arch
-            traj.sim_seconds.append(clock)
-            traj.archs.append(arch)
-            traj.fidelities.append(f)
-            traj.valid_accs.append(result.valid_acc)
-            traj.incumbents.append(best)  # type: ignore[arg-type]
-            if budget.queries is not None and traj.queries >= budget.queries:
+        # a free worker takes the next proposal already asked for (they were committed when asked,
+        # so the time budget does not stop them), else the strategy is asked while the budget lasts
+        while len(in_flight) < workers and not spent():
+            if queued:
+                start(queued.pop(0))
+                continue
+            if budget.seconds is not None and clock >= budget.seconds:
                 break
+            proposals = list(strategy.ask(1))
+            overhead = strategy.take_overhead_seconds()
+            traj.overhead_seconds += overhead
+            if charge_overhead:
+                clock += overhead
+            queued.extend(proposals)
+        if not in_flight:
+            break
+        # the evaluation that finishes first (ties: the one started first) frees its worker
+        finish, _, arch, f, result = heapq.heappop(in_flight)
+        clock = max(clock, finish)
+        if values_of is not None:
+            result = replace(result, objectives=values_of(arch, result, f))
+            traj.objective_values.append(result.objectives)  # type: ignore[arg-type]
+        strategy.tell(arch, result, f)
+        if result.valid_acc > best_acc:
+            best_acc, best = result.valid_acc, arch
+        traj.sim_seconds.append(clock)
+        traj.archs.append(arch)
+        traj.fidelities.append(f)
+        traj.valid_accs.append(result.valid_acc)
+        traj.incumbents.append(best)  # type: ignore[arg-type]
     if best is None:
         raise BudgetError("the budget allowed no evaluation at all")
     for d in report:
@@ -142,4 +239,4 @@ def run_search(
     return traj
 
 
-__all__ = ["Budget", "BudgetError", "BenchmarkError", "Trajectory", "run_search"]
+__all__ = ["Budget", "BudgetError", "BenchmarkError", "Trajectory", "objective_values", "run_search"]

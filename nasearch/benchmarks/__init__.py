@@ -15,6 +15,10 @@ knows it without loading the benchmark). Benchmarks register with
 :data:`~nasearch.benchmarks.base.BUILTIN_MODULES`; installed plugins: entry points of the group
 ``nasearch.benchmarks``); :data:`BENCHMARKS` and :data:`BENCHMARK_SPACES` are computed from that
 registry when read.
+
+Every benchmark declares the metrics it records (``bench.metrics``, name ->
+:class:`~nasearch.benchmarks.base.Metric`; read with :func:`benchmark_metrics` / :func:`get_metric`), in
+units shared by all: percent, millions of parameters, MFLOPs, seconds.
 """
 
 from __future__ import annotations
@@ -27,7 +31,10 @@ from nasearch.benchmarks.base import (
     Benchmark,
     BenchmarkEntry,
     BenchmarkError,
+    Metric,
     Result,
+    benchmark_metrics,
+    get_metric,
     register_benchmark,
 )
 
@@ -75,5 +82,5 @@ def make_benchmark(name: str, path: str | None = None, *, where: str = "") -> Be
 
 
 __all__ = ["ALIASES", "BENCHMARKS", "BENCHMARK_REGISTRY", "BENCHMARK_SPACES", "DATASETS", "benchmark_names",
-           "benchmark_space", "benchmark_spaces", "Benchmark", "BenchmarkEntry", "BenchmarkError", "Result",
-           "make_benchmark", "register_benchmark"]
+           "benchmark_metrics", "benchmark_space", "benchmark_spaces", "Benchmark", "BenchmarkEntry", "BenchmarkError",
+           "get_metric", "make_benchmark", "Metric", "register_benchmark", "Result"]

@@ -28,6 +28,9 @@ Deviations and choices (the benchmark records less than NB201):
 * No training time: ``has_train_time = False`` and ``train_seconds`` is None, so only a
   query-count budget is possible.
 * Only ``cifar10``.
+* Metrics (:attr:`AnalogNASBenchmark.metrics`): ``valid_acc`` and ``test_acc``, both
+  ``baseline_accuracy``. The package's file records no parameters, FLOPs or latency of its own
+  (the NB201 table has them for the same cells: ``benchmark=nb201``).
 
 Loading: the package's own module imports the deprecated ``pkg_resources`` (absent from recent
 setuptools), so it is never imported. The data file is located through the import system's
@@ -44,15 +47,18 @@ import pickle
 import threading
 from importlib import metadata
 from pathlib import Path
+from types import MappingProxyType
 
 import numpy as np
 
 from nasearch.benchmarks.base import (
     BenchmarkError,
+    Metric,
     Result,
     check_dataset,
     register_benchmark,
     resolve_fidelity,
+    unknown_metric,
 )
 from nasearch.space.base import get_space
 from nasearch.space.nb201.arch import NUM_ARCHS, NUM_EDGES, OPS, Arch
@@ -69,7 +75,19 @@ _NASEARCH_EDGES: tuple[tuple[int, int], ...] = ((0, 1), (0, 2), (1, 2), (0, 3), 
 _TUPLE_POS_OF_EDGE: tuple[int, ...] = tuple(_ANALOG_EDGES.index(e) for e in _NASEARCH_EDGES)
 """For each nasearch edge (official order), the position of that edge in an AnalogNAS-Bench key."""
 
-_METRICS = ("valid_acc", "test_acc", "train_seconds")
+_METRICS: dict[str, Metric] = {
+    "valid_acc": Metric(
+        "valid_acc",
+        True,
+        "%",
+        "digital CIFAR-10 test accuracy (baseline_accuracy of data.anb; no "
+        "validation split, so the same figure as test_acc)",
+        True,
+    ),
+    "test_acc": Metric(
+        "test_acc", True, "%", "digital CIFAR-10 test accuracy (baseline_accuracy of data.anb)", True
+    ),
+}
 
 
 class _Architecture:
@@ -186,6 +204,8 @@ class AnalogNASBenchmark:
     fidelities: tuple[int, ...] = (200,)
     has_train_time = False
     has_validation_split = False  # valid_acc == test_acc
+    metrics = MappingProxyType(_METRICS)
+    """``valid_acc`` and ``test_acc`` (see the module docstring), read-only."""
 
     def __init__(self, path: str | None = None, *, where: str = ""):
         if path:
@@ -213,9 +233,7 @@ class AnalogNASBenchmark:
             return self._acc.copy()
         if metric == "train_seconds":
             return np.full(NUM_ARCHS, np.nan)
-        raise BenchmarkError(
-            f"unknown metric {metric!r} for benchmark 'analognas'; accepted: {', '.join(_METRICS)}"
-        )
+        raise unknown_metric(self, metric, ("train_seconds",))
 
     def __repr__(self) -> str:
         return "AnalogNASBenchmark(cifar10, fidelity=200)"

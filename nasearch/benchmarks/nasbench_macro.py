@@ -26,9 +26,15 @@ cross-space tables compare strategies after equal numbers of evaluations; and sm
 the strategies still differ (random search finds the top 1% of 6,561 keys within 100 draws with
 probability 1 - 0.99**100 = 63%, so the search problem is not solved by brute force).
 
-Columns (:meth:`NASBenchMacroBenchmark.column`, indexed by ``MacroArch.index``): ``valid_acc``,
-``test_acc``, ``train_seconds`` (NaN), and the file's ``mean_acc``, ``std``, ``params``, ``flops``,
-``test_acc_0``, ``test_acc_1``, ``test_acc_2``.
+Metrics (:attr:`NASBenchMacroBenchmark.metrics`): ``valid_acc``, ``test_acc`` (as above, percent),
+``params`` and ``flops`` in millions (the file's raw counts / 1e6), the units of every benchmark, so
+``flops=50`` means 50 MFLOPs here as on NB201. No latency is recorded.
+
+Columns (:meth:`NASBenchMacroBenchmark.column`, indexed by ``MacroArch.index``): the metrics,
+``train_seconds`` (NaN), and the file's ``mean_acc``, ``std``, ``test_acc_0``, ``test_acc_1``,
+``test_acc_2`` and the raw counts ``params_count``, ``flops_count`` (the file's ``params`` / ``flops``
+fields as published; :meth:`~NASBenchMacroBenchmark.params` and :meth:`~NASBenchMacroBenchmark.flops`
+return them for one arch).
 """
 
 from __future__ import annotations
@@ -41,10 +47,12 @@ import numpy as np
 
 from nasearch.benchmarks.base import (
     BenchmarkError,
+    Metric,
     Result,
     check_dataset,
     register_benchmark,
     resolve_fidelity,
+    unknown_metric,
 )
 from nasearch.space.base import ArchError
 from nasearch.space.nasbench_macro import NUM_ARCHS, MacroArch, NASBenchMacroSpace, shared_instance
@@ -55,13 +63,28 @@ DEFAULT_QUERY_BUDGET = 100
 EPOCHS = 50
 NUM_SEEDS = 3
 _FILE_COLUMNS = ("mean_acc", "std", "params", "flops")
+_COUNTS = {"params_count": "params", "flops_count": "flops"}
+"""Column names of the file's raw counts (``params`` / ``flops`` name the metrics, in millions)."""
 METRICS: tuple[str, ...] = (
     "valid_acc",
     "test_acc",
+    "params",
+    "flops",
     "train_seconds",
-    *_FILE_COLUMNS,
+    "mean_acc",
+    "std",
+    *_COUNTS,
     *(f"test_acc_{s}" for s in range(NUM_SEEDS)),
 )
+"""Every name :meth:`NASBenchMacroBenchmark.column` reads."""
+_METRICS: dict[str, Metric] = {
+    m.name: m
+    for m in (
+        Metric("params", False, "M", "parameters, millions (the JSON's params field / 1e6)", False),
+        Metric("flops", False, "M", "MFLOPs of one forward pass at 32x32, multiply-accumulates as the authors "
+               "count them (the JSON's flops field / 1e6)", False),
+    )
+}
 
 
 def _where(where: str) -> str:
@@ -115,6 +138,15 @@ class NASBenchMacroBenchmark:
                 f"holding {RELPATH.as_posix()} or benchmark.path=FILE"
             )
         self._load()
+        selected = "the mean of the three test accuracies" if valid_seed is None else f"training seed {valid_seed}'s test accuracy"
+        self.metrics: dict[str, Metric] = {
+            "valid_acc": Metric("valid_acc", True, "%", f"the selection figure: {selected} (no validation split; "
+                                "the JSON's test_acc field)", True),
+            "test_acc": Metric("test_acc", True, "%", "mean CIFAR-10 test accuracy of three 50-epoch trainings "
+                               "(the JSON's test_acc field)", True),
+            **_METRICS,
+        }
+        """What this benchmark records (see the module docstring)."""
 
     # ------------------------------------------------------------------ loading
     def _bad(self, what: str) -> BenchmarkError:
@@ -197,17 +229,23 @@ class NASBenchMacroBenchmark:
             return self._mean.copy()
         if metric == "train_seconds":
             return np.full(NUM_ARCHS, np.nan)
-        if metric in self._cols:
+        if metric in ("params", "flops"):
+            return self._cols[metric] / 1e6
+        if metric in _COUNTS:
+            return self._cols[_COUNTS[metric]].copy()
+        if metric in ("mean_acc", "std"):
             return self._cols[metric].copy()
         if metric.startswith("test_acc_") and metric[9:] in {str(s) for s in range(NUM_SEEDS)}:
             return self._tests[:, int(metric[9:])].copy()
-        raise BenchmarkError(f"unknown metric {metric!r} of benchmark {NAME!r}; accepted: {', '.join(METRICS)}")
+        raise unknown_metric(self, metric, METRICS)
 
     # ------------------------------------------------------------------ extras
     def params(self, arch: MacroArch) -> int:
+        """The file's raw parameter count of ``arch`` (the ``params`` metric is this / 1e6)."""
         return int(self._cols["params"][self._arch(arch).index])
 
     def flops(self, arch: MacroArch) -> int:
+        """The file's raw FLOP count of ``arch`` (the ``flops`` metric is this / 1e6)."""
         return int(self._cols["flops"][self._arch(arch).index])
 
     def __repr__(self) -> str:

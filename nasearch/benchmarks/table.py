@@ -9,6 +9,14 @@ NAS-Bench-201 and NATS-Bench files. The table is loaded once into numpy arrays p
 reads. The embedded table's ``index, arch`` columns also define :attr:`Arch.official_index` for the
 whole package (:func:`nasearch.space.nb201.arch.official_maps`).
 
+Metrics (:attr:`TableBenchmark.metrics`, read by ``column(dataset, name)`` on every dataset):
+``valid_acc``, ``test_acc`` (``valid_acc_<epochs>``, ``test_acc_<epochs>``, percent), ``train_seconds``
+(``train_time_<epochs>``), and the costs, the same at both fidelities but recorded per dataset (the
+networks differ in image size and classes): ``params`` (``params_m``, millions), ``flops``
+(``flops_m``, MFLOPs) and ``latency`` (``latency_s``, seconds). A metric whose columns the table leaves
+empty throughout is not declared (a table of the layout may omit costs). ``column`` also reads the raw
+float columns by their table names (``params_m``, ``valid_acc_12``, ...).
+
 Which table: ``benchmark.path`` if given, else ``$NASEARCH_DATA/nb201/nb201.csv.gz`` if it exists,
 else the table shipped inside the package (``nasearch/embedded/nb201/nb201.csv.gz``, read with
 ``importlib.resources``; NATS-Bench / NAS-Bench-201 figures, both MIT-licensed releases; provenance
@@ -22,8 +30,10 @@ import gzip
 import logging
 import os
 import threading
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -31,10 +41,12 @@ import numpy as np
 from nasearch.benchmarks.base import (
     DATASETS,
     BenchmarkError,
+    Metric,
     Result,
     check_dataset,
     register_benchmark,
     resolve_fidelity,
+    unknown_metric,
 )
 from nasearch.csvio import open_text, read_header
 from nasearch.space.base import ArchError, get_space
@@ -58,6 +70,32 @@ COLUMNS: tuple[str, ...] = (
     "latency_s",
 )
 FLOAT_COLUMNS = COLUMNS[3:]
+METRICS: dict[str, Metric] = {
+    m.name: m
+    for m in (
+        Metric("valid_acc", True, "%", "validation accuracy after the schedule (valid_acc_<epochs> column; "
+               "cifar10: cifar10-valid x-valid, trained on 25k images; others: the dataset's x-valid)", True),
+        Metric("test_acc", True, "%", "test accuracy after the schedule (test_acc_<epochs> column; cifar10: "
+               "ori-test, trained on all 50k images; others: the dataset's x-test)", True),
+        Metric("train_seconds", False, "s", "total training seconds of the schedule, evaluation excluded "
+               "(train_time_<epochs> column)", True),
+        Metric("params", False, "M", "parameters of the network on the dataset, millions (params_m column)", False),
+        Metric("flops", False, "M", "MFLOPs of one forward pass at the dataset's image size, as NAS-Bench-201 "
+               "records them (flops_m column)", False),
+        Metric("latency", False, "s", "forward-pass latency in seconds, as NATS-Bench records it "
+               "(latency_s column)", False),
+    )
+}
+"""Every metric the table layout can hold; :attr:`TableBenchmark.metrics` keeps those the table has."""
+METRIC_COLUMNS: dict[str, str] = {
+    "valid_acc": "valid_acc_{f}",
+    "test_acc": "test_acc_{f}",
+    "train_seconds": "train_time_{f}",
+    "params": "params_m",
+    "flops": "flops_m",
+    "latency": "latency_s",
+}
+"""The table column of each metric (``{f}``: the fidelity, for the per-fidelity metrics)."""
 TABLE_RELPATH = Path("nb201") / "nb201.csv.gz"
 
 log = logging.getLogger(__name__)
@@ -153,6 +191,12 @@ class TableBenchmark:
         else:
             self.datasets, self._data, self._official, self._present = cached
         self._cols = {c: i for i, c in enumerate(FLOAT_COLUMNS)}
+        recorded = {c for c, i in self._cols.items() if np.isfinite(self._data[:, i]).any()}
+        self._metrics = {
+            name: m for name, m in METRICS.items()
+            if name in ("valid_acc", "test_acc")
+            or any(METRIC_COLUMNS[name].format(f=f) in recorded for f in self.fidelities)
+        }
 
     def _load(self, path: Path | Traversable) -> None:
         try:
@@ -207,6 +251,11 @@ class TableBenchmark:
             self._present[d, arch.index] = True
             self._official[arch.index] = official
 
+    @property
+    def metrics(self) -> Mapping[str, Metric]:
+        """The metrics this table records (see the module docstring); read-only."""
+        return MappingProxyType(self._metrics)
+
     # ------------------------------------------------------------------ Benchmark protocol
     def query(self, arch: Arch, dataset: str, fidelity: int | None = None) -> Result:
         check_dataset(self, dataset)
@@ -226,19 +275,17 @@ class TableBenchmark:
         )
 
     def column(self, dataset: str, metric: str, fidelity: int | None = None) -> np.ndarray:
+        """A metric of :data:`METRICS` (at ``fidelity`` for the per-fidelity ones; the costs are the same
+        at every fidelity) or a raw float column by its table name; NaN where the table has no value."""
         check_dataset(self, dataset)
         d = self.datasets.index(dataset)
-        if metric in ("valid_acc", "test_acc", "train_seconds"):
-            f = resolve_fidelity(self, fidelity)
-            name = {"valid_acc": "valid_acc", "test_acc": "test_acc", "train_seconds": "train_time"}[metric]
-            key = f"{name}_{f}"
+        f = resolve_fidelity(self, fidelity)
+        if metric in METRIC_COLUMNS:
+            key = METRIC_COLUMNS[metric].format(f=f)
         elif metric in self._cols:
             key = metric
         else:
-            raise BenchmarkError(
-                f"unknown metric {metric!r}; accepted: valid_acc, test_acc, train_seconds, "
-                + ", ".join(FLOAT_COLUMNS)
-            )
+            raise unknown_metric(self, metric, (*METRIC_COLUMNS, *FLOAT_COLUMNS))
         return self._data[d, self._cols[key]].copy()
 
     # ------------------------------------------------------------------ extras

@@ -25,6 +25,13 @@ of queries, :data:`DEFAULT_QUERY_BUDGET`). The field names say "acc" but for ``r
 ``normal`` and ``autoencoder`` the value is a negative loss or an SSIM; all are higher-is-better, so
 every strategy maximises them unchanged.
 
+Metrics (:attr:`TransNAS101Benchmark.metrics`): ``valid_acc`` and ``test_acc`` (each task's own figure,
+unit task-dependent), then the tasks' own metric names ``valid_neg_loss``, ``valid_ssim`` and
+``valid_top1`` (``valid_acc`` is also segmentsemantic's own name), all higher-is-better; a task
+metric's column is NaN on the tasks that do not record it (``valid_ssim`` on ``jigsaw``). No cost
+metric (parameters, FLOPs, latency) and no training time: the export records none, so a budget or
+constraint on a cost cannot be set on this benchmark.
+
 Fidelity: one, :data:`FINAL_EPOCH` = -1, the benchmark API's index of each task's final epoch (the
 tasks were trained for different numbers of epochs and the export holds only the last).
 
@@ -41,15 +48,18 @@ import os
 import threading
 import zlib
 from pathlib import Path
+from types import MappingProxyType
 
 import numpy as np
 
 from nasearch.benchmarks.base import (
     BenchmarkError,
+    Metric,
     Result,
     check_dataset,
     register_benchmark,
     resolve_fidelity,
+    unknown_metric,
 )
 from nasearch.csvio import open_text, read_header
 from nasearch.space.base import ArchError
@@ -71,6 +81,32 @@ FINAL_EPOCH = -1
 DEFAULT_QUERY_BUDGET = 100
 SPACES = {"micro": TransNAS101MicroSpace, "macro": TransNAS101MacroSpace}
 METRICS: tuple[str, ...] = ("valid_acc", "test_acc", "train_seconds", *sorted(set(METRIC_OF_TASK.values())))
+_TASK_METRICS: dict[str, tuple[str, str]] = {
+    "valid_neg_loss": ("", "the negative L2 loss"),
+    "valid_ssim": ("", "SSIM, 0..1"),
+    "valid_top1": ("%", "top-1 accuracy"),
+}
+"""Unit and meaning of each task metric other than ``valid_acc`` (segmentsemantic's pixel accuracy)."""
+
+
+def _tasks_of(metric: str) -> str:
+    return ", ".join(t for t, m in METRIC_OF_TASK.items() if m == metric)
+
+
+DECLARED_METRICS: dict[str, Metric] = {
+    "valid_acc": Metric("valid_acc", True, "", "final-epoch validation figure of the task, in its own metric "
+                        "(metric_name(task); percent for the classification tasks and segmentsemantic) "
+                        "(the table's value column)", True),
+    "test_acc": Metric("test_acc", True, "", "the same figure as valid_acc: the export records no test metric "
+                       "(the table's value column)", True),
+    **{
+        name: Metric(name, True, unit, f"final-epoch validation {what} of {_tasks_of(name)}; NaN on the other "
+                     f"tasks (the table's rows with metric {name})", True)
+        for name, (unit, what) in _TASK_METRICS.items()
+    },
+}
+"""The metrics of both spaces: the accuracies, then each task metric name; no cost metric (the export
+records none)."""
 
 _cache: dict[tuple[str, float, int], dict[str, np.ndarray]] = {}
 _lock = threading.Lock()
@@ -168,6 +204,8 @@ class TransNAS101Benchmark:
     has_train_time = False
     has_validation_split = False  # valid_acc == test_acc: the export's one figure
     default_query_budget = DEFAULT_QUERY_BUDGET
+    metrics = MappingProxyType(DECLARED_METRICS)
+    """:data:`DECLARED_METRICS`, read-only (see the module docstring)."""
 
     def __init__(self, path: str | os.PathLike[str] | None = None, *, space: str = "micro", where: str = ""):
         if space not in SPACES:
@@ -198,18 +236,15 @@ class TransNAS101Benchmark:
 
     def column(self, dataset: str, metric: str, fidelity: int | None = None) -> np.ndarray:
         """``valid_acc`` / ``test_acc`` (both the export's value), the task's own metric name (e.g.
-        ``valid_top1``), or ``train_seconds`` (NaN: not recorded)."""
+        ``valid_top1``; another task's metric name is all NaN: this task does not record it), or
+        ``train_seconds`` (NaN: not recorded)."""
         check_dataset(self, dataset)
         resolve_fidelity(self, fidelity)
         if metric in ("valid_acc", "test_acc") or metric == METRIC_OF_TASK[dataset]:
             return self._values[TASKS.index(dataset)].copy()
-        if metric == "train_seconds":
+        if metric == "train_seconds" or metric in DECLARED_METRICS:
             return np.full(self.space.num_archs, np.nan)
-        raise BenchmarkError(
-            f"unknown metric {metric!r} for task {dataset!r} of benchmark {self.name!r}; accepted: "
-            f"valid_acc, test_acc (both the final-epoch {METRIC_OF_TASK[dataset]}), "
-            f"{METRIC_OF_TASK[dataset]}, train_seconds"
-        )
+        raise unknown_metric(self, metric, ("train_seconds",), dataset=dataset)
 
     def metric_name(self, dataset: str) -> str:
         """The benchmark's name of the figure behind ``valid_acc``/``test_acc`` for ``dataset``."""
@@ -237,6 +272,7 @@ class TransNAS101MacroBenchmark(TransNAS101Benchmark):
 
 
 __all__ = [
+    "DECLARED_METRICS",
     "DEFAULT_QUERY_BUDGET",
     "FINAL_EPOCH",
     "METRIC_OF_TASK",

@@ -14,7 +14,7 @@ import logging
 import os
 import time
 from concurrent.futures import as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from nasearch.executors.pool import process_pool
 from nasearch.results import (
     CURVE_FIELDS,
     CURVES_FILE,
+    MO_FIELDS,
     RUNS_FILE,
     AppendWriter,
     curve_grid,
@@ -45,6 +46,35 @@ from nasearch.strategies.prefilter import PreFilter
 from nasearch.tasks import TaskPlan, register_task
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class SearchConf:
+    """The search task's own settings (``search.*``): how evaluations run and what a run optimises.
+    Defaults are today's single-objective, one-at-a-time, unconstrained search."""
+
+    simulated_workers: int = 1
+    """K evaluations in flight on the simulated clock, each finishing at its tabulated training time;
+    the strategy is asked whenever a worker frees and told results in finishing order
+    (:func:`nasearch.search.run_search`). 1: the sequential search, bit for bit. Not to be confused
+    with the top-level ``workers`` (processes that run the seeded runs)."""
+    constraints: dict[str, float] = field(default_factory=dict)
+    """Budgeted search: metric -> bound on a metric of the architecture the benchmark records
+    (``search.constraints.flops=50``: at most 50 MFLOPs; params in M, latency in s); only cells within
+    every bound are proposed, screened and evaluated (:mod:`nasearch.strategies.constrained`)."""
+    objectives: list[str] | None = None
+    """Multi-objective search: two or more metrics of the benchmark, e.g. ``[valid_acc,latency]``
+    (each oriented by the benchmark: accuracy maximised, costs minimised); results carry them, runs
+    report the final front's hypervolume against the table's true front. Null: accuracy alone."""
+
+    def check(self, space: Any = None) -> None:
+        from nasearch.config import _bad
+
+        if isinstance(self.simulated_workers, bool) or self.simulated_workers < 1:
+            raise _bad("search.simulated_workers", self.simulated_workers, "an integer >= 1 (evaluations in flight)")
+        if self.objectives is not None and len(self.objectives) < 2:
+            raise _bad("search.objectives", self.objectives, "at least two metrics of the benchmark, e.g. "
+                       "[valid_acc,latency], or null for a single-objective search")
 
 
 @dataclass(frozen=True)
@@ -69,12 +99,36 @@ class ArmSpec:
     featurizer: Any = None
     """A picklable ``Featurizer`` (nasearch.scoring.features) for a strategy that learns from cell
     features (``uses_features``), built once per arm from ``strategy.params.features``; else None."""
+    workers: int = 1
+    """Simulated asynchronous workers (``search.simulated_workers``)."""
+    constraints: tuple[tuple[str, float], ...] = ()
+    """``search.constraints`` as (metric, bound) pairs, in the config's order."""
+    feasible: Any = None
+    """The constraints' feasibility mask by ``arch.index`` (None: every cell)."""
+    objectives: tuple[str, ...] | None = None
+    """A multi-objective search's metrics (``search.objectives``), else None."""
+    front: Any = None
+    """Multi-objective: (normaliser lows, highs, true front's hypervolume) of the reported objectives."""
+
+    def optional_factors(self, bench: Benchmark) -> dict[str, str]:
+        """The :data:`nasearch.results.OPTIONAL_FACTORS` this arm sets, as written in ``runs.csv``."""
+        from nasearch.benchmarks.base import get_metric
+
+        out: dict[str, str] = {}
+        if self.workers != 1:
+            out["workers"] = str(self.workers)
+        if self.constraints:
+            out["constraints"] = ";".join(
+                f"{m}{'>=' if get_metric(bench, m).higher_is_better else '<='}{b:g}" for m, b in self.constraints)
+        if self.objectives:
+            out["objectives"] = ",".join(self.objectives)
+        return out
 
     def factors(self, search_fidelity: int) -> dict[str, Any]:
         return {
             "benchmark": self.benchmark,
             "dataset": self.dataset,
-            "strategy": self.strategy,
+            "strategy": get_strategy(self.strategy).arm_label(dict(self.strategy_params)),
             "proxy": self.proxy,
             "n": self.n,
             "k": self.k,
@@ -138,17 +192,24 @@ def _one_run(bench: Benchmark, spec: ArmSpec, i: int) -> tuple[dict[str, Any], d
     # the i-th child of SeedSequence(seed).spawn(runs), made directly (spawning all runs per run is O(runs))
     rng = np.random.default_rng(np.random.SeedSequence(spec.seed, spawn_key=(i,)))
     extra = {"featurizer": spec.featurizer} if spec.featurizer is not None else {}
+    extra.update(objective_kwargs(get_strategy(spec.strategy), spec.objectives))
     inner = get_strategy(spec.strategy)(rng, space=bench.space, fidelities=bench.fidelities, **spec.strategy_params,
                                         **extra)
+    if spec.feasible is not None:
+        from nasearch.strategies.constrained import Constrained
+
+        inner = Constrained(inner, spec.feasible)
     scorer = spec.scorer if spec.proxy != "none" else None
     strategy = PreFilter(inner, scorer, n=spec.n, k=spec.k, cost_fn=scorer.cost if scorer is not None else None)
     t0 = time.perf_counter()
     traj = run_search(
-        bench, strategy, spec.dataset, spec.budget, fidelity=spec.fidelity, charge_overhead=spec.charge_time
+        bench, strategy, spec.dataset, spec.budget, fidelity=spec.fidelity, charge_overhead=spec.charge_time,
+        workers=spec.workers, objectives=spec.objectives,
     )
     wall = time.perf_counter() - t0
     search_fidelity = spec.fidelity if spec.fidelity is not None else bench.fidelities[0]
     row: dict[str, Any] = spec.factors(search_fidelity)
+    row.update(spec.optional_factors(bench))
     row.update(
         run=i,
         queries=traj.queries,
@@ -161,14 +222,21 @@ def _one_run(bench: Benchmark, spec: ArmSpec, i: int) -> tuple[dict[str, Any], d
     for d in bench.datasets:
         row[f"test_{d}"] = traj.final[d]
         row[f"valid_{d}"] = traj.final_valid[d]
-    # anytime curve: incumbent's final-fidelity test accuracy on the search dataset
     final_f = bench.fidelities[-1]
-    cache: dict[Any, float] = {}
-    ys = []
-    for a in traj.incumbents:
-        if a not in cache:
-            cache[a] = bench.query(a, spec.dataset, final_f).test_acc
-        ys.append(cache[a])
+    if spec.objectives:
+        # anytime curve: the hypervolume ratio of the front found so far (reported objectives)
+        ys, front = hypervolume_trace(bench, spec, traj.archs)
+        row["hypervolume"] = round(ys[-1] * spec.front[2], 6)
+        row["hv_ratio"] = round(ys[-1], 6)
+        row["front"] = " ".join(str(bench.space.official_index(a)) for a in front)
+    else:
+        # anytime curve: incumbent's final-fidelity test accuracy on the search dataset
+        cache: dict[Any, float] = {}
+        ys = []
+        for a in traj.incumbents:
+            if a not in cache:
+                cache[a] = bench.query(a, spec.dataset, final_f).test_acc
+            ys.append(cache[a])
     if spec.budget.seconds is not None:
         xs, limit = traj.sim_seconds, spec.budget.seconds
     else:
@@ -177,6 +245,75 @@ def _one_run(bench: Benchmark, spec: ArmSpec, i: int) -> tuple[dict[str, Any], d
     for j, v in enumerate(curve_values(xs, ys, curve_grid(limit))):
         curve[f"t{j}"] = round(float(v), 4)
     return row, curve
+
+
+# ------------------------------------------------------------------------------ multi-objective
+def reported_objectives(bench: Benchmark, dataset: str, objectives: tuple[str, ...]) -> np.ndarray:
+    """Every cell's reported values of a multi-objective search's ``objectives`` (``(num_archs, m)``,
+    oriented so higher is better, NaN where the table has none): the search selects by ``valid_acc``
+    at the search fidelity and is judged by ``test_acc`` at the final fidelity, as a single-objective
+    search is; another metric recorded per fidelity is read at the final fidelity; an architecture
+    metric (params, FLOPs, latency) is its column."""
+    from nasearch.benchmarks.base import get_metric
+
+    final_f = bench.fidelities[-1]
+    cols = []
+    for name in objectives:
+        metric = get_metric(bench, name, where="search.objectives")
+        read = "test_acc" if name == "valid_acc" else name
+        col = np.asarray(bench.column(dataset, read, final_f if metric.per_fidelity else None), dtype=float)
+        cols.append(col if metric.higher_is_better else -col)
+    return np.stack(cols, axis=1)
+
+
+def true_front(bench: Benchmark, dataset: str, objectives: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, float]:
+    """The normaliser of a multi-objective search's hypervolume and the reference it is judged by:
+    each reported objective's worst and best value over the space (its normalised range is [0, 1], the
+    reference point 0 is the worst value of each), and the hypervolume of the space's true Pareto front
+    (every cell of the table) in that normalisation."""
+    from nasearch.pareto import hypervolume, non_dominated
+
+    values = reported_objectives(bench, dataset, objectives)
+    ok = np.all(np.isfinite(values), axis=1)
+    lows, highs = values[ok].min(axis=0), values[ok].max(axis=0)
+    norm = (values[ok] - lows) / np.where(highs > lows, highs - lows, 1.0)
+    front = norm[non_dominated(norm)]
+    return lows, highs, float(hypervolume(front, np.zeros(len(objectives))))
+
+
+def hypervolume_trace(bench: Benchmark, spec: ArmSpec, archs: list[Any]) -> tuple[list[float], list[Any]]:
+    """After each evaluation of a multi-objective run, the hypervolume of the cells evaluated so far
+    (reported objectives, normalised by :func:`true_front`) as a ratio to the true front's; and the
+    cells of the final front (in the order first evaluated)."""
+    from nasearch.pareto import hypervolume, non_dominated
+
+    lows, highs, true_hv = spec.front
+    values = reported_objectives_cached(bench, spec.dataset, spec.objectives)
+    ref = np.zeros(len(spec.objectives))
+    front: list[Any] = []
+    ratios: list[float] = []
+    hv = 0.0
+    for a in archs:
+        if a not in front:
+            cand = front + [a]
+            pts = (values[[c.index for c in cand]] - lows) / np.where(highs > lows, highs - lows, 1.0)
+            pts = np.nan_to_num(pts, nan=-1.0)
+            keep = non_dominated(pts)
+            if keep[-1]:
+                front = [c for c, k in zip(cand, keep) if k]
+                hv = float(hypervolume(pts[keep], ref))
+        ratios.append(hv / true_hv if true_hv > 0 else float("nan"))
+    return ratios, front
+
+
+_REPORTED: dict[tuple[int, str, tuple[str, ...]], np.ndarray] = {}
+
+
+def reported_objectives_cached(bench: Benchmark, dataset: str, objectives: tuple[str, ...]) -> np.ndarray:
+    key = (id(bench), dataset, tuple(objectives))
+    if key not in _REPORTED:
+        _REPORTED[key] = reported_objectives(bench, dataset, tuple(objectives))
+    return _REPORTED[key]
 
 
 # ------------------------------------------------------------------------------------------ driver
@@ -192,7 +329,10 @@ def run_arm(
         bench = make_benchmark(spec.benchmark, spec.benchmark_path or None)
     # the benchmark's own datasets; a runs.csv an older nasearch wrote (NB201's datasets in every file)
     # keeps its header, so the folder resumes
-    writer = AppendWriter(runs_path, row_fields(bench.datasets), legacy=(legacy_row_fields(bench.datasets),))
+    optional = tuple(spec.optional_factors(bench))
+    extra = MO_FIELDS if spec.objectives else ()
+    legacy = () if optional or extra else (legacy_row_fields(bench.datasets),)
+    writer = AppendWriter(runs_path, row_fields(bench.datasets, optional, extra), legacy=legacy)
     fields = writer.fields
     curves = AppendWriter(out_dir / CURVES_FILE, CURVE_FIELDS)
     limit = spec.budget.seconds if spec.budget.seconds is not None else spec.budget.queries
@@ -291,10 +431,12 @@ def prepare_search(cfg: Config) -> SearchPlan:
     it will need or the images to compute them, the device exists. Returns the resolved plan."""
     bench, path, budget = resolve_benchmark(cfg)
     strategy_cls = get_strategy(cfg.strategy.name)
+    mode = search_mode(cfg, bench, strategy_cls)
     featurizer = None
     if getattr(strategy_cls, "uses_features", False):
         featurizer = make_strategy_featurizer(cfg, bench, strategy_cls)
     extra = {"featurizer": featurizer} if featurizer is not None else {}
+    extra.update(objective_kwargs(strategy_cls, mode.get("objectives")))
     try:
         strategy_cls(np.random.default_rng(0), space=bench.space, fidelities=bench.fidelities, **cfg.strategy.params,
                      **extra)
@@ -327,6 +469,7 @@ def prepare_search(cfg: Config) -> SearchPlan:
         runs=cfg.runs,
         scorer=scorer,
         featurizer=featurizer,
+        **mode,
     )
     # in-process by default: a tabular search (vanilla, or every score already stored) costs less than
     # starting worker processes; a pool only when scores must be computed, or when asked for
@@ -344,6 +487,8 @@ def prepare_search(cfg: Config) -> SearchPlan:
     }
     if scorer is not None:
         derived["proxy.version"] = scorer.version
+    if spec.feasible is not None:
+        derived["search.feasible_cells"] = int(np.count_nonzero(spec.feasible))
     feature_scorers = getattr(featurizer, "scorers", None) or {}
     if feature_scorers:
         derived["strategy.features.version"] = {n: s.version for n, s in feature_scorers.items()}
@@ -351,6 +496,49 @@ def prepare_search(cfg: Config) -> SearchPlan:
     # with proxy.charge_time), so those keys decide its results even in a vanilla arm
     ignore = VANILLA_IGNORED if cfg.proxy.vanilla and not feature_scorers else ()
     return SearchPlan(bench=bench, spec=spec, workers=workers, fingerprint=fingerprint(cfg, derived, ignore))
+
+
+def objective_kwargs(strategy_cls: Any, objectives: tuple[str, ...] | None) -> dict[str, Any]:
+    """``{"num_objectives": m}`` for a strategy whose constructor takes it (one that optimises one or
+    several objectives: ``optuna``) in a multi-objective search; else nothing."""
+    import inspect
+
+    if objectives and "num_objectives" in inspect.signature(strategy_cls).parameters:
+        return {"num_objectives": len(objectives)}
+    return {}
+
+
+def search_mode(cfg: Config, bench: Benchmark, strategy_cls: Any) -> dict[str, Any]:
+    """The ``search.*`` section resolved against the benchmark, or refused before any run: simulated
+    workers; constraints on metrics the benchmark declares, known before training, that some cell
+    satisfies (their feasibility mask); objectives the benchmark declares (at least two, no test
+    split) and the true front they are judged against; a multi-objective strategy without objectives."""
+    from nasearch.search import BudgetError, objective_values
+    from nasearch.strategies.constrained import ConstraintError, feasible_mask
+
+    sc: SearchConf = cfg.search  # type: ignore[attr-defined]
+    out: dict[str, Any] = {"workers": int(sc.simulated_workers)}
+    if sc.constraints:
+        try:
+            out["feasible"] = feasible_mask(bench, cfg.dataset.name, dict(sc.constraints))
+        except ConstraintError as exc:
+            raise BenchmarkError(str(exc)) from None
+        out["constraints"] = tuple((str(k), float(v)) for k, v in sc.constraints.items())
+    multi = bool(getattr(strategy_cls, "multi_objective", False))
+    if sc.objectives is not None:
+        objectives = tuple(sc.objectives)
+        try:
+            objective_values(bench, cfg.dataset.name, objectives)  # the checks, before any run
+        except BudgetError as exc:
+            raise BenchmarkError(str(exc)) from None
+        out["objectives"] = objectives
+        out["front"] = true_front(bench, cfg.dataset.name, objectives)
+    elif multi:
+        raise BenchmarkError(
+            f"strategy={cfg.strategy.name} is a multi-objective strategy and search.objectives is not set: give "
+            "it at least two metrics of the benchmark, e.g. 'search.objectives=[valid_acc,latency]'"
+        )
+    return out
 
 
 def make_strategy_featurizer(cfg: Config, bench: Benchmark, strategy_cls: Any) -> Any:
@@ -412,10 +600,13 @@ def search_task(cfg: Config, out_dir: Path, plan: SearchPlan | None = None) -> s
 @register_task
 class SearchTask:
     """Many seeded runs of one strategy (with or without a proxy pre-filter) on a benchmark. Its settings
-    are the shared sections (no section of its own)."""
+    are the shared sections and ``search.*`` (:class:`SearchConf`: simulated workers, constraints,
+    objectives)."""
 
     name = "search"
-    keys = ("task", "benchmark", "dataset", "strategy", "proxy", "budget", "runs", "seed", "fidelity")
+    section = "search"
+    conf = SearchConf
+    keys = ("task", "benchmark", "dataset", "strategy", "proxy", "budget", "runs", "seed", "fidelity", "search")
     not_results: tuple[str, ...] = ()
 
     def prepare(self, cfg: Any) -> TaskPlan:

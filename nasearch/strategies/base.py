@@ -13,6 +13,18 @@ every registered strategy):
   higher fidelity, say); the pre-filter then passes the proposal on unscreened.
 * ``tell(arch, result, fidelity)`` reports the result of a proposal that was evaluated. A proposal
   that was asked for but never told (screened out by a pre-filter) is forgotten.
+* Asynchronous workers: the runner (``run_search(..., workers=K)``) asks ``ask(1)`` whenever a
+  worker frees, so up to K proposals are *pending* (asked, not yet told), and tells results in the
+  order their training finishes, not the order they were asked. A strategy must accept any number
+  of asks before the tells and tells in any order (the same cell pending twice, a cell asked several
+  asks ago), never block or return nothing, and keep nothing keyed to "the latest ask" that a tell
+  relies on; each module says what its asynchronous version does. With K = 1 the calls are ask(1),
+  tell, ask(1), tell, ... and every strategy proposes exactly what it did before workers existed.
+* Optional ``forget(archs)``: a wrapper that screens proposals out (the pre-filter) calls it right
+  after an ask with the proposals of that ask it will never pass on, so a strategy that tracks its
+  pending proposals (optuna, predictor, robot, bohb:
+  :class:`nasearch.strategies.prefilter.PendingProposals`) tells them apart from those still in
+  flight. A strategy without pending state needs no such method.
 * ``fidelity_for(arch)`` is the training length (epochs) the strategy wants ``arch`` evaluated at;
   ``None`` leaves it to the runner (the search fidelity of the experiment).
 * Reproducible: all randomness comes from the ``np.random.Generator`` given at construction.
@@ -83,6 +95,18 @@ class Strategy(ABC):
     def fidelity_for(self, arch: Arch) -> int | None:
         return None
 
+    @classmethod
+    def arm_label(cls, params: dict[str, Any]) -> str:
+        """The strategy as the ``strategy`` column of a results table names it, given its params:
+        its registry name, unless a param makes a different method (``optuna:tpe``)."""
+        return cls.name
+
+    def forget(self, archs: list[Arch]) -> None:
+        """Give up proposals that were asked for and will never be told (screened out by a
+        pre-filter, dropped by a constraint). Strategies that keep pending proposals (in flight for
+        asynchronous workers) release them here; the default keeps nothing, so does nothing."""
+        return None
+
     def take_overhead_seconds(self) -> float:
         """Compute time spent inside the strategy since the last call (proxy scoring, say)."""
         return 0.0
@@ -140,7 +164,17 @@ def resolve_featurizer(featurizer: Any, features: tuple[str, ...], space: Search
 
 BUILTIN_MODULES: tuple[str, ...] = tuple(
     f"nasearch.strategies.{m}"
-    for m in ("random_search", "evolution", "reinforce", "bohb", "predictor", "robot", "optuna_sampler")
+    for m in (
+        "random_search",
+        "evolution",
+        "reinforce",
+        "bohb",
+        "predictor",
+        "robot",
+        "optuna_sampler",
+        "mo_rea",
+        "scalarized",
+    )
 )
 """The modules of this package that define strategies (``prefilter`` wraps them and is not one)."""
 

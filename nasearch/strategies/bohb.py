@@ -70,18 +70,37 @@ distribution BOHB would propose from, for a pre-filter to choose among. In a pro
 returns exactly one cell, the next to promote: the strategy has no free choice, so a pre-filter
 passes it on. ``fidelity_for(arch)`` is the fidelity the bracket assigned when ``arch`` was asked.
 
-Interleaving: a rung of new cells is filled by the first ``n_0`` results told at its fidelity while
-it is open (whatever was asked before); a promotion rung by the results of its promoted cells. Cells
-asked but never told are forgotten (a promoted cell is asked again until told). Every told result
-feeds the model, whichever rung it belongs to.
+Interleaving and asynchronous workers (hpbandster's ``Master`` with several workers): several
+brackets may be open at once, oldest first. ``ask`` serves the oldest bracket that has work to hand
+out: a promotion rung's next promoted cell not yet asked, or a rung of new cells that still has free
+slots (``n_0`` less its results and its proposals in flight); when every open bracket is waiting for
+results (its promoted cells all asked, or all ``n_0`` slots of its new-cell rung in flight) it
+*opens the next bracket of the schedule* and samples a new cell for it, as hpbandster starts the
+next iteration when no running one has a job to hand out. So ``ask`` never blocks, never returns
+nothing, and never asks a promoted cell again while it is in flight. Results are pooled by fidelity:
+a told result goes to the oldest open promotion rung at its fidelity that awaits that cell, else to
+the oldest open rung of new cells at its fidelity (whichever bracket's ask proposed it: cells of new
+rungs at one fidelity are drawn alike), else it only feeds the model. A rung closes when it has its
+results (``n_0`` new cells; every promoted cell); its best go on to the next rung of its bracket, and
+a finished bracket leaves the schedule's next one open when no other is. Every told result feeds the
+model, whichever rung it belongs to, in whatever order results come. In flight means asked and not
+yet told (:class:`nasearch.strategies.prefilter.PendingProposals`, keyed by cell and fidelity):
+proposals a pre-filter screens out (given up by its ``forget(archs)``) and the untold alternatives of
+an ``ask(n > 1)`` of which another was told are not in flight; a promoted cell whose ask is given up
+that way is asked again. The model's proposals do not look at the cells in flight (nor does
+hpbandster's config generator), so a new cell may repeat one in flight, and two brackets may promote
+the same cell, each evaluating it. ``fidelity_for(arch)`` is the fidelity of ``arch``'s latest
+ask. With one worker (ask, then tell what was asked) nothing is in flight at an ask, one bracket is
+open at a time, and every proposal, fidelity and draw is that of the sequential state machine.
 
 Deviations from NB201's reference: NB201 ran hpbandster with budgets 1..12 *epochs of the 12-epoch
 schedule* (``min_budget=1, max_budget=12, eta=3``); nasearch's benchmark records 12 and 200 epochs,
-so the brackets span those. hpbandster's synchronous iterations become the rung state machine above
-(one evaluation at a time, as NB201's single worker). Aitchison-Aitken uses the 5 ops of the space as
-its number of levels (statsmodels counts the levels seen in the data, which breaks when a KDE has
-seen one op only) and the bandwidth is capped at (K-1)/K = 4/5 (the uniform kernel; statsmodels' normal
-reference rule on category codes can exceed 1 and make the kernel negative).
+so the brackets span those. hpbandster's iterations become the rung state machine above (NB201 ran
+one worker; with several, brackets overlap as in hpbandster, and a rung of new cells takes any result
+at its fidelity rather than those of its own configurations). Aitchison-Aitken uses the 5 ops of
+the space as its number of levels (statsmodels counts the levels seen in the data, which breaks when
+a KDE has seen one op only) and the bandwidth is capped at (K-1)/K = 4/5 (the uniform kernel;
+statsmodels' normal reference rule on category codes can exceed 1 and make the kernel negative).
 """
 
 from __future__ import annotations
@@ -95,6 +114,7 @@ import numpy as np
 from nasearch.benchmarks.base import Result
 from nasearch.space.base import SearchSpace
 from nasearch.strategies.base import Arch, Strategy, StrategyError, register_strategy
+from nasearch.strategies.prefilter import PendingProposals
 
 _ASSIGNED_CAP = 4096  # fidelity assignments remembered for asked-but-untold cells
 _DEDUP_MIN = 512  # candidates per ask from which distinct vectors are scored once (make bench --only step)
@@ -124,6 +144,31 @@ class _Bracket:
     def __init__(self, fids: list[int | None], sizes: list[int]):
         self.fids = fids
         self.sizes = sizes
+
+
+class _Open:
+    """A bracket of the schedule in progress: its current rung and what that rung has so far."""
+
+    def __init__(self, number: int, plan: _Bracket):
+        self.number = number  # brackets opened before it
+        self.plan = plan
+        self.rung = 0
+        self.results: list[tuple[Arch, float]] = []  # (cell, valid acc) told to the current rung
+        self.in_flight = 0  # proposals asked for its rung of new cells (rung 0) and not yet told
+        self.to_promote: list[Arch] = []  # promotion rung: promoted cells not yet told
+        self.promote_asked: set[Arch] = set()  # ... of which asked and not yet told
+
+    @property
+    def fidelity(self) -> int | None:
+        return self.plan.fids[self.rung]
+
+    @property
+    def promoting(self) -> bool:
+        return self.rung > 0
+
+    def takes(self, fidelity: int | None) -> bool:
+        """Whether a result at ``fidelity`` can count for the current rung."""
+        return self.fidelity is None or fidelity == self.fidelity
 
 
 @register_strategy
@@ -224,27 +269,45 @@ class BOHB(Strategy):
         self._model: tuple[_KDE, _KDE] | None = None
         self._model_fidelity: int | None = None
         self._dirty = False
-        # bracket state
-        self._bracket_count = 0
-        self._rung = 0
-        self._rung_results: list[tuple[Arch, float]] = []
-        self._to_promote: list[Arch] = []  # promoted cells not yet told at the current rung
-        self._promote_asked: set[Arch] = set()
+        # bracket state: the open brackets, oldest first (one at a time with one worker)
+        self._opened = 0
+        self._open: list[_Open] = []
+        self._open_next()
         self._assigned: OrderedDict[Arch, int | None] = OrderedDict()
+        # proposals in flight, keyed (cell, fidelity key); payload: the _Open of a new-cell rung, or
+        # None for a promoted cell
+        self._in_flight = PendingProposals(cap=_ASSIGNED_CAP)
+        self._last_ask: tuple[_Open, bool, int | None] | None = None  # (bracket, promotion?, fidelity)
 
     # ------------------------------------------------------------------ bracket state
     @property
     def bracket(self) -> _Bracket:
-        return self.bracket_plan[self._bracket_count % len(self.bracket_plan)]
+        """The oldest open bracket's plan."""
+        return self._open[0].plan
 
     @property
     def rung_fidelity(self) -> int | None:
-        return self.bracket.fids[self._rung]
+        """The fidelity of the oldest open bracket's current rung."""
+        return self._open[0].fidelity
 
     @property
     def promoting(self) -> bool:
-        """True while the current rung evaluates promoted cells (no free choice)."""
-        return self._rung > 0
+        """True while the oldest open bracket's current rung evaluates promoted cells (no free choice)."""
+        return self._open[0].promoting
+
+    @property
+    def open_brackets(self) -> int:
+        """How many brackets are open (more than one only while results are in flight)."""
+        return len(self._open)
+
+    def _open_next(self) -> _Open:
+        br = _Open(self._opened, self.bracket_plan[self._opened % len(self.bracket_plan)])
+        self._opened += 1
+        self._open.append(br)
+        return br
+
+    def _key(self, fidelity: int | None) -> int | None:
+        return fidelity if self.fidelities else None
 
     def _assign(self, arch: Arch, fidelity: int | None) -> None:
         assigned = self._assigned
@@ -253,28 +316,26 @@ class BOHB(Strategy):
         if len(assigned) > _ASSIGNED_CAP:
             assigned.popitem(last=False)
 
-    def _close_rung(self) -> None:
-        bracket = self.bracket
-        if self._rung + 1 >= len(bracket.fids):
-            self._bracket_count += 1
-            self._rung = 0
-            self._rung_results = []
-            self._to_promote = []
-            self._promote_asked = set()
+    def _close_rung(self, br: _Open) -> None:
+        if br.rung + 1 >= len(br.plan.fids):
+            self._open.remove(br)
+            if not self._open:
+                self._open_next()
             return
-        k = bracket.sizes[self._rung + 1]
-        order = sorted(range(len(self._rung_results)), key=lambda i: -self._rung_results[i][1])
+        k = br.plan.sizes[br.rung + 1]
+        results = br.results
+        order = sorted(range(len(results)), key=lambda i: -results[i][1])
         chosen: list[Arch] = []
         for i in order:
-            arch = self._rung_results[i][0]
+            arch = results[i][0]
             if arch not in chosen:
                 chosen.append(arch)
                 if len(chosen) == k:
                     break
-        self._rung += 1
-        self._rung_results = []
-        self._to_promote = chosen
-        self._promote_asked = set()
+        br.rung += 1
+        br.results = []
+        br.to_promote = chosen
+        br.promote_asked = set()
 
     # ------------------------------------------------------------------ model
     def _fit(self) -> None:
@@ -357,17 +418,50 @@ class BOHB(Strategy):
 
     # ------------------------------------------------------------------ ask / tell
     def ask(self, n: int = 1) -> list[Arch]:
-        if self.promoting:
-            pending = [a for a in self._to_promote if a not in self._promote_asked]
-            arch = pending[0] if pending else self._to_promote[0]
-            self._promote_asked.add(arch)
-            self._assign(arch, self.rung_fidelity)
-            return [arch]
-        fidelity = self.rung_fidelity
+        for payload in self._in_flight.settle():  # alternatives the caller did not take
+            if payload is not None:
+                payload.in_flight -= 1
+        for br in self._open:
+            if br.promoting:
+                waiting = [a for a in br.to_promote if a not in br.promote_asked]
+                if waiting:
+                    return self._ask_promotion(br, waiting[0])
+            elif len(br.results) + br.in_flight < br.plan.sizes[0]:
+                return self._ask_new(br, n)
+        # every open bracket waits for results in flight: start the next one (hpbandster's choice)
+        return self._ask_new(self._open_next(), n)
+
+    def _ask_promotion(self, br: _Open, arch: Arch) -> list[Arch]:
+        br.promote_asked.add(arch)
+        self._assign(arch, br.fidelity)
+        self._in_flight.add([((arch, self._key(br.fidelity)), None)])
+        self._last_ask = (br, True, br.fidelity)
+        return [arch]
+
+    def _ask_new(self, br: _Open, n: int) -> list[Arch]:
+        fidelity = br.fidelity
         proposals = self._propose(n)
         for arch in proposals:
             self._assign(arch, fidelity)
+        key = self._key(fidelity)
+        self._in_flight.add([((arch, key), br) for arch in proposals])
+        br.in_flight += len(proposals)
+        self._last_ask = (br, False, fidelity)
         return proposals
+
+    def forget(self, archs: list[Arch]) -> None:
+        """Give up proposals of the latest ask that will never be told (a pre-filter's screened-out
+        candidates): their rung slots are free again (a promoted cell is asked again)."""
+        if self._last_ask is None:
+            return
+        br, promotion, fidelity = self._last_ask
+        key = self._key(fidelity)
+        for payload in self._in_flight.forget([(a, key) for a in archs]):
+            if payload is not None:
+                payload.in_flight -= 1
+        if promotion:
+            for a in archs:
+                br.promote_asked.discard(a)
 
     def fidelity_for(self, arch: Arch) -> int | None:
         return self._assigned.get(arch, self.rung_fidelity)
@@ -377,23 +471,25 @@ class BOHB(Strategy):
         acc = float(result.valid_acc)
         if not math.isfinite(acc):
             acc = 0.0  # a failed evaluation is the worst possible result
-        key = fidelity if self.fidelities else None
+        key = self._key(fidelity)
         self._X.setdefault(key, []).append(self.space.to_choices(arch))
         self._loss.setdefault(key, []).append(100.0 - acc)
         self._dirty = True
 
-        rung_fid = self.rung_fidelity
-        if rung_fid is not None and fidelity != rung_fid:
-            return
-        if self.promoting:
-            if arch not in self._to_promote:
+        found, payload = self._in_flight.tell((arch, key))
+        if found and payload is not None:
+            payload.in_flight -= 1
+        for br in self._open:  # a promoted cell's result, to the oldest rung awaiting it
+            if br.promoting and br.takes(fidelity) and arch in br.to_promote:
+                br.to_promote.remove(arch)
+                br.promote_asked.discard(arch)
+                br.results.append((arch, acc))
+                if not br.to_promote:
+                    self._close_rung(br)
                 return
-            self._to_promote.remove(arch)
-            self._promote_asked.discard(arch)
-            self._rung_results.append((arch, acc))
-            if not self._to_promote:
-                self._close_rung()
-        else:
-            self._rung_results.append((arch, acc))
-            if len(self._rung_results) >= self.bracket.sizes[0]:
-                self._close_rung()
+        for br in self._open:  # else a new cell's, to the oldest rung of new cells at its fidelity
+            if not br.promoting and br.takes(fidelity):
+                br.results.append((arch, acc))
+                if len(br.results) >= br.plan.sizes[0]:
+                    self._close_rung(br)
+                return

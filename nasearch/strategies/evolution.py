@@ -21,9 +21,17 @@ What ``n > 1`` means: ``ask(n)`` returns ``n`` alternatives for the next child, 
 winner of ONE tournament (one tournament per ask), which a pre-filter screens; in the initialisation
 phase, ``n`` independent uniform cells. ``ask(1)`` is exactly NB201's step.
 
-Only *told* cells enter the population: a proposal a pre-filter screens out, or one never told, is
-forgotten. Asking several times before telling reuses the current population; tells may come in any
-order (the population is ordered by tell time, which is what "oldest" means here).
+Asynchronous workers: this is the paper's asynchronous version (Real et al. run many workers, each
+of which takes a tournament winner of the current population, trains its mutant and returns it to
+the population, killing the oldest). Each ask runs a tournament on the population *as told so far*
+and mutates its winner; a told child is appended and the oldest member removed. Proposals asked and
+not yet told (a worker still training them) are simply not in the population: nothing is stored per
+ask, so tells may come in any order, two asks may propose the same cell, and a cell asked two asks
+ago is told like any other. The population is ordered by tell time, which is what "oldest" means
+here; the initialisation phase lasts until ``P`` results are told (with K workers up to ``P + K - 1``
+uniform cells are asked). Only *told* cells enter the population: a proposal a pre-filter screens
+out, or one never told, is forgotten. With one worker each ask follows the previous tell: Algorithm
+1 exactly.
 
 On NB201 cifar10 at the 12,000 s budget (seeds 0..499, incumbent's 200-epoch test accuracy) this
 gives 93.94 +- 0.39 against random search's 93.78 +- 0.33, in line with NB201's published figures

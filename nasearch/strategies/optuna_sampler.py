@@ -40,7 +40,8 @@ the choice vector; ``space.from_choices`` maps it to an arch.
   sorting is plain ranking by validation accuracy, so it works as an elitist single-objective genetic
   algorithm: generations of ``population_size=50``, parents by binary tournament, uniform crossover
   (``crossover_prob=0.9``, ``swapping_prob=0.5``), each position mutated with probability ``1/d``.
-  (Multi-objective search is not part of this adapter.)
+  With several objectives (a multi-objective search, ``num_objectives > 1``) it is NSGA-II proper:
+  parents and survivors by non-dominated rank, then crowding distance.
 * ``random``: ``RandomSampler``, uniform over the choice vectors (random search, Bergstra & Bengio,
   JMLR 2012); on a space whose enumeration is not every vector (TransNAS-Bench-101 macro) that is
   uniform over the archs too, by rejection (see invalid vectors).
@@ -58,6 +59,13 @@ accepted keys. ``seed`` is not a sampler param: it is one draw from the strategy
 construction (so the run seed fixes the whole trajectory, in another process too; every sampler's own
 random streams, its independent sampler's included, come from that seed).
 
+**Multi-objective search.** ``num_objectives=m > 1`` (the search task passes the number of
+``search.objectives``) makes the study maximise the ``m`` values the runner tells with each result
+(``Result.objectives``, each oriented so higher is better): NSGA-II, TPE (Optuna's multi-objective
+TPE, Ozaki et al., GECCO 2020 / JAIR 2022), GP (log expected hypervolume improvement), random, QMC and
+brute force take it; CMA-ES is refused (single objective only). A non-arch vector is told the worst
+value of each objective so far.
+
 **Ask/tell.** The study maximises the validation accuracy the runner tells (at whatever fidelity it
 was evaluated; the strategy is single-fidelity, ``fidelity_for`` leaves it to the runner) and lives
 in an in-memory storage. ``ask(n)`` asks Optuna for ``n`` trials in a row (``study.ask`` with the
@@ -70,21 +78,33 @@ density piles up where the best archs are, and GP, whose acquisition optimum doe
 propose the same non-arch vectors until the bound (both did in the contract on TransNAS-Bench-101
 macro); with the worst value TPE needs ~1 retry per proposal there instead of ~14 (random: ~4).
 ``tell(arch, result, fidelity)`` tells the trial that proposed ``arch`` (the oldest such trial still
-open) its value; a NaN result is told as FAIL. A result for an arch with no
-open trial (told after it was forgotten, or never asked) is added to the study as a completed trial
-(``study.add_trial``), so the model still learns it.
+running) its value; a NaN result is told as FAIL. A result for an arch with no
+running trial (told after it was failed as forgotten, or never asked) is added to the study as a
+completed trial (``study.add_trial``), so the model still learns it.
 
-Forgetting: a proposal that was asked but never told (a pre-filter screened it out) must not stay a
-"running" trial, which Optuna's samplers treat as pending (TPE's constant liar, GP's q-batch EI,
-brute force's running nodes). Before each ask every trial still running is therefore told as FAIL;
-Optuna's samplers ignore failed trials (brute force counts their vectors as visited). With the
-runner's loop (ask, then tell every evaluated cell) only the screened-out proposals are failed.
+Asynchronous workers and forgetting: each proposal is its own trial, RUNNING from its ask until its
+result is told, in any order (Optuna's ask-and-tell interface, which its samplers are built for:
+TPE's constant liar counts running trials as bad ones, so proposals asked while others are in flight
+move away from them; GP's q-batch EI conditions on them; brute force never proposes a running
+vector). Several asks before the tells leave several trials running; a tell goes to the *oldest*
+running trial that proposed that arch, so two running trials that proposed the same arch are each
+told when the arch is told twice (the runner evaluates each proposal: the second result is the
+same table entry), and a result for an arch with no running trial is added as a completed trial (see
+below). A proposal that will never be told (a pre-filter screened it out) must not stay running,
+or the samplers would treat it as in flight forever; such proposals are told as FAIL at the start of
+the next ask (Optuna's samplers ignore failed trials; brute force counts their vectors as visited).
+They are the ones given up by name, ``forget(archs)``, which the pre-filter calls with the
+candidates it screened out, and the untold alternatives of an ``ask(n > 1)`` one of which has been
+told when the caller named none (the bookkeeping of
+:class:`nasearch.strategies.prefilter.PendingProposals`). A proposal of ``ask(1)`` is never failed
+while it waits. With the sequential runner (ask, then tell every evaluated cell) exactly the
+screened-out proposals are failed, before the next ask, as before asynchronous workers existed.
 
 What ``n > 1`` means: ``n`` trials asked in a row before any tell, i.e. the next proposal and
 ``n - 1`` alternatives, each a trial Optuna sees as running while the next is sampled: TPE's constant
 liar pushes the later ones away from the earlier, GP proposes a greedy q-batch (qLogEI), CMA-ES and
 NSGA-II return the next ``n`` members of their generation, random/QMC/brute force the next ``n``
-points. A pre-filter chooses among them and the rest are forgotten as above.
+points. A pre-filter chooses among them and the rest are failed as above.
 
 On NB201 cifar10 at the 12,000 s budget (incumbent's 200-epoch test accuracy, mean +- sd over seeds
 0..19; NB201's Table 5: REA 93.92, RS 93.70, REINFORCE 93.85, BOHB 93.61): ``tpe`` 94.19 +- 0.26,
@@ -121,6 +141,7 @@ import numpy as np
 from nasearch.benchmarks.base import Result
 from nasearch.space.base import SearchSpace
 from nasearch.strategies.base import Arch, Strategy, StrategyError, register_strategy
+from nasearch.strategies.prefilter import PendingProposals
 from nasearch.suggest import did_you_mean
 
 MAX_INVALID = 200
@@ -137,6 +158,8 @@ SAMPLERS: dict[str, tuple[str, bool, dict[str, Any]]] = {
     "bruteforce": ("BruteForceSampler", True, {}),
 }
 """The accepted ``sampler`` values."""
+SINGLE_OBJECTIVE: tuple[str, ...] = ("cmaes",)
+"""Samplers Optuna runs on a single objective only (CMA-ES); the others take ``num_objectives > 1``."""
 
 _NEEDS = {"cmaes": "cmaes", "gp": "torch"}  # samplers whose Optuna class imports another package
 
@@ -168,6 +191,11 @@ class OptunaStrategy(Strategy):
         "framework, KDD 2019"
     )
 
+    @classmethod
+    def arm_label(cls, params: dict[str, Any]) -> str:
+        """``optuna:<sampler>``: each sampler is a method of its own in a results table."""
+        return f"{cls.name}:{params.get('sampler', 'tpe')}"
+
     def __init__(
         self,
         rng: np.random.Generator,
@@ -176,8 +204,18 @@ class OptunaStrategy(Strategy):
         fidelities: tuple[int, ...] = (),
         sampler: str = "tpe",
         sampler_params: Mapping[str, Any] | None = None,
+        num_objectives: int = 1,
     ):
         super().__init__(rng, space=space, fidelities=fidelities)
+        if isinstance(num_objectives, bool) or not isinstance(num_objectives, int) or num_objectives < 1:
+            raise StrategyError(f"optuna num_objectives={num_objectives!r} is invalid: expected an integer >= 1")
+        if num_objectives > 1 and sampler in SINGLE_OBJECTIVE:
+            raise StrategyError(
+                f"optuna sampler={sampler!r} optimises a single objective and this search has {num_objectives} "
+                f"(search.objectives); multi-objective samplers: "
+                + ", ".join(k for k in SAMPLERS if k not in SINGLE_OBJECTIVE)
+            )
+        self.num_objectives = num_objectives
         if not isinstance(sampler, str) or sampler not in SAMPLERS:
             raise StrategyError(
                 f"optuna sampler={sampler!r} is invalid: accepted: {', '.join(SAMPLERS)}"
@@ -233,7 +271,8 @@ class OptunaStrategy(Strategy):
                     f"(optuna.samplers.{cls_name}): {exc}"
                 ) from None
             self.study = optuna.create_study(
-                storage=optuna.storages.InMemoryStorage(), sampler=self._sampler, direction="maximize"
+                storage=optuna.storages.InMemoryStorage(), sampler=self._sampler,
+                directions=["maximize"] * num_objectives,
             )
         dist = optuna.distributions
         self._names = tuple(self.space.config_names())
@@ -241,13 +280,15 @@ class OptunaStrategy(Strategy):
             name: dist.CategoricalDistribution(tuple(range(k))) if categorical else dist.IntDistribution(0, k - 1)
             for name, k in zip(self._names, self.space.positions)
         }
-        self._running: dict[int, Any] = {}  # trial number -> Trial asked and neither told nor forgotten
-        self._open: dict[Arch, list[int]] = {}  # arch -> numbers of its running trials, oldest first
-        self._worst = math.inf  # the lowest finite value told so far (what a non-arch vector is told)
+        self._running: dict[int, Any] = {}  # trial number -> Trial asked and not yet told or failed
+        self._pending = PendingProposals()  # (arch, trial number) of the proposals awaiting a tell
+        self._given_up: list[int] = []  # trial numbers given up by forget(), failed at the next ask
+        self._worst = [math.inf] * num_objectives  # per objective, the lowest finite value told so far
+        # (what a non-arch vector is told)
         self.invalid = 0
         """Choice vectors proposed that are not archs of the space (told the worst value so far)."""
         self.forgotten = 0
-        """Proposals asked and never told, told as FAIL before a later ask."""
+        """Proposals given up (screened out, or alternatives not taken) and told as FAIL before a later ask."""
 
     # ------------------------------------------------------------------ helpers
     @contextlib.contextmanager
@@ -271,9 +312,9 @@ class OptunaStrategy(Strategy):
             if torch is not None:
                 torch.set_num_threads(threads)
 
-    def _tell(self, trial: Any, value: float | None) -> None:
-        """Finish ``trial`` with ``value`` (None or NaN: FAIL)."""
-        fail = value is None or not math.isfinite(value)
+    def _tell(self, trial: Any, value: float | list[float] | None) -> None:
+        """Finish ``trial`` with ``value`` (one per objective; None or NaN: FAIL)."""
+        fail = value is None or not all(math.isfinite(v) for v in (value if isinstance(value, list) else [value]))
         try:
             if fail:
                 self.study.tell(trial, state=self._optuna.trial.TrialState.FAIL)
@@ -285,25 +326,29 @@ class OptunaStrategy(Strategy):
             if "Study.stop" not in str(exc):
                 raise
 
-    def _forget(self) -> None:
-        for trial in self._running.values():
-            self._tell(trial, None)
-        self.forgotten += len(self._running)
-        self._running.clear()
-        self._open.clear()
+    def _fail_given_up(self) -> None:
+        """Fail the running trials that will never be told (in trial order)."""
+        gone = set(self._given_up)
+        gone.update(self._pending.settle())
+        self._given_up = []
+        if not gone:
+            return
+        for number in [m for m in self._running if m in gone]:
+            self._tell(self._running.pop(number), None)
+            self.forgotten += 1
 
-    def _propose(self) -> Arch:
+    def _propose(self) -> tuple[Arch, int]:
         names, from_choices = self._names, self.space.from_choices
         for _ in range(MAX_INVALID):
             trial = self.study.ask(self._distributions)
             arch = from_choices(tuple(int(trial.params[name]) for name in names))
             if arch is None:
                 self.invalid += 1
-                self._tell(trial, self._worst if math.isfinite(self._worst) else None)
+                worst = self._worst if all(math.isfinite(w) for w in self._worst) else None
+                self._tell(trial, None if worst is None else worst[0] if len(worst) == 1 else worst)
                 continue
             self._running[trial.number] = trial
-            self._open.setdefault(arch, []).append(trial.number)
-            return arch
+            return arch, trial.number
         raise StrategyError(
             f"optuna sampler={self.sampler!r} proposed {MAX_INVALID} choice vectors in a row that are not "
             f"archs of space {self.space.name!r} ({self.space.num_archs} of "
@@ -313,22 +358,35 @@ class OptunaStrategy(Strategy):
     # ------------------------------------------------------------------ ask / tell
     def ask(self, n: int = 1) -> list[Arch]:
         with self._quiet():
-            self._forget()
-            return [self._propose() for _ in range(max(1, int(n)))]
+            self._fail_given_up()
+            proposals = [self._propose() for _ in range(max(1, int(n)))]
+        self._pending.add(proposals)
+        return [arch for arch, _ in proposals]
+
+    def forget(self, archs: list[Arch]) -> None:
+        """Give up proposals of the latest ask that will never be told (a pre-filter's screened-out
+        candidates): their trials are told FAIL at the start of the next ask."""
+        self._given_up.extend(self._pending.forget(archs))
 
     def tell(self, arch: Arch, result: Result, fidelity: int) -> None:
-        value = float(result.valid_acc)
-        if math.isfinite(value):
-            self._worst = min(self._worst, value)
-        numbers = self._open.get(arch)
+        value: Any = float(result.valid_acc)
+        if self.num_objectives > 1:
+            if result.objectives is None or len(result.objectives) != self.num_objectives:
+                raise StrategyError(
+                    f"optuna strategy built for {self.num_objectives} objectives was told a result with "
+                    f"objectives={result.objectives!r}: a multi-objective search (search.objectives) tells them"
+                )
+            value = [float(v) for v in result.objectives]
+        values = value if isinstance(value, list) else [value]
+        if all(math.isfinite(v) for v in values):
+            self._worst = [min(w, v) for w, v in zip(self._worst, values)]
+        found, number = self._pending.tell(arch)
         with self._quiet():
-            if numbers:
-                number = numbers.pop(0)
-                if not numbers:
-                    del self._open[arch]
+            if found:
                 self._tell(self._running.pop(number), value)
-            elif math.isfinite(value):
+            elif all(math.isfinite(v) for v in values):
                 params = dict(zip(self._names, self.space.to_choices(arch)))
                 self.study.add_trial(
-                    self._optuna.trial.create_trial(params=params, distributions=self._distributions, value=value)
+                    self._optuna.trial.create_trial(params=params, distributions=self._distributions,
+                                                    **({"values": value} if isinstance(value, list) else {"value": value}))
                 )

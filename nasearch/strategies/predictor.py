@@ -61,8 +61,17 @@ once per run, its features are kept), so the runner charges it like a pre-filter
 not charged, as for every strategy here (BOHB's KDEs, REINFORCE's policy): the tabular-benchmark
 convention of NAS-Bench-201's baselines, which charge training time only.
 
-Interleaving: only told cells are learned from; a proposal never told is forgotten. Asking several
-times before telling refits on the same data (with a new seed and new draws).
+Interleaving and asynchronous workers: only told cells are learned from, whatever order their
+results come in (the model is fitted at each ask on every cell told so far; nothing refers to the
+latest ask). A cell asked and not yet told is *pending*: it is not a training point (it has no
+label yet) and it is not proposed again, neither as a candidate nor as a uniform cell, as BANANAS
+proposes ``k`` distinct cells per batch (naszilla's ``DEFAULT_K``) and its candidates exclude cells
+already queried. So K workers asking before their results are told get K different cells, each from
+a refit on the same data with a new seed and new Thompson draws. A pending cell is given up (may be
+proposed again) when a pre-filter names it in ``forget(archs)`` (the candidates it screened out) or
+when it was an untold alternative of an ``ask(n > 1)`` whose other alternative was told
+(:class:`nasearch.strategies.prefilter.PendingProposals`). With one worker nothing is pending at an
+ask, so every proposal is the sequential one.
 
 Deviations from BANANAS / naszilla: one evaluation per model fit (``k = 1``, the runner's sequential
 loop; BANANAS fits once per batch of ``k = 10`` queries, naszilla's ``DEFAULT_K``); the model is any
@@ -93,6 +102,7 @@ from nasearch.strategies.base import (
     register_strategy,
     resolve_featurizer,
 )
+from nasearch.strategies.prefilter import PendingProposals
 
 PATIENCE = 5
 """Parents tried per wanted parent before giving up on ``num_candidates`` new candidates (naszilla's
@@ -199,9 +209,16 @@ class PredictorSearch(Strategy):
         self.featurizer = resolve_featurizer(featurizer, self.features, self.space, who)
         self._cache = FeatureCache(self.featurizer, who)
         self._told: dict[Arch, float] = {}  # fitness (NaN kept: it never wins), in first-tell order
+        self._asked = PendingProposals()  # cells asked and not yet told (or given up)
 
     # ------------------------------------------------------------------ ask / tell
     def ask(self, n: int = 1) -> list[Arch]:
+        self._asked.settle()  # untold alternatives of earlier asks that the caller did not take
+        out = self._ask(n)
+        self._asked.add([(a, None) for a in out])
+        return out
+
+    def _ask(self, n: int) -> list[Arch]:
         told = self._told
         finite = [a for a, y in told.items() if y == y]
         if len(told) < self.num_init or len(finite) < 2:
@@ -226,35 +243,43 @@ class PredictorSearch(Strategy):
         order = np.argsort(-acq, kind="stable")
         return [candidates[i] for i in order[:n].tolist()]
 
+    def forget(self, archs: list[Arch]) -> None:
+        """Give up proposals of the latest ask that will never be told (a pre-filter's screened-out
+        candidates): they may be proposed again."""
+        self._asked.forget(archs)
+
     def tell(self, arch: Arch, result: Result, fidelity: int) -> None:
         self._told[arch] = float(result.valid_acc)
+        self._asked.tell(arch)
 
     def take_overhead_seconds(self) -> float:
         return self._cache.take_cost()
 
     # ------------------------------------------------------------------ helpers
     def _uniform(self, n: int, avoid: set | None = None) -> list[Arch]:
-        """``n`` distinct uniform cells, none told before nor in ``avoid`` (when the space allows)."""
-        sample, rng, told = self.space.sample, self.rng, self._told
+        """``n`` distinct uniform cells, none told before, pending, nor in ``avoid`` (when the space
+        allows)."""
+        sample, rng, told, asked = self.space.sample, self.rng, self._told, self._asked
         avoid = avoid or set()
         out: list[Arch] = []
         for _ in range(n):
             for _ in range(_RANDOM_TRIES):
                 a = sample(rng)
-                if a not in told and a not in out and a not in avoid:
+                if a not in told and a not in asked and a not in out and a not in avoid:
                     break
             out.append(a)
         return out
 
     def _candidates(self, want: int) -> list[Arch]:
-        """Up to ``want`` distinct untold cells: ``per_parent`` random neighbours of each of the best
-        ``PATIENCE * num_parents`` told cells (BANANAS's mutation step), then, while short of
-        ``want``, every untold neighbour of the next-best told cells."""
+        """Up to ``want`` distinct untold cells (none pending): ``per_parent`` random neighbours of each
+        of the best ``PATIENCE * num_parents`` told cells (BANANAS's mutation step), then, while short
+        of ``want``, every untold neighbour of the next-best told cells."""
         told = self._told
         order = sorted(told, key=lambda a: -told[a] if told[a] == told[a] else math.inf)  # stable: ties keep tell order
         per_parent = -(-self.num_candidates // self.num_parents)
         neighbours, rng = self.space.neighbours, self.rng
         seen = set(told)
+        seen.update(self._asked.keys())
         out: list[Arch] = []
         for rank, p in enumerate(order):
             if len(out) >= want or (rank >= PATIENCE * self.num_parents and len(out) >= self.num_candidates):

@@ -24,12 +24,24 @@ the lookup time.
 ``N`` and ``k`` decide what a step is (``k`` cells, evaluated in score order). ``tell`` and
 ``fidelity_for`` are delegated, so cells screened out are simply never told (the contract's
 "forgotten").
+
+Asynchronous workers: the runner may ask again before the cells passed on are told, and tells them
+in the order they finish. Nothing here waits for a tell: every ask screens its own ``N`` candidates
+(the overhead and :attr:`scored` count per ask), and right after screening the pre-filter names the
+``N - k`` cells it screened out to the inner strategy's ``forget(archs)`` when it has one (a wrapper
+may give proposals up that way; see :class:`PendingProposals`), so a strategy that keeps track of its
+proposals in flight (Optuna's running trials, the cells the predictor and RoBoT must not propose
+twice, BOHB's rung slots) drops those at once and keeps the ``k`` passed on until they are told,
+however many asks come in between. Without a screening step (vanilla, or a forced choice) nothing is
+given up. :attr:`screened_out` counts the cells screened out.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -46,6 +58,121 @@ def is_vanilla(proxy: str | None, n: object) -> bool:
     strategy. The one definition the runner, the pre-filter, the settings record, the results and
     the citations use."""
     return proxy is None or proxy == "none" or str(n) == "1"
+
+
+class PendingProposals:
+    """Proposals asked for and not yet told, grouped by the ask that returned them: the bookkeeping a
+    strategy needs under asynchronous workers, where the runner asks again before earlier proposals
+    are told and tells them in the order their training finishes, not the order they were asked.
+
+    A proposal stops being pending when
+
+    * it is told (:meth:`tell`: the *oldest* pending proposal of that key, so the same arch asked
+      twice while pending is told twice, each time retiring one ask);
+    * the caller gives it up by name (:meth:`forget`, behind a strategy's ``forget(archs)``): the
+      pre-filter names the candidates it screened out, right after the ask that returned them, so
+      only the latest ask's proposals are matched;
+    * it is an alternative the caller evidently did not take: an ask that returned several proposals
+      (``ask(n)``, ``n > 1``), one of which has been told, and of which the caller named none with
+      ``forget`` (a caller evaluating one alternative per ask, as the contract's ``n`` alternatives
+      of the *next* proposal mean); its other proposals are given up at the next ask
+      (:meth:`settle`).
+
+    A proposal of ``ask(1)`` stays pending until told, however many asks come in between. At most
+    ``cap`` asks are remembered; older ones are given up as a whole (a caller that never tells).
+    Each proposal carries a payload (Optuna: its trial number; BOHB: the bracket it fills), handed
+    back when it stops being pending. Keys are archs, or anything hashable (BOHB: arch and fidelity).
+    """
+
+    def __init__(self, cap: int = 4096):
+        self.cap = int(cap)
+        self._asks: OrderedDict[int, list[Any]] = OrderedDict()  # ask id -> [entries, size, told, named]
+        self._where: dict[Any, deque[int]] = {}  # key -> ids of the asks it is pending in, oldest first
+        self._next = 0
+        self._dropped: list[Any] = []  # payloads of asks given up by the cap, handed out by settle()
+
+    def __contains__(self, key: Any) -> bool:
+        return key in self._where
+
+    def __len__(self) -> int:
+        """The number of distinct keys pending."""
+        return len(self._where)
+
+    def keys(self) -> Iterable[Any]:
+        """The distinct keys pending (a live view)."""
+        return self._where.keys()
+
+    def add(self, entries: Sequence[tuple[Any, Any]]) -> None:
+        """Record one ask's proposals, ``(key, payload)`` each, in the order returned."""
+        i = self._next
+        self._next += 1
+        if not entries:
+            return
+        self._asks[i] = [list(entries), len(entries), False, False]
+        for key, _ in entries:
+            self._where.setdefault(key, deque()).append(i)
+        while len(self._asks) > self.cap:
+            old = next(iter(self._asks))
+            self._dropped.extend(self._drop(old))
+
+    def tell(self, key: Any) -> tuple[bool, Any]:
+        """Retire the oldest pending proposal of ``key``: ``(True, its payload)``, or ``(False, None)``
+        when none is pending (told before, given up, or never asked)."""
+        ids = self._where.get(key)
+        if not ids:
+            return False, None
+        i = ids[0]
+        ask = self._asks[i]
+        payload = self._take(i, key, first=True)
+        ask[2] = True
+        return True, payload
+
+    def forget(self, keys: Iterable[Any]) -> list[Any]:
+        """Give up proposals of the *latest* ask by key (one each; the last returned of a key that
+        ask returned twice): their payloads. Marks that ask as screened by name, so :meth:`settle`
+        leaves its other proposals pending."""
+        if not self._asks:
+            return []
+        i = next(reversed(self._asks))
+        if i != self._next - 1:
+            return []  # the latest ask was retired in full already
+        ask = self._asks[i]
+        ask[3] = True
+        out = []
+        for key in keys:
+            if any(k == key for k, _ in ask[0]):
+                out.append(self._take(i, key, first=False))
+        return out
+
+    def settle(self) -> list[Any]:
+        """Give up the untold alternatives of asks of several proposals one of which was told (and none
+        named by :meth:`forget`), and asks beyond the cap: their payloads, in ask order."""
+        out, self._dropped = self._dropped, []
+        for i in [i for i, (_, size, told, named) in self._asks.items() if told and not named and size > 1]:
+            out.extend(self._drop(i))
+        return out
+
+    # ------------------------------------------------------------------ helpers
+    def _take(self, i: int, key: Any, *, first: bool) -> Any:
+        entries = self._asks[i][0]
+        js = [j for j, (k, _) in enumerate(entries) if k == key]
+        _, payload = entries.pop(js[0] if first else js[-1])
+        ids = self._where[key]
+        ids.remove(i)  # one occurrence (an ask holding the key twice is listed twice)
+        if not ids:
+            del self._where[key]
+        if not entries:
+            del self._asks[i]
+        return payload
+
+    def _drop(self, i: int) -> list[Any]:
+        entries = self._asks.pop(i)[0]
+        for key, _ in entries:
+            ids = self._where[key]
+            ids.remove(i)
+            if not ids:
+                del self._where[key]
+        return [payload for _, payload in entries]
 
 
 class PreFilter(Strategy):
@@ -86,6 +213,8 @@ class PreFilter(Strategy):
         self._overhead = 0.0
         self.scored = 0
         """Cells scored so far."""
+        self.screened_out = 0
+        """Cells screened out so far (asked of the inner strategy, never passed on: given up)."""
 
     @property
     def vanilla(self) -> bool:
@@ -109,8 +238,23 @@ class PreFilter(Strategy):
             )
         self._overhead += float(self.cost_fn(proposals)) if self.cost_fn is not None else elapsed
         self.scored += len(proposals)
-        order = np.argsort(-scores, kind="stable")  # NaN sorts last; ties keep proposal order
-        return [proposals[i] for i in order[: self.k].tolist()]
+        order = np.argsort(-scores, kind="stable").tolist()  # NaN sorts last; ties keep proposal order
+        screened = [proposals[i] for i in order[self.k :]]
+        self.screened_out += len(screened)
+        self._forget_inner(screened)
+        return [proposals[i] for i in order[: self.k]]
+
+    def _forget_inner(self, archs: list[Arch]) -> None:
+        """Tell the inner strategy that ``archs``, proposals of its latest ask, will never be told
+        (its ``forget(archs)``, when it has one: strategies without pending state need none)."""
+        forget = getattr(self.inner, "forget", None)
+        if callable(forget):
+            forget(archs)
+
+    def forget(self, archs: list[Arch]) -> None:
+        """Proposals of the latest ask a wrapper of this pre-filter gives up: passed on to the inner
+        strategy (they were its proposals too)."""
+        self._forget_inner(list(archs))
 
     def tell(self, arch: Arch, result: Result, fidelity: int) -> None:
         self.inner.tell(arch, result, fidelity)

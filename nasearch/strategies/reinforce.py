@@ -33,6 +33,15 @@ pre-filter picks among them. ``tell`` takes the gradient of the *told* cell's lo
 the current policy, whichever sample it was: screened (or late, or out-of-order) tells make the
 update an off-policy approximation, which is the point of proxy-assisted search.
 
+Asynchronous workers: nothing is stored per ask. ``tell(arch, ...)`` recomputes the one-hot of
+``arch``'s own choices (``space.to_choices(arch)``), so the update always uses the log-probability of
+the cell being told, never that of the latest ask; tells may come in any order, the same cell may be
+asked twice while pending (each tell is one update), and a cell asked several asks ago is told like
+any other. Its log-probability is taken under the policy *at tell time* (the policy may have moved
+since the cell was sampled, by the updates of results that finished first): the usual stale-sample
+approximation of asynchronous policy gradient. The baseline is updated in tell order. With one worker each tell follows its ask and
+nothing changes.
+
 Deviations from the reference: logits start at zeros (uniform policy) instead of ``1e-3 * randn``, so
 construction consumes no randomness; sampling uses one uniform per edge against the cumulative
 probabilities instead of ``torch.distributions.Categorical``; numpy float64 instead of torch float32.

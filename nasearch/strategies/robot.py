@@ -63,6 +63,21 @@ metric's shortlist, for a pre-filter to choose among. In the BO stage, the weigh
 with the result of whichever of its alternatives is told first (with ``n = 1``: ``A(w)``, the paper's
 objective). Proposals never told are forgotten (their weight vector is never observed).
 
+Asynchronous workers (several asks before the tells, tells in any order; the reference is
+sequential): a cell asked and not yet told is *pending* (tracked per ask, given up when a pre-filter
+names it in ``forget(archs)`` or when it was an untold alternative of an ``ask(n > 1)`` whose
+other alternative was told: :class:`nasearch.strategies.prefilter.PendingProposals`). Pending cells
+are never proposed again, in either stage: the greedy stage proposes the best cells of the ranking by
+``w*`` that are neither told nor pending (so K workers get K different cells, not K copies of the
+same one). In the BO stage a weight vector whose ``A(w)`` is pending proposes the best cells of its
+ranking neither told nor pending, and is observed with whichever result is told first: ``A(w)``'s
+(the paper's ``F(w)``) or its own proposal's (the next cell of the same ranking), as the alternatives
+of ``ask(n)`` are; so no weight vector waits on a cell that may never be told. A weight vector is
+observed when its result is told, whichever ask it came from; the GP is fitted on the observations
+so far, so asks while results are pending see the same GP (with fresh random candidates) and the BO
+stage can ask for up to K - 1 weight vectors more than ``bo_steps`` before ``bo_steps`` are observed.
+With one worker nothing is pending at an ask and every proposal is the sequential one.
+
 Overhead: :meth:`take_overhead_seconds` returns, once per run (at its first ask), the featurizer's
 recorded ``cost`` of the whole pool: RoBoT scores every pool cell with every metric before it
 searches. With ``pool="space"`` that is the metrics' cost over the space, which ``proxy.charge_time``
@@ -99,6 +114,7 @@ from nasearch.strategies.base import (
     register_strategy,
     resolve_featurizer,
 )
+from nasearch.strategies.prefilter import PendingProposals
 
 REFERENCE_FEATURES = ("grad_norm", "snip", "grasp", "fisher", "synflow", "jacob_cov")
 """The reference's six training-free metrics (its NAS-Bench-201 script's ``--training_free_metrics``)."""
@@ -191,6 +207,8 @@ class RoBoT(Strategy):
         self._pending: OrderedDict[int, np.ndarray] = OrderedDict()  # token -> weight vector
         self._waiting: dict[Arch, list[int]] = {}  # arch -> tokens of weight vectors it answers
         self._token = 0
+        self._last_token: int | None = None  # the token the latest ask attached to its proposals
+        self._asked = PendingProposals()  # cells asked and not yet told (or given up)
 
     # ------------------------------------------------------------------ pool
     def _non_trivial(self) -> list[Arch]:
@@ -276,10 +294,11 @@ class RoBoT(Strategy):
         return self._W[i]
 
     def _untold(self, scores: np.ndarray, n: int) -> list[Arch]:
-        """The best ``n`` pool cells by ``scores`` that have not been told (ties: pool order)."""
-        pool, told = self._pool, self._told
+        """The best ``n`` pool cells by ``scores`` that have not been told and are not pending (ties:
+        pool order)."""
+        pool, told, asked = self._pool, self._told, self._asked
         size = len(scores)
-        m = min(size, n + len(told))  # at most len(told) of the best m are told
+        m = min(size, n + len(told) + len(asked))  # at most len(told) + len(asked) of the best m are out
         if m < size:  # the m best (ties at the cut: the first in pool order), then sorted
             kth = np.partition(-scores, m - 1)[m - 1]
             idx = np.flatnonzero(-scores < kth)
@@ -291,7 +310,7 @@ class RoBoT(Strategy):
         out: list[Arch] = []
         for i in idx.tolist():
             a = pool[i]  # type: ignore[index]
-            if a not in told:
+            if a not in told and a not in asked:
                 out.append(a)
                 if len(out) == n:
                     break
@@ -306,7 +325,14 @@ class RoBoT(Strategy):
     def ask(self, n: int = 1) -> list[Arch]:
         if self._pool is None:
             self._build_pool()
+        self._asked.settle()  # untold alternatives of earlier asks that the caller did not take
+        out = self._ask(n)
+        self._asked.add([(a, None) for a in out])
+        return out
+
+    def _ask(self, n: int) -> list[Arch]:
         X, pool, told = self._X, self._pool, self._told
+        self._last_token = None
         while not self.exploiting:
             w = self._next_weight()
             scores = X @ w  # type: ignore[operator]
@@ -314,24 +340,50 @@ class RoBoT(Strategy):
             if top in told:  # A(w) was evaluated: reuse its result, no query
                 self._observe(w, told[top])
                 continue
+            token = self._new_token(w)
             out = self._untold(scores, n)
-            token = self._token
-            self._token += 1
-            self._pending[token] = w
-            if len(self._pending) > _PENDING_CAP:
-                self._pending.popitem(last=False)
+            if top in self._asked:  # A(w) is in flight: it answers for w too, if told first
+                self._waiting.setdefault(top, []).append(token)
+                out = out or self._uniform(n)
+            self._last_token = token
             for a in out:
                 self._waiting.setdefault(a, []).append(token)
             return out
         out = self._untold(X @ self.best_weights(), n)  # type: ignore[operator]
-        if not out:  # every pool cell evaluated
-            sample, rng = self.space.sample, self.rng
-            out = [sample(rng) for _ in range(n)]
-        return out
+        return out or self._uniform(n)  # every pool cell evaluated (or in flight)
+
+    def _new_token(self, w: np.ndarray) -> int:
+        token = self._token
+        self._token += 1
+        self._pending[token] = w
+        if len(self._pending) > _PENDING_CAP:
+            self._pending.popitem(last=False)
+        return token
+
+    def _uniform(self, n: int) -> list[Arch]:
+        sample, rng = self.space.sample, self.rng
+        return [sample(rng) for _ in range(n)]
+
+    def forget(self, archs: list[Arch]) -> None:
+        """Give up proposals of the latest ask that will never be told (a pre-filter's screened-out
+        candidates): they are no longer pending, and no longer answer for its weight vector."""
+        self._asked.forget(archs)
+        token = self._last_token
+        if token is None:
+            return
+        for a in archs:
+            tokens = self._waiting.get(a)
+            if tokens and token in tokens:
+                tokens.reverse()
+                tokens.remove(token)  # the latest occurrence
+                tokens.reverse()
+                if not tokens:
+                    del self._waiting[a]
 
     def tell(self, arch: Arch, result: Result, fidelity: int) -> None:
         acc = float(result.valid_acc)
         self._told[arch] = acc
+        self._asked.tell(arch)
         for token in self._waiting.pop(arch, ()):
             w = self._pending.pop(token, None)
             if w is not None:  # the first told alternative of a weight vector answers for it

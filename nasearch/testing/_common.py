@@ -10,6 +10,7 @@ import numpy as np
 
 from nasearch.benchmarks.base import BenchmarkError, Result, check_dataset, resolve_fidelity
 from nasearch.space.base import SearchSpace, get_space
+from nasearch.strategies.base import Strategy
 
 FULL_ENUMERATION = 20_000
 """Spaces up to this size are checked over every arch, bigger ones on a sample."""
@@ -121,3 +122,40 @@ class ContractBase:
 
 __all__ = ["ContractBase", "FULL_ENUMERATION", "IndexBench", "benchmark_for_space", "data_root_or_none",
            "non_trivial", "sample_archs", "synthetic_batches"]
+
+
+class SyntheticObjectives(Strategy):
+    """A multi-objective strategy (``multi_objective = True``) in the single-objective checks: every
+    result is told with objectives (its validation accuracy, minus the sum of the cell's choices: a
+    second objective every space has, higher is better), so the checks that drive strategies through
+    the runner or by hand apply to it unchanged. Everything else passes through."""
+
+    name = "synthetic-objectives"
+
+    def __init__(self, inner: Any):
+        self.inner = inner
+        self.space, self.rng, self.fidelities = inner.space, inner.rng, inner.fidelities
+
+    def ask(self, n: int = 1) -> list:
+        return self.inner.ask(n)
+
+    def tell(self, arch: Any, result: Result, fidelity: int) -> None:
+        if result.objectives is None:
+            from dataclasses import replace
+
+            result = replace(result, objectives=(result.valid_acc, -float(sum(self.space.to_choices(arch)))))
+        self.inner.tell(arch, result, fidelity)
+
+    def fidelity_for(self, arch: Any) -> int | None:
+        return self.inner.fidelity_for(arch)
+
+    def take_overhead_seconds(self) -> float:
+        return self.inner.take_overhead_seconds()
+
+    def forget(self, archs: list) -> None:
+        self.inner.forget(archs)
+
+
+def with_objectives(strategy: Any) -> Any:
+    """``strategy`` wrapped in :class:`SyntheticObjectives` when it is multi-objective, else itself."""
+    return SyntheticObjectives(strategy) if getattr(type(strategy), "multi_objective", False) else strategy

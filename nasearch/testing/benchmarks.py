@@ -13,7 +13,10 @@ loading it), it satisfies the :class:`~nasearch.benchmarks.base.Benchmark` proto
 datasets are tasks of its space and its fidelities ascend, ``query`` and ``column`` agree (positioned
 by ``arch.index``, NaN exactly where a cell is absent), the default fidelity is the last, unknown
 datasets, fidelities and metrics are errors naming the value, and a caller mutating a column changes
-nothing (stateless).
+nothing (stateless). Its declared ``metrics`` are :class:`~nasearch.benchmarks.base.Metric` objects,
+accuracies first, each readable by ``column`` on every dataset (right length, float64, finite somewhere,
+the same at every fidelity unless ``per_fidelity``), and ``get_metric`` / ``column`` refuse an unknown
+metric naming it and the declared ones.
 """
 
 from __future__ import annotations
@@ -119,6 +122,51 @@ class BenchmarkContract(ContractBase):
             bench.column(bench.datasets[0], "test_acc", bad)
         with pytest.raises(BenchmarkError, match="'loss'"):
             bench.column(bench.datasets[0], "loss")
+
+    def test_declared_metrics(self, bench: Any) -> None:
+        from nasearch.benchmarks import BenchmarkError, Metric, benchmark_metrics, get_metric
+
+        declared = getattr(bench, "metrics", None)  # absent: a plugin predating it gets the fallback
+        metrics = benchmark_metrics(bench)
+        if declared is not None:
+            assert all(isinstance(m, Metric) for m in declared.values()), declared
+            assert set(declared) == set(metrics)
+        assert list(metrics)[:2] == ["valid_acc", "test_acc"]
+        for name in ("valid_acc", "test_acc"):
+            assert metrics[name].higher_is_better and metrics[name].per_fidelity
+        n = bench.space.num_archs
+        for name, m in metrics.items():
+            assert isinstance(m, Metric) and m.name == name
+            assert isinstance(m.higher_is_better, bool) and isinstance(m.per_fidelity, bool)
+            assert isinstance(m.unit, str) and isinstance(m.description, str) and m.description.strip()
+            assert get_metric(bench, name) == m
+            finite = 0
+            for dataset in bench.datasets:
+                cols = [bench.column(dataset, name, f) for f in bench.fidelities]
+                for col in cols:
+                    assert isinstance(col, np.ndarray), (name, dataset, type(col))
+                    # a benchmark declaring ``metrics`` returns float64 (NaN where unrecorded); one predating
+                    # it may return any real numbers
+                    if declared is not None:
+                        assert col.dtype == np.float64, (name, dataset, col.dtype)
+                    else:
+                        assert np.issubdtype(col.dtype, np.floating) or np.issubdtype(col.dtype, np.integer)
+                    assert col.shape == (n,), (name, dataset, col.shape)
+                    finite += int(np.isfinite(col).sum())
+                if not m.per_fidelity:  # a cost: the same column whatever the training length
+                    for col in cols[1:]:
+                        np.testing.assert_array_equal(col, cols[0], err_msg=f"{name} on {dataset}")
+            assert finite > 0, f"declared metric {name!r} has no finite value on any dataset"
+
+        with pytest.raises(BenchmarkError, match="'no_such_metric'") as err:
+            get_metric(bench, "no_such_metric", where="from the contract")
+        msg = str(err.value)
+        assert bench.name in msg and "from the contract" in msg and all(name in msg for name in metrics)
+        with pytest.raises(BenchmarkError, match="did you mean 'test_acc'"):
+            get_metric(bench, "test_accc")
+        with pytest.raises(BenchmarkError, match="'no_such_metric'") as err:
+            bench.column(bench.datasets[0], "no_such_metric")
+        assert all(name in str(err.value) for name in metrics)  # the accepted names include the declared
 
     def test_column_consistent_with_query(self, bench: Any) -> None:
         for dataset in bench.datasets:

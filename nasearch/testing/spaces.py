@@ -30,6 +30,7 @@ from nasearch.testing._common import (
     data_root_or_none,
     non_trivial,
     sample_archs,
+    with_objectives,
 )
 
 
@@ -277,8 +278,8 @@ class SpaceContract(ContractBase):
             return -np.array([a.index for a in archs], dtype=float)
 
         def run(seed: int) -> Any:
-            inner = get_strategy(strategy_name)(np.random.default_rng(seed), space=space, fidelities=bench.fidelities,
-                                                **self.settings_for(strategy_name))
+            inner = with_objectives(get_strategy(strategy_name)(
+                np.random.default_rng(seed), space=space, fidelities=bench.fidelities, **self.settings_for(strategy_name)))
             st = PreFilter(inner, proxy, n=4) if pf == "prefilter" else inner
             return run_search(bench, st, dataset, Budget(queries=40))
 

@@ -10,8 +10,10 @@ Subclass :class:`StrategyContract` and set ``name`` to the strategy's registry n
 Checks, alone and behind the proxy pre-filter: the class is registered under its ``name`` with a
 paper and a documented module; any interleaving of ``ask`` and ``tell`` (several asks before a tell,
 tells in shuffled order, some proposals never told) yields 1..n valid archs of the space at fidelities
-the benchmark records; the same seed gives the same trajectory and other seeds another; and the
-strategy searches every space of ``spaces`` (default: every registered space) reproducibly.
+the benchmark records; asynchronous workers (rounds of four ``ask(1)`` whose results, from a real
+benchmark of the space, are told in reverse order) get valid archs, reproducibly; the same seed gives
+the same trajectory and other seeds another; and the strategy searches every space of ``spaces``
+(default: every registered space) reproducibly.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pytest
 
-from nasearch.testing._common import ContractBase, IndexBench, benchmark_for_space
+from nasearch.testing._common import ContractBase, IndexBench, benchmark_for_space, with_objectives
 
 PREFILTERS = ("vanilla", "prefilter")
 
@@ -59,8 +61,8 @@ class StrategyContract(ContractBase):
         from nasearch.strategies import get_strategy
         from nasearch.strategies.prefilter import PreFilter
 
-        inner = get_strategy(self.name)(np.random.default_rng(seed), space=space or self.space,
-                                        fidelities=fidelities, **self.settings)
+        inner = with_objectives(get_strategy(self.name)(np.random.default_rng(seed), space=space or self.space,
+                                                        fidelities=fidelities, **self.settings))
         return PreFilter(inner, proxy or self.stand_in_proxy, n=n) if pf == "prefilter" else inner
 
     def benchmark(self) -> Any:
@@ -80,6 +82,14 @@ class StrategyContract(ContractBase):
         assert sys.modules[cls.__module__].__doc__, f"strategy module of {self.name!r} has no docstring"
 
     # ------------------------------------------------------------------------------ ask / tell
+    @staticmethod
+    def assert_valid_arch(space: Any, a: Any) -> None:
+        """``a`` is an arch of ``space``: the space's own object for its index, with a valid choice vector."""
+        own = space.from_index(a.index)
+        assert type(a) is type(own) and a == own and hash(a) == hash(own) and space.parse(a) is a
+        c = space.to_choices(a)
+        assert all(type(v) is int and 0 <= v < k for v, k in zip(c, space.positions))
+
     @pytest.mark.parametrize("fidelities", [(12, 200), (50,), ()], ids=["two-fid", "one-fid", "no-fid"])
     def test_any_interleaving_of_ask_and_tell(self, pf: str, fidelities: tuple[int, ...]) -> None:
         """Valid archs only; several asks before a tell, tells in shuffled order, some never told."""
@@ -98,10 +108,7 @@ class StrategyContract(ContractBase):
                 props = s.ask(n)
                 assert 1 <= len(props) <= n
                 for a in props:
-                    own = space.from_index(a.index)
-                    assert type(a) is type(own) and a == own and hash(a) == hash(own) and space.parse(a) is a
-                    c = space.to_choices(a)
-                    assert all(type(v) is int and 0 <= v < k for v, k in zip(c, space.positions))
+                    self.assert_valid_arch(space, a)
                     f = s.fidelity_for(a) or default_f
                     assert f == default_f or f in fidelities
                     pending.append((a, f))
@@ -112,6 +119,46 @@ class StrategyContract(ContractBase):
                     told += 1
         assert told > 0
         assert s.take_overhead_seconds() >= 0.0
+
+    ASYNC_WORKERS: ClassVar[int] = 4
+    ASYNC_ROUNDS: ClassVar[int] = 8
+
+    def asynchronous_rounds(self, pf: str, seed: int) -> list[tuple[int, Any]]:
+        """K = :attr:`ASYNC_WORKERS` simulated asynchronous workers, :attr:`ASYNC_ROUNDS` times: ``ask(1)``
+        K times (each proposal's fidelity taken right after its ask, as the runner does), then the K
+        results, queried from a real benchmark of the space (:func:`benchmark_for_space`), told in
+        reverse order (the last asked first, the first asked K asks after it). Returns every proposal
+        as ``(index, fidelity)``, in ask order; checks each is a valid arch at a recorded fidelity."""
+        from nasearch.space import get_space
+
+        space = get_space(self.space)
+        bench = benchmark_for_space(space)
+        dataset = bench.datasets[0]
+        s = self.make(pf, seed, bench.fidelities, space=space)
+        asked: list[tuple[int, Any]] = []
+        for _ in range(self.ASYNC_ROUNDS):
+            pending: list[tuple[Any, Any]] = []
+            for _ in range(self.ASYNC_WORKERS):
+                props = s.ask(1)
+                assert props, f"strategy {self.name!r}: ask(1) returned nothing while results are pending"
+                for a in props:
+                    self.assert_valid_arch(space, a)
+                    f = s.fidelity_for(a) or bench.fidelities[0]
+                    assert f in bench.fidelities, f"fidelity {f!r} is not one of {bench.fidelities}"
+                    pending.append((a, f))
+                    asked.append((a.index, f))
+            for a, f in reversed(pending):
+                s.tell(a, bench.query(a, dataset, f), f)
+        assert s.take_overhead_seconds() >= 0.0
+        return asked
+
+    def test_asynchronous_asks_and_tells(self, pf: str) -> None:
+        """Asynchronous workers: several ``ask(1)`` before the tells, results told in reverse order, on
+        a real benchmark of the space (fidelities it records; NB201: 12 and 200 epochs): valid archs
+        only, nothing raises, and the same seed gives the same proposals at the same fidelities."""
+        first = self.asynchronous_rounds(pf, 3)
+        assert len(first) >= self.ASYNC_WORKERS * self.ASYNC_ROUNDS
+        assert self.asynchronous_rounds(pf, 3) == first, "the same seed gave other proposals"
 
     # ------------------------------------------------------------------------------ reproducible
     def trajectory(self, pf: str, seed: int) -> dict:

@@ -23,6 +23,7 @@ from nasearch.space.nb201.arch import CONV1, CONV3, NONE, NUM_ARCHS, NUM_EDGES, 
 from nasearch.strategies import Strategy, StrategyError, get_strategy, strategy_names
 from nasearch.strategies.prefilter import PreFilter
 from nasearch.testing import StrategyContract, contract_classes
+from nasearch.testing._common import with_objectives
 from nasearch.testing.featurizers import stand_in_settings
 
 NAMES = strategy_names()
@@ -78,8 +79,8 @@ def neg_op_sum(archs: list[Arch]) -> np.ndarray:
 
 
 def make(name: str, pf: str, seed: int, fidelities: tuple[int, ...], *, n: int = 4) -> Strategy:
-    inner = get_strategy(name)(np.random.default_rng(seed), space="nb201", fidelities=fidelities,
-                               **SETTINGS.get(name, {}))
+    inner = with_objectives(get_strategy(name)(np.random.default_rng(seed), space="nb201", fidelities=fidelities,
+                                               **SETTINGS.get(name, {})))
     return PreFilter(inner, neg_op_sum, n=n) if pf == "prefilter" else inner
 
 
@@ -440,19 +441,19 @@ def test_bohb_promotes_the_best_of_a_rung_to_200_epochs(nb201_table):
     assert 200 in f and traj.incumbent in [a for a, fi in zip(archs, f) if fi == 200]
 
 
-def test_bohb_promotion_is_a_forced_choice_and_is_reasked_until_told():
+def test_bohb_promotion_is_a_forced_choice_and_in_flight_until_told():
     bohb = get_strategy("bohb")(np.random.default_rng(0), space="nb201", fidelities=(12, 200), eta=3)
     cells = bohb.ask(3)
     assert len(cells) == 3 and all(bohb.fidelity_for(c) == 12 for c in cells)
     for c, acc in zip(cells, (50.0, 70.0, 60.0)):
         bohb.tell(c, _res(acc), 12)
     assert bohb.promoting
-    assert bohb.ask(8) == [cells[1]] and bohb.ask(8) == [cells[1]]  # not told: asked again
-    assert bohb.fidelity_for(cells[1]) == 200
-    bohb.tell(cells[1], _res(80.0), 200)
-    assert not bohb.promoting and bohb.rung_fidelity == 200  # bracket 0: new cells at 200
+    assert bohb.ask(8) == [cells[1]] and bohb.fidelity_for(cells[1]) == 200
+    # the promotion is in flight (asynchronous workers): the next bracket (2 new cells at 200) starts
     fresh = bohb.ask(2)
-    assert all(bohb.fidelity_for(c) == 200 for c in fresh)
+    assert len(fresh) == 2 and all(bohb.fidelity_for(c) == 200 for c in fresh) and bohb.open_brackets == 2
+    bohb.tell(cells[1], _res(80.0), 200)
+    assert not bohb.promoting and bohb.rung_fidelity == 200 and bohb.open_brackets == 1
 
 
 def test_bohb_kde_prefers_good_regions():

@@ -241,7 +241,7 @@ def test_setting_added_later_matches_a_record_without_it(tmp_path):
     (the behaviour the folder was written under) and is refused when this run sets it."""
     from nasearch.runfolder import ADDED_LATER, FolderError, check_folder, write_fingerprint
 
-    assert ADDED_LATER == {"proxy.network": None}
+    assert ADDED_LATER["proxy.network"] is None
     old = {"task": "score", "proxy.name": "synflow"}
     write_fingerprint(tmp_path / "f", old)
     assert check_folder(tmp_path / "f", {**old, "proxy.network": None}) == "resume"
