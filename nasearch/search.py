@@ -26,13 +26,24 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from nasearch.benchmarks.base import Benchmark, BenchmarkError, Result, check_dataset, resolve_fidelity
+import numpy as np
+
+from nasearch.benchmarks.base import (
+    Benchmark,
+    BenchmarkError,
+    Result,
+    benchmark_metrics,
+    check_dataset,
+    get_metric,
+    resolve_fidelity,
+)
 from nasearch.errors import NasearchError
 from nasearch.strategies.base import Arch, Strategy
+from nasearch.strategies.constrained import ConstraintError
 
 
 class BudgetError(NasearchError):
@@ -85,6 +96,48 @@ class Trajectory:
     @property
     def total_seconds(self) -> float:
         return self.sim_seconds[-1] if self.sim_seconds else 0.0
+
+
+def feasible_mask(
+    bench: Benchmark, dataset: str, constraints: Mapping[str, Any], where: str = "search.constraints"
+) -> np.ndarray:
+    """Budgeted search (:mod:`nasearch.strategies.constrained`). Boolean mask by ``arch.index``: the cells of ``bench``'s space that satisfy every constraint
+    (metric name -> bound; an upper bound for a metric where lower is better, a lower bound otherwise).
+    Raises :class:`ConstraintError` naming the key, the value and what is accepted."""
+    n = bench.space.num_archs
+    mask = np.ones(n, dtype=bool)
+    for name, bound in constraints.items():
+        key = f"{where}.{name}"
+        try:
+            metric = get_metric(bench, name, where=key)
+        except BenchmarkError as exc:
+            raise ConstraintError(str(exc)) from None
+        if metric.per_fidelity:
+            pre = [m for m, d in benchmark_metrics(bench).items() if not d.per_fidelity]
+            raise ConstraintError(
+                f"{key}={bound!r}: {name!r} is known only after training, so it cannot screen a candidate "
+                f"before it is evaluated; constrain a metric of the architecture: "
+                + (", ".join(pre) if pre else f"none (benchmark {bench.name!r} records no cost)")
+            )
+        if isinstance(bound, bool) or not isinstance(bound, (int, float)) or not np.isfinite(bound):
+            raise ConstraintError(f"{key}={bound!r} is not accepted: a finite number ({metric.unit or 'no unit'})")
+        values = np.asarray(bench.column(dataset, name), dtype=float)
+        with np.errstate(invalid="ignore"):
+            ok = values >= bound if metric.higher_is_better else values <= bound
+        ok &= np.isfinite(values)
+        alone = bool(ok.any())
+        mask &= ok
+        if not mask.any():
+            finite = values[np.isfinite(values)]
+            edge = (finite.max() if metric.higher_is_better else finite.min()) if len(finite) else float("nan")
+            op = ">=" if metric.higher_is_better else "<="
+            also = " together with the constraints before it" if alone else ""
+            raise ConstraintError(
+                f"{key}={bound!r} is infeasible: no cell of benchmark {bench.name!r} ({dataset}) has {name} {op} "
+                f"{bound}{also} (the {'largest' if metric.higher_is_better else 'smallest'} {name} in the space is "
+                f"{edge:g} {metric.unit})"
+            )
+    return mask
 
 
 def objective_values(
@@ -239,4 +292,4 @@ def run_search(
     return traj
 
 
-__all__ = ["Budget", "BudgetError", "BenchmarkError", "Trajectory", "objective_values", "run_search"]
+__all__ = ["Budget", "BudgetError", "BenchmarkError", "Trajectory", "feasible_mask", "objective_values", "run_search"]

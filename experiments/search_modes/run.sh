@@ -11,6 +11,8 @@ S=experiments/search_modes
 # 1. workers: NB201 CIFAR-10, 12,000 simulated seconds, REA and TPE, vanilla (N=1) and synflow N=10
 $N strategy=rea,optuna proxy=synflow proxy.n=1,10 search.simulated_workers=1,8 hydra.sweep.dir=$S/workers
 
+$N strategy=rea proxy=synflow proxy.n=1 search.simulated_workers=4,16 hydra.sweep.dir=$S/workers_rea_k
+
 # 2. budgeted: the best CIFAR-10 cell under NB201 FLOPs budgets at the 25th, 50th and 75th
 #    percentile of the space (19.58, 47.10, 82.49 MFLOPs: analyse.py recomputes them from the table)
 $N strategy=rea,rs proxy=synflow proxy.n=1,10 search.constraints.flops=19.57953,47.10465,82.49409 \

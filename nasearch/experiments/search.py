@@ -513,8 +513,8 @@ def search_mode(cfg: Config, bench: Benchmark, strategy_cls: Any) -> dict[str, A
     workers; constraints on metrics the benchmark declares, known before training, that some cell
     satisfies (their feasibility mask); objectives the benchmark declares (at least two, no test
     split) and the true front they are judged against; a multi-objective strategy without objectives."""
-    from nasearch.search import BudgetError, objective_values
-    from nasearch.strategies.constrained import ConstraintError, feasible_mask
+    from nasearch.search import BudgetError, feasible_mask, objective_values
+    from nasearch.strategies.constrained import ConstraintError
 
     sc: SearchConf = cfg.search  # type: ignore[attr-defined]
     out: dict[str, Any] = {"workers": int(sc.simulated_workers)}

@@ -4,7 +4,7 @@ A constraint bounds a metric the benchmark records for every cell *before* train
 FLOPs, latency: :class:`nasearch.benchmarks.base.Metric` with ``per_fidelity=False``):
 ``search.constraints.flops=50`` keeps cells with at most 50 MFLOPs; a metric where higher is better
 is bounded from below instead. The constraints become one feasibility mask over the space
-(:func:`feasible_mask`), and :class:`Constrained` wraps any strategy so that what it hands on (to a
+(:func:`nasearch.search.feasible_mask`, which reads the benchmark's metrics), and :class:`Constrained` wraps any strategy so that what it hands on (to a
 pre-filter, then to the runner) is feasible: an infeasible proposal is dropped unevaluated and
 untold, as a pre-filter's screened-out candidates are, and the strategy is asked again. This is how
 ZiCo's budgeted search (Li et al., ICLR 2023) and most budgeted NAS treat a cost known from the
@@ -19,12 +19,10 @@ is). Cells whose value the benchmark does not record (NaN) are infeasible.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-from nasearch.benchmarks.base import Benchmark, BenchmarkError, benchmark_metrics, get_metric
 from nasearch.errors import NasearchError
 from nasearch.strategies.base import Arch, Strategy, StrategyError
 
@@ -36,48 +34,6 @@ class ConstraintError(NasearchError):
 MAX_REJECTS = 100_000
 """Infeasible proposals in a row after which :class:`Constrained` gives up (a strategy that cannot
 leave the infeasible region, e.g. a tiny feasible set its mutations never reach)."""
-
-
-def feasible_mask(
-    bench: Benchmark, dataset: str, constraints: Mapping[str, Any], where: str = "search.constraints"
-) -> np.ndarray:
-    """Boolean mask by ``arch.index``: the cells of ``bench``'s space that satisfy every constraint
-    (metric name -> bound; an upper bound for a metric where lower is better, a lower bound otherwise).
-    Raises :class:`ConstraintError` naming the key, the value and what is accepted."""
-    n = bench.space.num_archs
-    mask = np.ones(n, dtype=bool)
-    for name, bound in constraints.items():
-        key = f"{where}.{name}"
-        try:
-            metric = get_metric(bench, name, where=key)
-        except BenchmarkError as exc:
-            raise ConstraintError(str(exc)) from None
-        if metric.per_fidelity:
-            pre = [m for m, d in benchmark_metrics(bench).items() if not d.per_fidelity]
-            raise ConstraintError(
-                f"{key}={bound!r}: {name!r} is known only after training, so it cannot screen a candidate "
-                f"before it is evaluated; constrain a metric of the architecture: "
-                + (", ".join(pre) if pre else f"none (benchmark {bench.name!r} records no cost)")
-            )
-        if isinstance(bound, bool) or not isinstance(bound, (int, float)) or not np.isfinite(bound):
-            raise ConstraintError(f"{key}={bound!r} is not accepted: a finite number ({metric.unit or 'no unit'})")
-        values = np.asarray(bench.column(dataset, name), dtype=float)
-        with np.errstate(invalid="ignore"):
-            ok = values >= bound if metric.higher_is_better else values <= bound
-        ok &= np.isfinite(values)
-        alone = bool(ok.any())
-        mask &= ok
-        if not mask.any():
-            finite = values[np.isfinite(values)]
-            edge = (finite.max() if metric.higher_is_better else finite.min()) if len(finite) else float("nan")
-            op = ">=" if metric.higher_is_better else "<="
-            also = " together with the constraints before it" if alone else ""
-            raise ConstraintError(
-                f"{key}={bound!r} is infeasible: no cell of benchmark {bench.name!r} ({dataset}) has {name} {op} "
-                f"{bound}{also} (the {'largest' if metric.higher_is_better else 'smallest'} {name} in the space is "
-                f"{edge:g} {metric.unit})"
-            )
-    return mask
 
 
 class Constrained(Strategy):
@@ -140,4 +96,4 @@ class Constrained(Strategy):
         return self.inner.take_overhead_seconds()
 
 
-__all__ = ["MAX_REJECTS", "ConstraintError", "Constrained", "feasible_mask"]
+__all__ = ["MAX_REJECTS", "ConstraintError", "Constrained"]

@@ -11,10 +11,10 @@ import pytest
 
 from nasearch.benchmarks import make_benchmark
 from nasearch.benchmarks.base import Result
-from nasearch.search import Budget, BudgetError, run_search
+from nasearch.search import Budget, BudgetError, feasible_mask, run_search
 from nasearch.strategies import get_strategy
 from nasearch.strategies.base import Strategy
-from nasearch.strategies.constrained import Constrained, ConstraintError, feasible_mask
+from nasearch.strategies.constrained import Constrained, ConstraintError
 from nasearch.strategies.prefilter import PreFilter
 
 
