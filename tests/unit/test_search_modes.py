@@ -174,3 +174,26 @@ def test_search_task_refuses_bad_modes_before_any_run(tmp_path, capsys):
         err = capsys.readouterr().err
         assert exc.value.code == 2 and needle in err and "Traceback" not in err, (extra, err)
         assert not out.exists(), "a refused run wrote its folder"
+
+
+def test_the_readme_search_modes_snippet_runs_as_a_script(tmp_path):
+    """README's "Parallel workers, budgets and several objectives" Python snippet, as a script without
+    data (the embedded NB201 table), then what it returned checked: 20 runs, fronts of NB201 cells,
+    hypervolume ratios in (0, 1]."""
+    import os
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("## Parallel workers, budgets and several objectives"):]
+    snippet = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    snippet += ("\nr = res.runs\nprint(len(r), float(r.hv_ratio.min()), float(r.hv_ratio.max()), "
+                "min(len(str(f).split()) for f in r.front))\n")
+    (tmp_path / "s.py").write_text(snippet, encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if k != "NASEARCH_DATA"}
+    env["NASEARCH_CACHE"] = str(tmp_path / "cache")
+    proc = subprocess.run([sys.executable, str(tmp_path / "s.py")], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=600, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    n, lo, hi, size = proc.stdout.strip().splitlines()[-1].split()
+    assert int(n) == 20 and 0.5 < float(lo) <= float(hi) <= 1.0 and int(size) >= 2
