@@ -101,6 +101,14 @@ class Strategy(ABC):
         its registry name, unless a param makes a different method (``optuna:tpe``)."""
         return cls.name
 
+    def restrict(self, feasible: Any) -> None:
+        """Budgeted search: ``feasible`` (bool array by ``arch.index``) marks the only cells that will
+        be evaluated; infeasible proposals are dropped and forgotten
+        (:class:`nasearch.strategies.constrained.Constrained`). A strategy that picks cells from a
+        ranking of the space (RoBoT's greedy stage) must skip the others here, or it would propose the
+        same infeasible cell again; one that samples or mutates needs nothing (the default)."""
+        return None
+
     def forget(self, archs: list[Arch]) -> None:
         """Give up proposals that were asked for and will never be told (screened out by a
         pre-filter, dropped by a constraint). Strategies that keep pending proposals (in flight for

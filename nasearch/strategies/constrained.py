@@ -57,6 +57,7 @@ class Constrained(Strategy):
                 f"feasibility mask of shape {self.mask.shape} does not fit space {self.space.name!r} "
                 f"({self.space.num_archs} cells)"
             )
+        inner.restrict(self.mask)
         self.rejected = 0
         """Infeasible proposals dropped so far (over the run)."""
 

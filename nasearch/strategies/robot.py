@@ -209,6 +209,7 @@ class RoBoT(Strategy):
         self._token = 0
         self._last_token: int | None = None  # the token the latest ask attached to its proposals
         self._asked = PendingProposals()  # cells asked and not yet told (or given up)
+        self._feasible: np.ndarray | None = None  # budgeted search: the cells that may be proposed
 
     # ------------------------------------------------------------------ pool
     def _non_trivial(self) -> list[Arch]:
@@ -296,10 +297,10 @@ class RoBoT(Strategy):
     def _untold(self, scores: np.ndarray, n: int) -> list[Arch]:
         """The best ``n`` pool cells by ``scores`` that have not been told and are not pending (ties:
         pool order)."""
-        pool, told, asked = self._pool, self._told, self._asked
+        pool, told, asked, feasible = self._pool, self._told, self._asked, self._feasible
         size = len(scores)
         m = min(size, n + len(told) + len(asked))  # at most len(told) + len(asked) of the best m are out
-        if m < size:  # the m best (ties at the cut: the first in pool order), then sorted
+        if m < size and feasible is None:  # the m best (ties at the cut: the first in pool order), then sorted
             kth = np.partition(-scores, m - 1)[m - 1]
             idx = np.flatnonzero(-scores < kth)
             ties = np.flatnonzero(-scores == kth)[: m - len(idx)]
@@ -310,7 +311,7 @@ class RoBoT(Strategy):
         out: list[Arch] = []
         for i in idx.tolist():
             a = pool[i]  # type: ignore[index]
-            if a not in told and a not in asked:
+            if a not in told and a not in asked and (feasible is None or feasible[a.index]):
                 out.append(a)
                 if len(out) == n:
                     break
@@ -363,6 +364,10 @@ class RoBoT(Strategy):
     def _uniform(self, n: int) -> list[Arch]:
         sample, rng = self.space.sample, self.rng
         return [sample(rng) for _ in range(n)]
+
+    def restrict(self, feasible: Any) -> None:
+        """Budgeted search: the greedy stage and the weightings' top cells skip infeasible cells."""
+        self._feasible = np.asarray(feasible, dtype=bool)
 
     def forget(self, archs: list[Arch]) -> None:
         """Give up proposals of the latest ask that will never be told (a pre-filter's screened-out

@@ -181,6 +181,41 @@ class StrategyContract(ContractBase):
         others = [self.trajectory(pf, seed)["archs"] for seed in (4, 5)]
         assert any(o != a["archs"] for o in others), "different seeds gave identical runs"
 
+    def test_budgeted_search_with_simulated_workers(self, pf: str) -> None:
+        """Through the runner with 4 simulated workers and a constraint (a feasibility mask keeping two
+        cells of every three, ``strategies.constrained.Constrained`` inside the pre-filter, as the
+        search task builds it): every evaluated cell and every cell the pre-filter screened is feasible,
+        and the same seed gives the same run."""
+        from nasearch.search import Budget, run_search
+        from nasearch.space import get_space
+        from nasearch.strategies import get_strategy
+        from nasearch.strategies.constrained import Constrained
+        from nasearch.strategies.prefilter import PreFilter
+
+        bench = self.benchmark()
+        dataset = bench.datasets[0]
+        space = get_space(self.space)
+        mask = np.arange(space.num_archs) % 3 != 0
+        screened: list = []
+
+        def proxy(archs: list) -> np.ndarray:
+            screened.extend(archs)
+            return self.stand_in_proxy(archs)
+
+        def run(seed: int) -> Any:
+            inner = with_objectives(get_strategy(self.name)(np.random.default_rng(seed), space=space,
+                                                            fidelities=bench.fidelities, **self.settings))
+            st = Constrained(inner, mask)
+            if pf == "prefilter":
+                st = PreFilter(st, proxy, n=4)
+            return run_search(bench, st, dataset, Budget(queries=48), workers=4)
+
+        traj = run(2)
+        assert traj.queries == 48 and traj.workers == 4
+        assert all(mask[a.index] for a in traj.archs), "an infeasible cell was evaluated"
+        assert all(mask[a.index] for a in screened), "the pre-filter screened an infeasible cell"
+        assert [a.index for a in run(2).archs] == [a.index for a in traj.archs]
+
     # ------------------------------------------------------------------------------ every space
     def test_searches_every_space(self, space_name: str, pf: str) -> None:
         from nasearch.search import Budget, run_search

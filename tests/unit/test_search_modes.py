@@ -166,11 +166,15 @@ def test_search_task_refuses_bad_modes_before_any_run(tmp_path, capsys):
         (["search.objectives=[valid_acc,test_acc]"], "not one it may select by"),
         (["search.objectives=[valid_acc,latncy]"], "did you mean 'latency'"),
         (["search.simulated_workers=0"], "search.simulated_workers=0"),
+        (["strategy=mo_rea"], "is a multi-objective strategy and search.objectives is not set"),
+        (["strategy=optuna", "strategy.params.sampler=cmaes", "search.objectives=[valid_acc,flops]"],
+         "optimises a single objective"),
     ]
     for extra, needle in cases:
         out = tmp_path / "x"
+        strategy = [] if any(e.startswith("strategy=") for e in extra) else ["strategy=rea"]
         with pytest.raises(SystemExit) as exc:
-            main(["strategy=rea", "runs=2", "workers=1", "progress=false", f"hydra.run.dir={out}", *extra])
+            main([*strategy, "runs=2", "workers=1", "progress=false", f"hydra.run.dir={out}", *extra])
         err = capsys.readouterr().err
         assert exc.value.code == 2 and needle in err and "Traceback" not in err, (extra, err)
         assert not out.exists(), "a refused run wrote its folder"
