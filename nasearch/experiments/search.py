@@ -119,7 +119,7 @@ class ArmSpec:
             out["workers"] = str(self.workers)
         if self.constraints:
             out["constraints"] = ";".join(
-                f"{m}{'>=' if get_metric(bench, m).higher_is_better else '<='}{b:g}" for m, b in self.constraints)
+                f"{m}{'>=' if get_metric(bench, m).higher_is_better else '<='}{b!r}" for m, b in self.constraints)
         if self.objectives:
             out["objectives"] = ",".join(self.objectives)
         return out

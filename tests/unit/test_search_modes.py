@@ -201,3 +201,18 @@ def test_the_readme_search_modes_snippet_runs_as_a_script(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     n, lo, hi, size = proc.stdout.strip().splitlines()[-1].split()
     assert int(n) == 20 and 0.5 < float(lo) <= float(hi) <= 1.0 and int(size) >= 2
+
+
+def test_constraints_column_keeps_the_bound_exactly(tmp_path):
+    """The runs.csv arm column names the bound as given (NB201's FLOPs have many ties at a percentile:
+    a rounded bound would name another feasible set), and every incumbent is within it."""
+    import nasearch.api as nas
+
+    bound = 19.57953
+    res = nas.run("strategy=rea", "runs=3", "workers=1", "progress=false", f"search.constraints.flops={bound}",
+                  out_dir=tmp_path / "c")
+    assert set(res.runs["constraints"]) == {f"flops<={bound}"}
+    bench = make_benchmark("nb201")
+    flops = bench.column("cifar10", "flops")
+    for inc in res.runs["incumbent"]:
+        assert flops[bench.space.parse(inc).index] <= bound
