@@ -200,7 +200,14 @@ def _one_run(bench: Benchmark, spec: ArmSpec, i: int) -> tuple[dict[str, Any], d
 
         inner = Constrained(inner, spec.feasible)
     scorer = spec.scorer if spec.proxy != "none" else None
-    strategy = PreFilter(inner, scorer, n=spec.n, k=spec.k, cost_fn=scorer.cost if scorer is not None else None)
+    screen = scorer
+    if scorer is not None and spec.objectives:
+        costs = pre_training_objectives_cached(bench, spec.dataset, spec.objectives)
+        if costs.shape[1]:
+            from nasearch.strategies.prefilter import ParetoScorer
+
+            screen = ParetoScorer(scorer, costs)
+    strategy = PreFilter(inner, screen, n=spec.n, k=spec.k, cost_fn=scorer.cost if scorer is not None else None)
     t0 = time.perf_counter()
     traj = run_search(
         bench, strategy, spec.dataset, spec.budget, fidelity=spec.fidelity, charge_overhead=spec.charge_time,
@@ -304,6 +311,31 @@ def hypervolume_trace(bench: Benchmark, spec: ArmSpec, archs: list[Any]) -> tupl
                 hv = float(hypervolume(pts[keep], ref))
         ratios.append(hv / true_hv if true_hv > 0 else float("nan"))
     return ratios, front
+
+
+def pre_training_objectives(bench: Benchmark, dataset: str, objectives: tuple[str, ...]) -> np.ndarray:
+    """The columns of a multi-objective search's objectives known before training (architecture
+    metrics: params, FLOPs, latency; ``Metric.per_fidelity`` false), ``(num_archs, j)``, oriented so
+    higher is better: what a pre-filter may rank candidates by beside its proxy (``ParetoScorer``)."""
+    from nasearch.benchmarks.base import get_metric
+
+    cols = []
+    for name in objectives:
+        metric = get_metric(bench, name, where="search.objectives")
+        if not metric.per_fidelity:
+            col = np.asarray(bench.column(dataset, name), dtype=float)
+            cols.append(col if metric.higher_is_better else -col)
+    return np.stack(cols, axis=1) if cols else np.zeros((bench.space.num_archs, 0))
+
+
+_PRE: dict[tuple[int, str, tuple[str, ...]], np.ndarray] = {}
+
+
+def pre_training_objectives_cached(bench: Benchmark, dataset: str, objectives: tuple[str, ...]) -> np.ndarray:
+    key = (id(bench), dataset, tuple(objectives))
+    if key not in _PRE:
+        _PRE[key] = pre_training_objectives(bench, dataset, tuple(objectives))
+    return _PRE[key]
 
 
 _REPORTED: dict[tuple[int, str, tuple[str, ...]], np.ndarray] = {}

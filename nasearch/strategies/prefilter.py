@@ -269,3 +269,33 @@ class PreFilter(Strategy):
 
     def __repr__(self) -> str:
         return f"PreFilter({type(self.inner).__name__}, n={self.n}, k={self.k}, scorer={self.scorer!r})"
+
+
+class ParetoScorer:
+    """The pre-filter's scorer in a multi-objective search: each candidate's proxy score stands in for
+    the accuracy objective(s) and sits beside the objectives known before training (parameters,
+    FLOPs, latency: ``costs``, by ``arch.index``, oriented so higher is better), and the candidates are
+    ranked by non-dominated sorting of those columns (Deb et al., 2002): the score is minus the front
+    number, so the pre-filter passes on a candidate of the first front (ties: the strategy's own
+    proposal order). Screening by the proxy alone would trade every other objective for accuracy
+    (synflow prefers large, slow networks). A cell the proxy cannot rate (non-finite score) is never
+    preferred; a cost the table lacks (NaN) counts as the worst."""
+
+    def __init__(self, scorer: Scorer, costs: np.ndarray):
+        self.scorer = scorer
+        self.costs = np.asarray(costs, dtype=np.float64)
+        if self.costs.ndim != 2:
+            raise StrategyError(f"ParetoScorer costs of shape {self.costs.shape}: expected (num_archs, m)")
+
+    def __call__(self, archs: list[Arch]) -> np.ndarray:
+        from nasearch.pareto import nondominated_sort
+
+        s = np.asarray(self.scorer(archs), dtype=np.float64).reshape(-1)
+        out = np.full(len(archs), -np.inf)
+        ok = np.isfinite(s)
+        if ok.any():
+            c = np.nan_to_num(self.costs[[a.index for a in archs]], nan=-np.inf)
+            pts = np.column_stack([s, c])[ok]
+            out[ok] = -nondominated_sort(pts).astype(np.float64)
+        return out
+

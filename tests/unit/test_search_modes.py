@@ -216,3 +216,23 @@ def test_constraints_column_keeps_the_bound_exactly(tmp_path):
     flops = bench.column("cifar10", "flops")
     for inc in res.runs["incumbent"]:
         assert flops[bench.space.parse(inc).index] <= bound
+
+
+def test_pareto_scorer_screens_by_proxy_and_cost_together(nb201):
+    """A multi-objective pre-filter ranks candidates by non-dominated sorting of (proxy, -latency):
+    the proxy's favourite is kept only where nothing is both faster and better by the proxy."""
+    from nasearch.strategies.prefilter import ParetoScorer
+
+    latency = nb201.column("cifar10", "latency")
+    archs = [nb201.space.from_index(i) for i in (100, 2000, 4000, 8000, 12000)]
+
+    def proxy(cells):
+        return np.array([5.0, 4.0, 3.0, -np.inf, 1.0])[: len(cells)]
+
+    lat = latency[[a.index for a in archs]]
+    scores = ParetoScorer(proxy, -latency[:, None])(archs)
+    assert scores[3] == -np.inf  # a cell the proxy cannot rate is never preferred
+    for i in (0, 1, 2, 4):
+        dominated = any(j != i and j != 3 and proxy(archs)[j] >= proxy(archs)[i] and lat[j] <= lat[i]
+                        and (proxy(archs)[j] > proxy(archs)[i] or lat[j] < lat[i]) for j in range(5))
+        assert (scores[i] == 0.0) == (not dominated), (i, scores, lat)
