@@ -227,6 +227,27 @@ def bench_search(runs: int) -> list[str]:
     def scorer(archs):
         return table[[a.index for a in archs]]
 
+    import inspect
+    import tempfile
+
+    def strategy_defaults(cls) -> dict:
+        return {k: p.default for k, p in inspect.signature(cls).parameters.items()
+                if p.default is not inspect.Parameter.empty}
+
+    featurizers: dict = {}
+
+    def featurizer(features) -> object:
+        """A strategy's features from the score tables shipped in the package (no compute)."""
+        from nasearch.scoring import ScoringSettings
+        from nasearch.scoring.features import Featurizer
+
+        key = tuple(features)
+        if key not in featurizers:
+            store = Path(tempfile.mkdtemp()) / "scores.sqlite"
+            featurizers[key] = Featurizer(bench.space, list(features),
+                                          settings=ScoringSettings(proxy="synflow", space="nb201"), store_path=store)
+        return featurizers[key]
+
     def timed(strategy_name: str, n_runs: int, n: int = 1, *, workers: int = 1, params: dict | None = None,
               objectives: tuple[str, ...] | None = None, mask=None) -> tuple[float, float, float]:
         from nasearch.strategies.constrained import Constrained
@@ -235,6 +256,8 @@ def bench_search(runs: int) -> list[str]:
         if objectives is None and getattr(cls, "multi_objective", False):
             objectives = ("valid_acc", "latency")
         kw = dict(params or {})
+        if getattr(cls, "uses_features", False):
+            kw["featurizer"] = featurizer(kw.setdefault("features", strategy_defaults(cls)["features"]))
         if objectives and strategy_name == "optuna":
             kw["num_objectives"] = len(objectives)
         accs = []
