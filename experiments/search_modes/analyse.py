@@ -142,7 +142,36 @@ def budgeted_section(bench) -> list[str]:
             f"| {bound:.2f} MFLOPs ({q}th pct, {int(feasible.sum()):,} cells) | {best:.2f} | {label(r0)} | {len(rows)} | "
             f"{acc.mean():.2f} +- {acc.std(ddof=1):.2f} | {best - acc.mean():.2f} | {100 * np.mean(np.isclose(acc, best)):.0f}% | {cmp} |"
         )
-    return lines + [""]
+    plot_budgets(found, flops, test, HERE / "budgeted.png")
+    return lines + ["", "![budgeted](budgeted.png)", ""]
+
+
+def plot_budgets(found, flops, test, path: Path) -> None:
+    """One panel per budget: each arm's mean incumbent test accuracy over the run, and the budget's
+    optimum in the table as a dashed reference line."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    bounds = sorted({float(r0["constraints"].split("<=")[1]) for r0, _, _ in found})
+    fig, axes = plt.subplots(1, len(bounds), figsize=(5 * len(bounds), 4.5), squeeze=False)
+    for ax, bound in zip(axes[0], bounds):
+        best = float(np.nanmax(np.where(flops <= bound, test, np.nan)))
+        for r0, _rows, curves in found:
+            if curves is None or float(r0["constraints"].split("<=")[1]) != bound:
+                continue
+            grid, values = curves
+            ax.plot(grid, np.nanmean(values, axis=0), label=label(r0).split(" (")[0])
+        ax.axhline(best, ls="--", c="k", label=f"optimum under the budget ({best:.2f})")
+        ax.set_title(f"flops <= {bound:.2f} M")
+        ax.set_xlabel("simulated seconds")
+        ax.set_ylabel("incumbent test accuracy (%)")
+        ax.set_ylim(best - 3, best + 0.5)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def mo_section(bench_name: str, folders: list[str], title: str) -> list[str]:
@@ -188,6 +217,8 @@ def plot_anytime(order, path: Path, title: str, ylabel: str) -> None:
         se = np.nanstd(values, axis=0) / np.sqrt(np.sum(~np.isnan(values), axis=0).clip(1))
         ax.plot(grid, m, label=label(r0))
         ax.fill_between(grid, m - 1.96 * se, m + 1.96 * se, alpha=0.2)
+    if "hypervolume" in ylabel:
+        ax.axhline(1.0, ls="--", c="k", label="the table's true front")
     ax.set_xlabel("simulated seconds" if order and order[0][0]["budget_seconds"] else "queries")
     ax.set_ylabel(ylabel)
     ax.set_title(title)
