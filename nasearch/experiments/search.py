@@ -202,7 +202,7 @@ def _one_run(bench: Benchmark, spec: ArmSpec, i: int) -> tuple[dict[str, Any], d
     scorer = spec.scorer if spec.proxy != "none" else None
     screen = scorer
     if scorer is not None and spec.objectives:
-        costs = pre_training_objectives_cached(bench, spec.dataset, spec.objectives)
+        costs = objective_columns_cached(pre_training_objectives, bench, spec.dataset, spec.objectives)
         if costs.shape[1]:
             from nasearch.strategies.prefilter import ParetoScorer
 
@@ -283,7 +283,7 @@ def true_front(bench: Benchmark, dataset: str, objectives: tuple[str, ...]) -> t
     values = reported_objectives(bench, dataset, objectives)
     ok = np.all(np.isfinite(values), axis=1)
     lows, highs = values[ok].min(axis=0), values[ok].max(axis=0)
-    norm = (values[ok] - lows) / np.where(highs > lows, highs - lows, 1.0)
+    norm = normalised(values[ok], lows, highs)
     front = norm[non_dominated(norm)]
     return lows, highs, float(hypervolume(front, np.zeros(len(objectives))))
 
@@ -295,7 +295,7 @@ def hypervolume_trace(bench: Benchmark, spec: ArmSpec, archs: list[Any]) -> tupl
     from nasearch.pareto import hypervolume, non_dominated
 
     lows, highs, true_hv = spec.front
-    values = reported_objectives_cached(bench, spec.dataset, spec.objectives)
+    values = objective_columns_cached(reported_objectives, bench, spec.dataset, spec.objectives)
     ref = np.zeros(len(spec.objectives))
     front: list[Any] = []
     ratios: list[float] = []
@@ -303,7 +303,7 @@ def hypervolume_trace(bench: Benchmark, spec: ArmSpec, archs: list[Any]) -> tupl
     for a in archs:
         if a not in front:
             cand = front + [a]
-            pts = (values[[c.index for c in cand]] - lows) / np.where(highs > lows, highs - lows, 1.0)
+            pts = normalised(values[[c.index for c in cand]], lows, highs)
             pts = np.nan_to_num(pts, nan=-1.0)
             keep = non_dominated(pts)
             if keep[-1]:
@@ -328,24 +328,24 @@ def pre_training_objectives(bench: Benchmark, dataset: str, objectives: tuple[st
     return np.stack(cols, axis=1) if cols else np.zeros((bench.space.num_archs, 0))
 
 
-_PRE: dict[tuple[int, str, tuple[str, ...]], np.ndarray] = {}
+_COLUMNS: dict[tuple[str, int, str, tuple[str, ...]], tuple[Benchmark, np.ndarray]] = {}
 
 
-def pre_training_objectives_cached(bench: Benchmark, dataset: str, objectives: tuple[str, ...]) -> np.ndarray:
-    key = (id(bench), dataset, tuple(objectives))
-    if key not in _PRE:
-        _PRE[key] = pre_training_objectives(bench, dataset, tuple(objectives))
-    return _PRE[key]
+def objective_columns_cached(fn: Any, bench: Benchmark, dataset: str, objectives: tuple[str, ...]) -> np.ndarray:
+    """``fn(bench, dataset, objectives)`` (:func:`reported_objectives`, :func:`pre_training_objectives`)
+    once per benchmark object in this process: every run of an arm reads the same columns. The entry
+    holds the benchmark itself, so its ``id`` cannot be reused by another while the entry lives."""
+    key = (fn.__name__, id(bench), dataset, tuple(objectives))
+    hit = _COLUMNS.get(key)
+    if hit is None or hit[0] is not bench:
+        hit = _COLUMNS[key] = (bench, fn(bench, dataset, tuple(objectives)))
+    return hit[1]
 
 
-_REPORTED: dict[tuple[int, str, tuple[str, ...]], np.ndarray] = {}
-
-
-def reported_objectives_cached(bench: Benchmark, dataset: str, objectives: tuple[str, ...]) -> np.ndarray:
-    key = (id(bench), dataset, tuple(objectives))
-    if key not in _REPORTED:
-        _REPORTED[key] = reported_objectives(bench, dataset, tuple(objectives))
-    return _REPORTED[key]
+def normalised(values: np.ndarray, lows: np.ndarray, highs: np.ndarray) -> np.ndarray:
+    """Oriented objective values mapped to [0, 1] by the space's worst (``lows``) and best (``highs``)
+    values; a constant objective is left unscaled."""
+    return (values - lows) / np.where(highs > lows, highs - lows, 1.0)
 
 
 # ------------------------------------------------------------------------------------------ driver
