@@ -257,6 +257,105 @@ def test_robot_pool_of_p_cells(nb201_table):
     assert set(other.pool) != set(pool)
 
 
+# ------------------------------------------------------------------------------------- the forest's cost
+def _search_like_data(rng, n, m=100):
+    """Training and candidate rows shaped like a predictor search's on NB201: the 30-column one-hot
+    encoding, then four proxy columns with -inf for trivial cells, one of them synflow-wide (1e49),
+    one with ties; targets rounded like the table's accuracies."""
+
+    def rows(k):
+        enc = np.zeros((k, 30))
+        enc[np.arange(k)[:, None], 5 * np.arange(6) + rng.integers(0, 5, size=(k, 6))] = 1.0
+        proxies = np.column_stack(
+            [
+                10 ** rng.uniform(0, 49, k),
+                rng.normal(size=k),
+                rng.integers(0, 3, k),
+                rng.normal(size=k).round(1),
+            ]
+        )
+        proxies[rng.random(k) < 0.1] = -np.inf  # trivial cells
+        return np.column_stack([enc, proxies])
+
+    return rows(n), np.round(rng.normal(88.0, 3.0, size=n), 2), rows(m)
+
+
+@pytest.mark.parametrize("name", ["rf", "extra_trees"])
+@pytest.mark.parametrize(
+    "settings", [{}, {"max_features": "sqrt"}, {"max_features": 0.5, "min_samples_leaf": 2}]
+)
+def test_the_forest_grows_scikit_learns_trees_without_its_overhead(name, settings, monkeypatch):
+    """The forest the predictor refits at every ask grows its trees with scikit-learn's tree builder
+    directly (nasearch.predictors.forest.grow_trees): every tree predicts every candidate exactly as
+    scikit-learn's estimator's tree does (same seeds, bootstrap draws and splits), on data shaped like
+    a search's (2 to 90 cells); and with this scikit-learn the estimator's fit is not called at all."""
+    from sklearn.ensemble import ExtraTreesRegressor, RandomForestRegressor
+
+    from nasearch.predictors.base import make_predictor
+
+    cls = {"rf": RandomForestRegressor, "extra_trees": ExtraTreesRegressor}[name]
+    rng = np.random.default_rng(0)
+    data = [_search_like_data(rng, n) for n in (2, 3, 11, 27, 90)]
+    make_predictor(name, seed=0, n_estimators=5, **settings).fit(*data[2][:2])  # the once-per-process check
+    for X, y, Xp in data:
+        seed = int(rng.integers(2**31 - 1))
+        p = make_predictor(name, seed=seed, n_estimators=50, **settings).fit(X, y)
+        # scikit-learn's estimator on the arrays the predictor's model gets (missing and wide values mapped)
+        ref = cls(n_estimators=50, random_state=seed, n_jobs=1, **settings).fit(p._clean(X), y)
+        want = np.stack([t.predict(p._clean(Xp)) for t in ref.estimators_])
+        assert np.array_equal(p.members(Xp), want), (name, settings, len(X))
+        assert np.array_equal(p.predict_dist(Xp)[0], want.mean(axis=0))
+
+    def refused(*args, **kwargs):
+        raise AssertionError("scikit-learn's estimator was fitted")
+
+    monkeypatch.setattr(cls, "fit", refused)
+    X, y, Xp = data[3]
+    assert make_predictor(name, seed=1, n_estimators=50, **settings).fit(X, y).members(Xp).shape == (50, 100)
+
+
+def test_the_forest_falls_back_to_scikit_learns_estimator_where_its_internals_differ(monkeypatch, caplog):
+    """Where scikit-learn's tree internals are missing or grow other trees (another version), the
+    forest fits scikit-learn's estimator, says so once in the log, and predicts the same."""
+    from nasearch.predictors import forest
+    from nasearch.predictors.base import make_predictor
+
+    X, y, Xp = _search_like_data(np.random.default_rng(1), 40)
+    lean = make_predictor("rf", seed=5, n_estimators=30).fit(X, y).members(Xp)
+
+    def changed(*args, **kwargs):
+        raise TypeError("__cinit__() takes exactly 5 positional arguments (6 given)")
+
+    monkeypatch.setattr(forest, "_MATCHES", {})
+    monkeypatch.setattr(forest, "grow_trees", changed)
+    with caplog.at_level("WARNING", logger="nasearch.predictors.forest"):
+        p = make_predictor("rf", seed=5, n_estimators=30).fit(X, y)
+        make_predictor("rf", seed=6, n_estimators=30).fit(X, y)
+    assert np.array_equal(p.members(Xp), lean)
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "RandomForestRegressor" in warnings[0] and "__cinit__" in warnings[0], (
+        warnings
+    )
+
+
+@pytest.mark.parametrize(
+    "settings", [FAST_FOREST, {"model": "extra_trees", "acquisition": "ucb", **FAST_FOREST}]
+)
+def test_predictor_search_is_the_same_with_the_lean_forest_and_with_scikit_learns(
+    nb201_table, monkeypatch, settings
+):
+    """Whole searches (3,000 s, NB201 CIFAR-10): the same proposals, incumbents and curves whether the
+    forest grows its trees directly or through scikit-learn's estimator."""
+    from nasearch.predictors import forest
+
+    lean = [_final(nb201_table, _make("predictor", s, nb201_table, **settings)) for s in (0, 1)]
+    monkeypatch.setattr(forest, "lean_trees_match", lambda *args, **kwargs: False)
+    estimator = [_final(nb201_table, _make("predictor", s, nb201_table, **settings)) for s in (0, 1)]
+    for a, b in zip(lean, estimator):
+        assert a.archs == b.archs and a.incumbents == b.incumbents and a.sim_seconds == b.sim_seconds
+        assert a.final == b.final and a.queries > 15
+
+
 # ------------------------------------------------------------------------------------- the task
 def test_search_task_with_predictor_resumes_after_a_kill(tmp_path):
     import nasearch.api as nas
