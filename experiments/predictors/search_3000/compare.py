@@ -28,6 +28,10 @@ def arms() -> dict[str, dict[int, dict[str, str]]]:
                                      else f" + {first['proxy']} (N={first['n']})")
         if path.parent.parent.name.startswith("predictor_proxies"):
             label = label.replace("predictor", "predictor (encoding + proxies)", 1)
+        overrides = (path.parent / ".hydra" / "overrides.yaml").read_text() if (path.parent / ".hydra" / "overrides.yaml").exists() else ""
+        for line in overrides.splitlines():
+            if "strategy.params.num_init=" in line:
+                label = label.replace("predictor", f"predictor (num_init = {line.split('=')[-1].strip()})", 1)
         out[label] = rows
     return out
 
