@@ -51,22 +51,36 @@ def read_runs(path: Path) -> dict[int, dict[str, str]]:
         return {int(r["run"]): r for r in csv.DictReader(fh)}
 
 
-def label_of(rows: dict[int, dict[str, str]]) -> str:
+def label_of(rows: dict[int, dict[str, str]], folder: Path | None = None) -> str:
+    """An arm's label: strategy + screen, and for an arm of this study the settings its overrides
+    change (``num_init``, ``features``)."""
     first = next(iter(rows.values()))
-    return first["strategy"] + ("" if first["proxy"] == "none" or first["n"] == "1" else f" + {first['proxy']} (N={first['n']})")
+    label = first["strategy"] + ("" if first["proxy"] == "none" or first["n"] == "1" else f" + {first['proxy']} (N={first['n']})")
+    overrides = folder / ".hydra" / "overrides.yaml" if folder is not None else None
+    extra = []
+    if overrides is not None and overrides.exists():
+        for line in overrides.read_text().splitlines():
+            line = line.strip().lstrip("- ").strip("'\"")
+            if line.startswith("strategy.params.num_init="):
+                extra.append(f"num_init = {line.split('=', 1)[1]}")
+            elif line.startswith("strategy.params.features="):
+                extra.append(line.split("=", 1)[1].strip("[]").replace(",", " + "))
+    if extra:
+        label = label.replace(first["strategy"], f"{first['strategy']} ({'; '.join(extra)})", 1)
+    return label
 
 
 def one_study(folder: str) -> str | None:
     from nasearch.benchmarks import make_benchmark
 
     title, bench_name, dataset, metrics, refs = STUDIES[folder]
-    own = sorted((HERE / folder).glob("*/runs.csv"))
+    own = sorted((HERE / folder).glob("*/runs.csv")) + sorted((HERE / folder).glob("*/*/runs.csv"))
     if not own:
         return None
     arms = {}
     for path in own:
         rows = read_runs(path)
-        arms[label_of(rows)] = rows
+        arms[label_of(rows, path.parent)] = rows
     ref_rows = {}
     for label, pattern in refs.items():
         hits = sorted(EXP.glob(pattern + "/runs.csv"))
