@@ -179,7 +179,11 @@ def holds_results(folder: Path) -> bool:
 
 #: Settings added after folders were first recorded, with the value that reproduces what a folder
 #: recorded before the key existed: a record without the key matches a run with this value.
-ADDED_LATER: dict[str, Any] = {"proxy.network": None, "search.simulated_workers": 1, "search.objectives": None}
+ADDED_LATER: dict[str, Any] = {"proxy.network": None, "search.simulated_workers": 1, "search.objectives": None,
+                               # task=train_ghn's GHN-2-style training keys (their defaults: GHN-1 training)
+                               "ghn.norm": "fan_in", "ghn.layernorm": False, "ghn.virtual_edges": 0,
+                               "ghn.weight_decay": 0.0, "ghn.rho_cells": 0, "ghn.rho_every": 500,
+                               "ghn.rho_images": 512}
 
 
 def _setting(settings: Mapping[str, Any], key: str) -> Any:

@@ -26,9 +26,12 @@ if TYPE_CHECKING:  # the GHN library imports torch: loaded when the task runs, n
 class GHNTrainConf:
     """``task=train_ghn``: train a Graph HyperNetwork (nasearch.predictors.ghn_train). The Hydra face of
     :class:`~nasearch.predictors.ghn_train.TrainSettings` and :class:`~nasearch.predictors.ghn.GHNConfig`
-    (``cells`` is ``cells_per_step``; ``T``, ``hidden``, ``message_hidden``, ``hyper_hidden`` are the
-    model's), plus the task's own keys (``device``, ``checkpoint``, ``threads``). Its defaults are the
-    library's (a test holds them equal) and its values are checked by the library."""
+    (``cells`` is ``cells_per_step``; ``T``, ``hidden``, ``message_hidden``, ``hyper_hidden``, ``norm``,
+    ``layernorm``, ``virtual_edges`` are the model's), plus the task's own keys (``device``,
+    ``checkpoint``, ``threads``). Its defaults are the library's (a test holds them equal) and its
+    values are checked by the library. GHN-2-style training: ``ghn.cells=8 ghn.T=1 ghn.norm=ghn2
+    ghn.layernorm=true ghn.virtual_edges=50 ghn.weight_decay=1e-5 ghn.rho_cells=200``
+    (``experiments/ghn/README.md``)."""
 
     steps: int = 1000
     batch: int = 64
@@ -51,6 +54,20 @@ class GHNTrainConf:
     holdout_seed: int = 0
     eval_cells: int = 8
     eval_images: int = 512
+    norm: str = "fan_in"
+    """Parameter normalisation: fan_in (GHN-1's) or ghn2 (GHN-2's: BN affines and biases generated too)."""
+    layernorm: bool = False
+    """Layer normalisation of the node embeddings before decoding (GHN-2)."""
+    virtual_edges: int = 0
+    """GHN-2's virtual edges up to this shortest-path distance (GHN-2: 50); 0: none."""
+    weight_decay: float = 0.0
+    """Adam's weight decay (GHN-2: 1e-5)."""
+    rho_cells: int = 0
+    """Fixed held-out architectures ranked during training (Spearman rho against the benchmark); 0: none."""
+    rho_every: int = 500
+    """Steps between rho evaluations (the best model by rho is kept as <checkpoint stem>.best.pt)."""
+    rho_images: int = 512
+    """Held-out images each rho cell is scored on."""
     threads: int = 0
     """torch threads (0: leave torch's default)."""
 
@@ -76,7 +93,9 @@ def settings_from_conf(c: GHNTrainConf, space: str) -> TrainSettings:
     return TrainSettings(
         steps=c.steps, batch=c.batch, cells_per_step=c.cells, lr=c.lr, seed=c.seed, holdout=c.holdout,
         holdout_seed=c.holdout_seed, every=c.every, eval_cells=c.eval_cells, eval_images=c.eval_images,
-        model=GHNConfig(hidden=c.hidden, message_hidden=c.message_hidden, hyper_hidden=c.hyper_hidden, T=c.T),
+        weight_decay=c.weight_decay, rho_cells=c.rho_cells, rho_every=c.rho_every, rho_images=c.rho_images,
+        model=GHNConfig(hidden=c.hidden, message_hidden=c.message_hidden, hyper_hidden=c.hyper_hidden, T=c.T,
+                        norm=c.norm, layernorm=c.layernorm, virtual_edges=c.virtual_edges),
         space=space,
     )
 
@@ -85,7 +104,7 @@ def train_ghn_task(cfg: Config, out_dir: Path) -> str:
     """``nasearch task=train_ghn ghn.steps=... ghn.checkpoint=PATH``: train or resume; returns a summary."""
     import torch
 
-    from nasearch.predictors.ghn_train import GHNCheckpointError, load_checkpoint, train_ghn
+    from nasearch.predictors.ghn_train import GHNCheckpointError, best_path, load_checkpoint, train_ghn
 
     if cfg.ghn.threads:
         torch.set_num_threads(cfg.ghn.threads)
@@ -96,9 +115,18 @@ def train_ghn_task(cfg: Config, out_dir: Path) -> str:
     ck = load_checkpoint(path)
     h = ck["history"]
     last = h[-1].tolist() if len(h) else [0, math.nan, math.nan, math.nan, 0]
-    return (f"GHN at step {int(ck['step'])} of {settings.steps}: train loss {last[1]:.4f}, held-out accuracy "
+    text = (f"GHN at step {int(ck['step'])} of {settings.steps}: train loss {last[1]:.4f}, held-out accuracy "
             f"{last[2]:.2f}% (loss {last[3]:.4f}) on {settings.eval_cells} fixed {settings.space} architectures; checkpoint {path}, "
             f"curve {path}.csv\n")
+    rho = ck.get("rho_history")
+    if settings.rho_cells and rho is not None and len(rho):
+        r = rho.tolist()
+        best = max((row for row in r if row[1] == row[1]), key=lambda row: row[1], default=None)  # NaN != NaN
+        text += (f"Rank correlation on {settings.rho_cells} held-out {settings.space} architectures at step {int(r[-1][0])}: "
+                 f"Spearman rho {r[-1][1]:.4f}, Kendall tau {r[-1][2]:.4f}"
+                 + (f"; best rho {best[1]:.4f} at step {int(best[0])} ({best_path(path)})" if best else "")
+                 + f"; rows {path}.rho.csv\n")
+    return text
 
 
 @register_task

@@ -7,8 +7,9 @@ every deviation are documented in :mod:`nasearch.predictors.ghn` and
 :mod:`nasearch.predictors.ghn_train`.
 
 * ``ghn``: accuracy (%) of the generated network on held-out images, ties broken by the loss:
-  ``score = accuracy - 1e-4 * min(loss, 100)`` (the tie-break term is below 0.01, under one image's
-  worth of accuracy for up to 2,500 images). Higher is better.
+  ``score = accuracy - 1e-4 * min(loss, 100)`` (:func:`nasearch.predictors.ghn.proxy_score`, which
+  GHN training's rho cells use too; the tie-break term is below 0.01, under one image's worth of
+  accuracy for up to 2,500 images). Higher is better.
 * ``ghn_loss``: the mean cross-entropy on the same images. Lower is better.
 
 Images: the engine's minibatches fix HOW MANY images and their batching (``batch_size`` x
@@ -22,6 +23,10 @@ trained GHN; without it the checkpoint shipped in the package (``nasearch/predic
 :data:`DEFAULT_CHECKPOINT`) is used. The proxy's ``version`` in the score store is
 ``1+<first 12 hex digits of the checkpoint file's sha256>``, so scores of different GHNs never mix.
 
+GHN-1 and GHN-2 checkpoints: the GHN's configuration comes from the checkpoint file (a GHN-2-style
+one, ``norm="ghn2"``, also generates the network's BN affines and biases; see
+:mod:`nasearch.predictors.ghn`); the proxy scores with whatever it holds.
+
 Spaces: the graph is the built network's (:func:`nasearch.space.graph.op_graph`), so a checkpoint
 scores the networks of any space. A GHN is trained on one space (``nasearch task=train_ghn
 benchmark=<space>``; the space is in the checkpoint's ``train`` settings, NB201 for the shipped one);
@@ -31,7 +36,8 @@ Deviations from the paper's prediction protocol: the held-out images are part of
 10,000-image CIFAR-10 subset (default 2,000 held out, not 5,000 of 50,000) and a score uses only
 ``batch_size x num_batches`` of them (default 64, to keep a score near one second on CPU; more
 with ``proxy.num_batches``);
-BatchNorm uses batch statistics (the GHN generates no BN parameters, see the GHN module).
+BatchNorm uses batch statistics (a GHN-1 checkpoint generates no BN parameters: they are fixed at
+1 / 0; see the GHN module).
 
 Cross-machine tolerance (``ProxySpec.tolerance``, relative), measured on 50 cells with the shipped
 checkpoint (``experiments/cross_machine``), default kernels against ``ATEN_CPU_CAPABILITY=default
@@ -43,7 +49,6 @@ Tolerance 1e-6 for both. A prediction that flips on another machine moves ``ghn`
 
 from __future__ import annotations
 
-import math
 import os
 from importlib import resources
 from pathlib import Path
@@ -84,7 +89,7 @@ class GHNPredictor:
         self._ghn, self._heldout = ghn, (vx, vy)
 
     def __call__(self, net: torch.nn.Module, batches: list, ctx: ProxyContext) -> float:
-        from nasearch.predictors.ghn import GraphBatch, Target
+        from nasearch.predictors.ghn import Target, forward_counts, proxy_score
 
         if self._ghn is None:
             self._load()
@@ -97,20 +102,13 @@ class GHNPredictor:
                 f"{self.path} holds out {len(vy)}; use fewer"
             )
         target = Target(net)
-        with torch.no_grad():
-            params = self._ghn(GraphBatch.of([target.graph]))[0]
-            correct, loss, start = 0, 0.0, 0
-            for _, y in batches:
-                n = len(y)
-                logits = target(params, vx[start : start + n])
-                yy = vy[start : start + n]
-                loss += float(torch.nn.functional.cross_entropy(logits, yy, reduction="sum"))
-                correct += int((logits.argmax(1) == yy).sum())
-                start += n
+        with torch.no_grad():  # the checkpoint's configuration decides what is generated (GHN-1 or GHN-2)
+            params = self._ghn(self._ghn.batch_of([target]))[0]
+            correct, loss = forward_counts(target, params, vx, vy, [len(b[1]) for b in batches])
         acc, mean_loss = 100.0 * correct / need, loss / need
         if self.metric == "loss":
             return mean_loss
-        return acc - 1e-4 * min(mean_loss, 100.0) if math.isfinite(mean_loss) else acc
+        return proxy_score(acc, mean_loss)
 
 
 def _version(path: str | os.PathLike[str]) -> str:

@@ -157,13 +157,30 @@ def tiny_settings(**kw) -> TrainSettings:
     return TrainSettings(**base)
 
 
-def test_killed_training_resumes_bitwise(tmp_path: Path):
-    data = synthetic_data()
-    full = train_ghn(tiny_settings(), tmp_path / "full.pt", progress=False, data=data)
+def ghn2_rho_settings(**kw) -> TrainSettings:
+    """GHN-2-style training (meta-batch, GHN-2's normalisation, layer norm, virtual edges, weight
+    decay) with rho on 4 held-out cells every 2 steps, checkpoints every 3 (rho steps are checkpoints)."""
+    base = dict(model=replace(TINY, norm="ghn2", layernorm=True, virtual_edges=50), weight_decay=1e-5,
+                rho_cells=4, rho_every=2, rho_images=8, every=3)
+    base.update(kw)
+    return tiny_settings(**base)
+
+
+@pytest.mark.parametrize("ghn2", [False, True], ids=["ghn1", "ghn2_rho"])
+def test_killed_training_resumes_bitwise(tmp_path: Path, ghn2: bool, request):
+    if ghn2:  # real images (the rho cells are ranked against the benchmark's accuracy)
+        from nasearch.predictors.ghn_train import best_path, split_images
+
+        request.getfixturevalue("cifar10_root")
+        tr_x, tr_y, va_x, va_y = split_images("cifar10", 2000, 0)
+        data, settings = (tr_x[:32], tr_y[:32], va_x[:16], va_y[:16]), ghn2_rho_settings
+    else:
+        data, settings = synthetic_data(), tiny_settings
+    full = train_ghn(settings(), tmp_path / "full.pt", progress=False, data=data)
     part = tmp_path / "part.pt"
-    train_ghn(tiny_settings(), part, progress=False, data=data, stop_after=3)  # killed after step 3
-    assert load_checkpoint(part)["step"] == 2  # the last checkpoint before the kill
-    train_ghn(tiny_settings(), part, progress=False, data=data)  # resumed
+    train_ghn(settings(), part, progress=False, data=data, stop_after=3)  # killed after step 3
+    assert load_checkpoint(part)["step"] == (3 if ghn2 else 2)  # the last checkpoint before the kill
+    train_ghn(settings(), part, progress=False, data=data)  # resumed
     a, b = load_checkpoint(full), load_checkpoint(part)
     assert a["step"] == b["step"] == 4
     for k in a["model"]:
@@ -173,9 +190,27 @@ def test_killed_training_resumes_bitwise(tmp_path: Path):
     assert all(torch.equal(sa[i]["exp_avg"], sb[i]["exp_avg"]) for i in sa)
     assert torch.equal(a["history"][:, :4], b["history"][:, :4])  # all but wall seconds
     assert (tmp_path / "full.pt.csv").read_text().splitlines()[0].startswith("step,train_loss")
-    # a longer run continues from the checkpoint
-    train_ghn(tiny_settings(steps=6), part, progress=False, data=data)
+    if ghn2:
+        assert a["history"][:, 0].tolist() == [2, 3, 4]  # every 3, rho every 2, the end
+        assert a["rho_history"][:, 0].tolist() == [2, 4] and torch.isfinite(a["rho_history"][:, 1:4]).all()
+        assert torch.equal(a["rho_history"][:, :4], b["rho_history"][:, :4])  # all but the evaluation's seconds
+        assert (tmp_path / "part.pt.rho.csv").read_text().splitlines()[0] == "step,rho,tau,mean_acc,seconds"
+        ba, bb = load_checkpoint(best_path(full)), load_checkpoint(best_path(part))
+        assert ba["step"] == bb["step"] and ba["rho"] == bb["rho"] == a["rho_history"][:, 1].max().item()
+        assert ba["tau"] == bb["tau"] and torch.equal(ba["rho_history"][:, :4], bb["rho_history"][:, :4])
+        assert ba["step"] == int(a["rho_history"][a["rho_history"][:, 1].argmax(), 0])
+        for k in ba["model"]:
+            assert torch.equal(ba["model"][k], bb["model"][k]), k
+        assert a["config"] == ba["config"] and a["train"]["weight_decay"] == 1e-5 and a["train"]["rho_cells"] == 4
+        with pytest.raises(GHNCheckpointError, match=r"rho_cells: checkpoint 4, this run 5"):
+            train_ghn(settings(steps=6, rho_cells=5), part, progress=False, data=data)
+        with pytest.raises(GHNCheckpointError, match=r"weight_decay: checkpoint 1e-05, this run 0.0"):
+            train_ghn(settings(steps=6, weight_decay=0.0), part, progress=False, data=data)
+    # a longer run continues from the checkpoint (rho_every / rho_images are logging-only)
+    train_ghn(settings(steps=6, **({"rho_every": 3} if ghn2 else {})), part, progress=False, data=data)
     assert load_checkpoint(part)["step"] == 6
+    if ghn2:
+        assert load_checkpoint(part)["rho_history"][:, 0].tolist() == [2, 4, 6]
 
 
 def test_bad_checkpoints_fail_clearly(tmp_path: Path):
@@ -341,7 +376,13 @@ def test_task_config_defaults_are_the_training_library_defaults():
     got = settings_from_conf(conf, space="nb201")
     want = TrainSettings(space="nb201")
     assert got == want
-    for key, value in (("T", 0), ("hidden", 0), ("lr", 0.0), ("seed", -1), ("cells", 0)):
+    # the GHN-2 keys too (GHNConfig and TrainSettings compare field by field above; named here)
+    assert (conf.norm, conf.layernorm, conf.virtual_edges) == (want.model.norm, want.model.layernorm,
+                                                               want.model.virtual_edges) == ("fan_in", False, 0)
+    assert (conf.weight_decay, conf.rho_cells, conf.rho_every, conf.rho_images) == (
+        want.weight_decay, want.rho_cells, want.rho_every, want.rho_images)
+    for key, value in (("T", 0), ("hidden", 0), ("lr", 0.0), ("seed", -1), ("cells", 0), ("weight_decay", -1.0),
+                       ("rho_cells", 1), ("rho_every", 0), ("rho_images", 0)):
         bad = GHNTrainConf(**{key: value})
         with pytest.raises(GHNCheckpointError, match=f"ghn.{key} must"):
             settings_from_conf(bad, space="nb201").check()
