@@ -472,7 +472,13 @@ def train_ghn(
         rho_history = ck.get("rho_history", rho_history)
         log.info("resuming GHN training from %s at step %d of %d", ckpt, step, settings.steps)
     space = settings.search_space()
-    build = space_target_builder(space, settings.dataset)
+    build_cpu = space_target_builder(space, settings.dataset)
+
+    def build(arch: Any) -> nn.Module:
+        # the networks live on the training device: the generated weights are made there, and the
+        # parameters a GHN does not generate (fixed BN affines, dead ops) must be there too
+        return build_cpu(arch).to(dev)
+
     targets = TargetCache(build)
     evals = [Target(build(a)) for a in eval_archs(settings.eval_cells, space)]
     held = rho_archs(settings.rho_cells, space) if settings.rho_cells else []
