@@ -43,8 +43,9 @@ its scores are those of ``NAME`` at batch size ``N`` (an evolved EZNAS program's
 Ties get their average rank (``scipy.stats.rankdata`` ``"average"``); a cell a member cannot rate (its
 score NaN, never preferred) ranks at the bottom of that member with the other unrated cells (tied),
 and under ``zscore`` counts as the population's lowest rated score; disconnected cells are left out of
-the population and score ``-inf``. Deviations from AZ-NAS: the paper's ranks come from a sort (ties
-broken by position); ours average ties, so the score does not depend on the order the cells arrive in.
+the population and score ``-inf``. As in AZ-NAS's code (``scipy.stats.rankdata``, average ties), so
+the score does not depend on the order the cells arrive in. Deviation from AZ-NAS's population: its
+NB201 figures rank all 15,625 cells, the disconnected ones (last in every member) included.
 """
 
 from __future__ import annotations
