@@ -36,6 +36,8 @@ ARMS = {
     "proxy=synflow,strategy.params.features=[encoding,meco,meco_opt,reg_swap,synflow],strategy=predictor",
     "predictor_synflow100": "predictor_synflow100/0_experiment=learning_search,proxy.n=100,proxy=synflow,"
     "strategy=predictor",
+    "predictor_synflow100_init5": "predictor_synflow100_init5/0_experiment=learning_search,proxy.n=100,proxy=synflow,"
+    "strategy.params.num_init=5,strategy=predictor",
 }
 """Every committed job folder of the study whose arm is the predictor strategy."""
 
