@@ -14,8 +14,11 @@ from torch import nn
 
 from nasearch.proxies import ProxyContext, ProxyError, get_proxy
 from nasearch.proxies.aznas import (
+    IDENTITY_DEGENERATE,
     _Moments,
+    block_sigmas,
     feature_entropy,
+    is_identity_block,
     jacobian_moment,
     kaiming_fan_in_init_,
     primary_blocks,
@@ -23,9 +26,10 @@ from nasearch.proxies.aznas import (
     spectral_norm_estimate,
     trainability_from,
 )
+from nasearch.scoring.engine import score_cells
 from nasearch.scoring.worker import in_layout
 from nasearch.space import get_space
-from nasearch.space.nb201.networks import NB201Network, ResidualReduction, build_network
+from nasearch.space.nb201.networks import NB201Network, ResidualReduction, build_network, is_identity_cell
 from nasearch.testing import ProxyContract, contract_classes
 
 NAMES = ("az_expressivity", "az_progressivity", "az_trainability")
@@ -279,7 +283,8 @@ def test_macro_identity_blocks_and_jigsaw_tiles_are_scored():
 def test_the_three_proxies_are_registered_as_documented():
     for n in NAMES:
         spec = get_proxy(n)
-        assert spec.higher_is_better and not spec.needs_labels and spec.data_free and spec.bn and spec.version == "2"
+        version = "3" if n == "az_trainability" else "2"  # 3: the identity-block rule (issue 37)
+        assert spec.higher_is_better and not spec.needs_labels and spec.data_free and spec.bn and spec.version == version
         assert spec.work == ("fwd_bwd" if n == "az_trainability" else "forward")
 
 
@@ -290,3 +295,101 @@ def test_the_inputs_are_noise_drawn_from_the_generator_not_the_images(cifar64):
         a = _nb201(n, MIXED, cifar64[:16])
         b = _nb201(n, MIXED, torch.zeros_like(cifar64[:16]))
         assert a == b, n
+
+
+# ---------------------------------------------------------------------------------------------- identity blocks
+IDENTITY_CELL = "|none~0|+|none~0|none~1|+|skip_connect~0|none~1|avg_pool_3x3~2|"  # nb201 index 29 (official 4754)
+V2_ROWS = Path(__file__).parent / "data" / "az_trainability_v2_rows.csv"
+
+
+def test_an_identity_cell_scores_nan_on_nb201_because_its_network_declares_it(cifar64):
+    """The authors' rule (version 3): a cell whose only path is the skip on edge 0 -> 3 is an exact
+    identity block, so the network scores NaN (never preferred); the same network without the
+    declaration is scored by the formula, as version 2 did (sigma close to 1 in every cell)."""
+    images = cifar64[:16]
+    space = get_space("nb201")
+    assert space.to_string(space.from_index(29)) == IDENTITY_CELL
+    assert getattr(NB201Network, IDENTITY_DEGENERATE) is True
+    assert math.isnan(_nb201("az_trainability", IDENTITY_CELL, images))
+    assert math.isnan(_nb201("az_trainability", IDENTITY_CELL, images, "channels_last"))
+    net = build_network(IDENTITY_CELL, "cifar10", generator=torch.Generator().manual_seed(0)).train()
+    net.identity_block_is_degenerate = False  # undeclared: the formula
+    batch = [(images, torch.zeros(len(images), dtype=torch.int64))]
+    assert -1.0 < get_proxy("az_trainability").fn(net, batch, _ctx()) < 0.0
+    # expressivity and progressivity have no such rule
+    assert math.isfinite(_nb201("az_expressivity", IDENTITY_CELL, images))
+
+
+def test_non_identity_cells_score_exactly_their_shipped_version_2_values(cifar10_root: Path):
+    """Rows copied from the version-2 table before it was regenerated (the fixture's header): the
+    rule changes nothing on a network without an identity block, near-misses included."""
+    import csv
+
+    with V2_ROWS.open() as f:
+        rows = list(csv.DictReader(line for line in f if not line.startswith("#")))
+    assert len(rows) == 4 and all(r["version"] == "2" for r in rows)
+    space = get_space("nb201")
+    archs = [space.parse(r["arch"]) for r in rows]
+    assert not any(is_identity_cell(a) for a in archs)
+    assert sum(r["arch"].split("+")[2].startswith("|skip_connect~0|") for r in rows) == 2  # two near-misses
+    torch.set_num_threads(1)
+    fresh = score_cells(archs, "az_trainability", data_root=cifar10_root.parent, progress=False, space="nb201")
+    want = [float(r["value"]) for r in rows]
+    assert fresh.tolist() == pytest.approx(want, rel=get_proxy("az_trainability").tolerance)
+
+
+def test_the_structural_identity_test_agrees_with_the_code_on_a_sample_of_cells():
+    """:func:`is_identity_cell` (the arch string) against the code's own test (input gradient equal
+    to v bit for bit, a NaN sigma) on 30 seeded cells: 10 hits, 10 near-misses (skip on edge 0 -> 3
+    and another path to node 3) and 10 other connected cells."""
+    import itertools
+
+    from nasearch.space.nb201.arch import Arch
+
+    space = get_space("nb201")
+    rng = np.random.default_rng(0)
+    every = [Arch(ops) for ops in itertools.product(range(5), repeat=6)]
+    hits = [a for a in every if is_identity_cell(a)]
+    near = [a for a in every if a.ops[3] == 1 and not is_identity_cell(a) and not space.is_trivial(a)]
+    other = [a for a in every if a.ops[3] != 1 and not space.is_trivial(a)]
+    assert len(hits) == 341
+    sample = [group[i] for group in (hits, near, other) for i in rng.choice(len(group), 10, replace=False)]
+    images = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    for arch in sample:
+        net = build_network(arch, "cifar10", generator=torch.Generator().manual_seed(0)).train()
+        sigmas = block_sigmas(net, images, torch.Generator().manual_seed(1))
+        assert any(math.isnan(s) for s in sigmas) == is_identity_cell(arch), space.to_string(arch)
+        assert len(sigmas) == 17 or is_identity_cell(arch)  # an identity block ends the backward passes
+
+
+def test_is_identity_block_needs_the_same_shape_and_the_same_bits():
+    v = torch.tensor([[1.0, -1.0], [-1.0, 1.0]]).reshape(1, 1, 2, 2)
+    assert is_identity_block(v.clone(), v)
+    assert is_identity_block(v.contiguous(memory_format=torch.channels_last), v)  # layout ignored
+    assert not is_identity_block(v + 1e-7, v)
+    assert not is_identity_block(v.reshape(1, 4, 1, 1), v)
+
+
+def test_a_macro_network_with_an_identity_block_is_not_nan():
+    """NAS-Bench-Macro does not declare identity blocks degenerate (a layer choice present in most
+    networks): a network whose identity layers are exact identities is scored by the formula."""
+    space = get_space("nasbench_macro")
+    arch = space.parse("01200100")  # identity blocks at layers 0, 3, 4, 6 and 7
+    net = space.build_network(arch, "cifar10", generator=torch.Generator().manual_seed(0)).train()
+    assert not getattr(net, IDENTITY_DEGENERATE, False)
+    # the code's test does find an exact identity block in it (the rule would hit if declared)
+    x = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    found = []
+    blocks = primary_blocks(net)
+    h = blocks[0](x)
+    for block in blocks[1:]:
+        inp = h.detach().requires_grad_(True)
+        h = block(inp)
+        v = torch.randint(0, 2, h.shape, generator=torch.Generator().manual_seed(2)).float() * 2 - 1
+        (g,) = torch.autograd.grad(h, inp, v, allow_unused=True)
+        found.append(g is not None and is_identity_block(g, v))
+    assert any(found)
+    batch = [(x, torch.zeros(2, dtype=torch.int64))]
+    assert math.isfinite(get_proxy("az_trainability").fn(net, batch, _ctx()))
+    net.identity_block_is_degenerate = True  # declared: NaN, so the declaration is what decides
+    assert math.isnan(get_proxy("az_trainability").fn(net, batch, _ctx()))

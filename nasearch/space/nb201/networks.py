@@ -16,8 +16,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from nasearch.space.cells import EDGES
-from nasearch.space.nb201.arch import NONE, NUM_EDGES, OPS, Arch
+from nasearch.space.cells import EDGES, cell_is_connected
+from nasearch.space.nb201.arch import NONE, NUM_EDGES, OPS, SKIP, Arch
 from nasearch.space.networks import ReLUConvBN, _bn, with_generator
 
 NUM_CLASSES = {"cifar10": 10, "cifar100": 100, "ImageNet16-120": 120}
@@ -83,8 +83,26 @@ class ResidualReduction(nn.Module):
         return self.downsample(x) + self.conv_b(self.conv_a(x))
 
 
+def is_identity_cell(arch: Arch) -> bool:
+    """Whether the cell of ``arch`` is an exact identity: edge 0 -> 3 is ``skip_connect`` and no other
+    path of non-``none`` edges leads from node 0 to node 3 (every other edge's contribution to node 3
+    is zeros, and so is its gradient). 341 of the 15,625 cells. The structural form of the test that
+    ``az_trainability`` applies to the built network (input gradient equal to the random vector bit
+    for bit, :func:`nasearch.proxies.aznas.is_identity_block`), which its tests compare with this one."""
+    ops = list(arch.ops)
+    if ops[EDGES.index((0, 3))] != SKIP:
+        return False
+    ops[EDGES.index((0, 3))] = NONE
+    return not cell_is_connected(ops)
+
+
 class NB201Network(nn.Module):
     """NAS-Bench-201 network of one cell. ``forward`` returns logits; ``features`` the pooled vector."""
+
+    # An NB201 cell that is an identity (its only path from input to output a skip_connect on edge
+    # 0 -> 3) is a cell whose design collapsed: az_trainability scores such a network NaN, as the
+    # AZ-NAS authors' code does (-inf); see nasearch.proxies.aznas, deviation (2).
+    identity_block_is_degenerate = True
 
     def __init__(
         self,
@@ -151,4 +169,5 @@ __all__ = [
     "NUM_CLASSES",
     "NB201Network",
     "build_network",
+    "is_identity_cell",
 ]
