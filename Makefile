@@ -27,7 +27,7 @@ run: $(STAMP)
 test: $(STAMP)
 	$(VENV)/bin/ruff check nasearch tests bench
 	$(VENV)/bin/lint-imports
-	$(PY) -m pytest -n 2 -q --durations=15 $(PYTEST_ARGS)
+	$(PY) -m pytest -n 2 --dist worksteal -q --durations=15 $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(PY) bench/run_bench.py $(BENCH_ARGS)
