@@ -17,7 +17,7 @@ DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
 @pytest.mark.parametrize("dataset", DATASETS)
 def test_params_and_flops_match_nb201(nb201_table, dataset):
     rng = np.random.default_rng(201)
-    cells = rng.choice(15625, size=500, replace=False)
+    cells = rng.choice(15625, size=250, replace=False)  # 750 builds over the three datasets
     params = nb201_table.column(dataset, "params_m")
     flops = nb201_table.column(dataset, "flops_m")
     for i in cells:
