@@ -16,6 +16,8 @@ from scipy.stats import wilcoxon
 
 HERE = Path(__file__).resolve().parent
 DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
+GHN_ARM = "predictor (encoding + proxies + GHN embedding)"
+WITHOUT_GHN = "predictor (encoding + proxies)"
 
 
 def arms() -> dict[str, dict[int, dict[str, str]]]:
@@ -26,9 +28,12 @@ def arms() -> dict[str, dict[int, dict[str, str]]]:
         first = next(iter(rows.values()))
         label = first["strategy"] + ("" if first["proxy"] == "none" or first["n"] == "1"
                                      else f" + {first['proxy']} (N={first['n']})")
-        if path.parent.parent.name.startswith("predictor_proxies"):
-            label = label.replace("predictor", "predictor (encoding + proxies)", 1)
         overrides = (path.parent / ".hydra" / "overrides.yaml").read_text() if (path.parent / ".hydra" / "overrides.yaml").exists() else ""
+        features = [line.split("=", 1)[1] for line in overrides.splitlines() if "strategy.params.features=" in line]
+        if features and "ghn" in features[0].strip("[]'\" ").split(","):
+            label = label.replace("predictor", GHN_ARM, 1)
+        elif path.parent.parent.name.startswith("predictor_proxies"):
+            label = label.replace("predictor", "predictor (encoding + proxies)", 1)
         for line in overrides.splitlines():
             if "strategy.params.num_init=" in line:
                 label = label.replace("predictor", f"predictor (num_init = {line.split('=')[-1].strip()})", 1)
@@ -64,6 +69,16 @@ def main() -> None:
                      + f" | {q:.1f} | {share:.0%} | " + " | ".join(cells) + " |")
     text = (f"NB201 CIFAR-10, 3,000 simulated seconds, 500 paired runs per arm; the space's best cell: {best:.2f}.\n\n"
             + "\n".join(lines) + "\n")
+    if GHN_ARM in found and WITHOUT_GHN in found:  # the embedding's contribution, paired on the runs both have
+        common = sorted(set(found[GHN_ARM]) & set(found[WITHOUT_GHN]))
+        parts = []
+        for d in DATASETS:
+            a = np.array([float(found[GHN_ARM][i][f"test_{d}"]) for i in common])
+            b = np.array([float(found[WITHOUT_GHN][i][f"test_{d}"]) for i in common])
+            p = wilcoxon(a, b).pvalue if np.any(a != b) else 1.0
+            parts.append(f"{d} {(a - b).mean():+.3f} (p = {p:.2g})")
+        text += (f"\nThe GHN embedding's contribution: `{GHN_ARM}` minus `{WITHOUT_GHN}` over the {len(common)} runs "
+                 "both have: " + "; ".join(parts) + ".\n")
     (HERE / "compare.md").write_text(text)
     print(text)
 
