@@ -28,6 +28,7 @@ def main() -> None:
     from nasearch.benchmarks import make_benchmark
     from nasearch.predictors.ghn_train import rho_archs
     from nasearch.space import get_space
+    from nasearch.space.networks import count_parameters
 
     sp = get_space("nb201")
     held = rho_archs(100, sp)
@@ -35,7 +36,7 @@ def main() -> None:
     task = sp.networks_for()[0]
     rows = {
         "shipped GHN-1 (step 350, `ghn` proxy table)": np.array([table("ghn-1643b58636b7_cifar10_b64_seed0.csv.gz")[str(a)] for a in held]),
-        "parameter count": np.array([float(sum(q.numel() for q in sp.build_network(a, task).parameters())) for a in held]),
+        "parameter count": np.array([float(count_parameters(sp.build_network(a, task))) for a in held]),
         "synflow (shipped table)": np.array([table("synflow_cifar10_b64_seed0.csv.gz")[str(a)] for a in held]),
     }
     lines = ["# References for the GHN-2-style run's rho rows (`rho_cells_baselines.py`)", "",

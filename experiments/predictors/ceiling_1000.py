@@ -53,6 +53,7 @@ REPEATS = 20
 
 
 def pool_rank(k: np.ndarray) -> np.ndarray:
+    """A column's rank fraction among the pool's cells (ties averaged; what ``combine`` ranks by)."""
     k = np.where(np.isfinite(k), k, -np.inf)
     return rankdata(k, method="average") / len(k)
 
@@ -62,6 +63,7 @@ def main() -> None:
 
     from nasearch.benchmarks import make_benchmark
     from nasearch.scoring import rank_key
+    from nasearch.scoring.ensemble import combine
     from nasearch.scoring.features import encoding_featurizer
 
     bench = make_benchmark("nb201")
@@ -77,7 +79,7 @@ def main() -> None:
     enc = encoding_featurizer(sp)(archs)
     raw = {**lc.read_wide(p1, strings, old), **lc.read_wide(EXP / "frontier/mpi_1000/scores.csv", strings, FRONTIER)}
     keys = {p: rank_key(p, v) for p, v in raw.items()}
-    lf1 = sum(np.log(pool_rank(keys[m])) for m in LABEL_FREE_1)
+    lf1 = combine(np.column_stack([keys[m] for m in LABEL_FREE_1]), "logrank")  # AZ-NAS's log-rank sum over the pool
     ghn = lc.read_wide(EXP / "ghn/ghn_scores.csv", strings, ["ghn", "ghn_loss"])
     tenas = lc.read_wide(EXP / "frontier/tenas_lr_1000/scores.csv", strings, ["tenas_lr"])
     ez = lc.read_table(EXP.parent / "nasearch/embedded/scores/eznas-2e63348278ce_cifar10_b16_seed0.csv.gz", strings)

@@ -283,24 +283,23 @@ def test_build_score_table(tmp_path: Path):
 REAL_PROXIES = sorted(s.name for s in registry.network_proxies() if not s.name.startswith("_t_"))
 THREAD_CELLS = _connected(20, step=751)
 """20 fixed connected cells (every 751st index): the acceptance set of issue 13."""
-THREAD_FULL_SET = ("gradsign", "synflow", "zico")
-"""Proxies checked on all of THREAD_CELLS: the headline proxy, the search pre-filter of the studies and
-ZiCo, the proxy whose scores did differ with the thread count before the engine pinned one thread.
-Every other proxy is checked on every other cell of THREAD_CELLS (10 cells across the space): the
-property tested is the engine's thread pinning, which no cell escapes, and the full set for all 26
-proxies took about 460 s of the CI's 20-minute budget. The three costliest (TE-NAS's NTK at 19x the
-fwd+bwd floor, GraSP at 8x, ZiCo in float64 at 10x; ``make bench``) run on every fourth cell (5)."""
-THREAD_FEW_SET = ("tenas_ntk", "grasp", "zico_f64")
+THREAD_STRIDE = {"gradsign": 1, "synflow": 1, "zico": 1, "tenas_ntk": 4, "grasp": 4, "zico_f64": 4}
+"""Every how-many-th cell of THREAD_CELLS a proxy is checked on (default 2: 10 cells across the space).
+All 20 for the headline proxy, the search pre-filter of the studies and ZiCo, the proxy whose scores
+did differ with the thread count before the engine pinned one thread; 5 for the three costliest (TE-NAS's
+NTK at 19x the fwd+bwd floor, GraSP at 8x, ZiCo in float64 at 10x; ``make bench``). The property tested
+is the engine's thread pinning, which no cell escapes; all 20 cells for all 26 proxies took about 460 s
+of the CI's 20-minute budget."""
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("proxy", REAL_PROXIES)
 def test_same_score_for_any_thread_count_and_workers(proxy: str, cifar10_root: Path):
-    """Every real proxy, 20, 10 or 5 cells (THREAD_FULL_SET, THREAD_FEW_SET): 1 vs 2 torch threads in the caller and workers=1 vs 2 give
-    bit-identical scores (the engine pins one intra-op thread per proxy call; without that, ZiCo
+    """Every real proxy, 20, 10 or 5 cells (THREAD_STRIDE): 1 vs 2 torch threads in the caller and
+    workers=1 vs 2 give bit-identical scores (the engine pins one intra-op thread per proxy call; without that, ZiCo
     differs in the last digits between 1 and 2 threads)."""
     kw = dict(data_root=cifar10_root.parent, batch_size=16, seed=0, progress=False, space="nb201")
-    cells = THREAD_CELLS if proxy in THREAD_FULL_SET else THREAD_CELLS[::4] if proxy in THREAD_FEW_SET else THREAD_CELLS[::2]
+    cells = THREAD_CELLS[:: THREAD_STRIDE.get(proxy, 2)]
     before = torch.get_num_threads()
     try:
         torch.set_num_threads(1)
