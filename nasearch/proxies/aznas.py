@@ -439,6 +439,7 @@ def az_progressivity(net: nn.Module, batches: list[tuple[torch.Tensor, torch.Ten
     data_free=True,
     version=TRAINABILITY_VERSION,
     work="fwd_bwd",
+    nan_on=IDENTITY_DEGENERATE,  # NaN on an exact identity cell of such a network: block_sigmas
     higher_is_better=True,
     tolerance=5e-3,  # 10x the largest layout difference (module docstring); cross-machine max below it
 )

@@ -80,6 +80,11 @@ class ProxySpec:
     """The kind of work the proxy does, which sets the floor ``make bench`` reports it against:
     ``"structure"`` (no pass: params, flops), ``"forward"`` (forward passes only), ``"fwd_bwd"``
     (ordinary forward and backward passes), ``"per_sample"`` (per-sample gradients)."""
+    nan_on: str = ""
+    """The cells this proxy cannot rate, where there are such: the name of a network class attribute
+    (e.g. ``"identity_block_is_degenerate"``) that, set True on a network, lets the proxy rate some of
+    its cells NaN, by the paper's own rule (named in the module docstring). Empty: a NaN is a bug on
+    every network; the proxy contract (:class:`nasearch.testing.ProxyContract`) checks both ways."""
     bind: Callable[[str], ProxySpec] | None = None
     """For a proxy parameterised by a file (a trained predictor): ``bind(checkpoint)`` returns the
     spec bound to that file, its ``version`` naming the file's content (see :func:`get_proxy`)."""
@@ -133,6 +138,7 @@ def register_proxy(
     tolerance: float = 1e-6,
     layout: str = "contiguous",
     work: str = "fwd_bwd",
+    nan_on: str = "",
     bind: Callable[[str], ProxySpec] | None = None,
 ) -> Callable[[ProxyFn], ProxyFn]:
     """Decorator: register ``fn`` under ``name``. The function itself is returned unchanged."""
@@ -159,6 +165,7 @@ def register_proxy(
             version=version,
             tolerance=tolerance,
             layout=layout,
+            nan_on=nan_on,
             work=work,
             bind=bind,
         ), origin=getattr(fn, "__module__", None) or repr(fn))

@@ -11,7 +11,9 @@ Checks: the proxy is registered with sane metadata (a paper, a sign, at least on
 data-free and label-hungry, a module docstring naming its deviations from the reference code); on a
 small network of each space (``spaces``, default every registered space) it returns a finite float
 that depends only on the seeds it is given, not on the global RNG, and is the same (within its
-tolerance) in either memory layout; a data-free proxy ignores the images. (That every proxy scores every space through the scoring engine is checked by
+tolerance) in either memory layout; a data-free proxy ignores the images. A proxy that declares the
+cells it cannot rate (``ProxySpec.nan_on``, a network attribute) may return NaN on the networks that
+set that attribute, every time and in either layout (:func:`check_score`); a NaN anywhere else fails. (That every proxy scores every space through the scoring engine is checked by
 :class:`~nasearch.testing.SpaceContract`.)
 """
 
@@ -24,6 +26,29 @@ from typing import Any, ClassVar
 import pytest
 
 from nasearch.testing._common import ContractBase, non_trivial, synthetic_batches
+
+
+def may_be_nan(spec: Any, net: Any) -> bool:
+    """Whether ``spec`` may rate this network NaN: it declares the cells it cannot rate
+    (``ProxySpec.nan_on``) and the network sets that attribute True."""
+    return bool(spec.nan_on) and bool(getattr(net, spec.nan_on, False))
+
+
+def check_score(spec: Any, net: Any, value: Any, where: str) -> None:
+    """The contract on one score: a float, finite unless :func:`may_be_nan` (then finite or NaN,
+    never infinite). ``where`` names the cell in the failure message."""
+    assert isinstance(value, float), f"proxy {spec.name!r} on {where}: {value!r} is not a float"
+    if math.isnan(value) and may_be_nan(spec, net):
+        return
+    why = (f" (it may be NaN only on networks that set {spec.nan_on!r}, and "
+           f"{type(net).__name__} does not)" if spec.nan_on else " (it declares no cells it cannot rate: "
+           "ProxySpec.nan_on)")
+    assert math.isfinite(value), f"proxy {spec.name!r} on {where}: {value!r} is not finite{why}"
+
+
+def same_score(a: float, b: float) -> bool:
+    """Equal, or both NaN."""
+    return a == b or (math.isnan(a) and math.isnan(b))
 
 
 class ProxyContract(ContractBase):
@@ -62,7 +87,8 @@ class ProxyContract(ContractBase):
     def score(self, spec: Any, space: Any, arch: Any, batches: list, seed: int = 0, layout: str | None = None) -> float:
         """``spec.fn`` on the network of ``arch`` (seeded with ``seed``, BN as the proxy asks, train
         mode) for the space's first task with a network, with ``spec.min_batches`` of ``batches``, in
-        ``layout`` (default: as built; see :func:`nasearch.scoring.worker.in_layout`)."""
+        ``layout`` (default: as built; see :func:`nasearch.scoring.worker.in_layout`); checked by
+        :func:`check_score`."""
         import torch
 
         from nasearch.proxies import ProxyContext
@@ -76,7 +102,9 @@ class ProxyContract(ContractBase):
         bs = batches[: max(spec.min_batches, 1)]
         if layout is not None:
             net, bs = in_layout(net, bs, layout)
-        return spec.fn(net, bs, ctx)
+        value = spec.fn(net, bs, ctx)
+        check_score(spec, net, value, f"{space.name} cell {arch}" + (f" ({layout})" if layout else ""))
+        return value
 
     def batches(self, space: Any, seed: int = 0) -> list:
         task = space.networks_for()[0]
@@ -117,8 +145,7 @@ class ProxyContract(ContractBase):
             torch.manual_seed(12345)
             torch.rand(7)
             b = self.score(spec, space, arch, batches)
-            assert isinstance(a, float) and math.isfinite(a), (self.name, str(arch), a)
-            assert a == b, (self.name, str(arch), a, b)
+            assert same_score(a, b), (self.name, str(arch), a, b)
 
     def test_the_same_score_in_either_memory_layout(self, spec: Any, space_name: str) -> None:
         """The engine may hand the proxy its network and batches in ``channels_last`` (``ProxySpec.layout``):
@@ -130,7 +157,7 @@ class ProxyContract(ContractBase):
         for arch in self.cells(space):
             a = self.score(spec, space, arch, batches, layout="contiguous")
             b = self.score(spec, space, arch, batches, layout="channels_last")
-            assert math.isfinite(b) and abs(a - b) <= spec.tolerance * abs(a), (self.name, str(arch), a, b)
+            assert same_score(a, b) or abs(a - b) <= spec.tolerance * abs(a), (self.name, str(arch), a, b)
 
     def test_data_free_proxies_ignore_the_images(self, spec: Any, space_name: str) -> None:
         from nasearch.space import get_space
@@ -139,9 +166,8 @@ class ProxyContract(ContractBase):
             pytest.skip(f"proxy {self.name!r} reads the images (data_free=False)")
         space = get_space(space_name)
         arch = self.cells(space)[-1]
-        assert self.score(spec, space, arch, self.batches(space, seed=0)) == self.score(
-            spec, space, arch, self.batches(space, seed=99)
-        )
+        assert same_score(self.score(spec, space, arch, self.batches(space, seed=0)),
+                          self.score(spec, space, arch, self.batches(space, seed=99)))
 
 
-__all__ = ["ProxyContract"]
+__all__ = ["ProxyContract", "check_score", "may_be_nan"]

@@ -298,6 +298,29 @@ def test_the_inputs_are_noise_drawn_from_the_generator_not_the_images(cifar64):
 
 
 # ---------------------------------------------------------------------------------------------- identity blocks
+def test_the_contract_kit_accepts_nan_only_where_the_proxy_and_the_network_declare_it():
+    """``ProxySpec.nan_on``: az_trainability declares the identity rule; the kit (check_score) takes its
+    NaN on a network that sets the attribute, and refuses a NaN anywhere else, and an infinity always."""
+    from nasearch.testing.proxies import check_score
+
+    spec = get_proxy("az_trainability")
+    assert spec.nan_on == IDENTITY_DEGENERATE
+    assert all(not get_proxy(n).nan_on for n in ("az_expressivity", "az_progressivity", "synflow"))
+    declares = build_network(ALL_SKIP, "cifar10", generator=torch.Generator().manual_seed(0))
+    silent = build_network(ALL_SKIP, "cifar10", generator=torch.Generator().manual_seed(0))
+    silent.identity_block_is_degenerate = False
+    check_score(spec, declares, math.nan, "nb201")
+    check_score(spec, silent, -0.5, "nb201")
+    with pytest.raises(AssertionError, match="may be NaN only on networks that set"):
+        check_score(spec, silent, math.nan, "nb201")
+    with pytest.raises(AssertionError, match="not finite"):
+        check_score(spec, declares, math.inf, "nb201")
+    with pytest.raises(AssertionError, match="declares no cells it cannot rate"):
+        check_score(get_proxy("az_expressivity"), declares, math.nan, "nb201")
+    with pytest.raises(AssertionError, match="is not a float"):
+        check_score(spec, declares, 1, "nb201")
+
+
 IDENTITY_CELL = "|none~0|+|none~0|none~1|+|skip_connect~0|none~1|avg_pool_3x3~2|"  # nb201 index 29 (official 4754)
 V2_ROWS = Path(__file__).parent / "data" / "az_trainability_v2_rows.csv"
 
