@@ -180,7 +180,7 @@ def test_shipped_scores_are_what_the_code_computes(cifar10_root: Path, tmp_path:
     import torch
 
     torch.set_num_threads(1)
-    for proxy in ("gradsign", "synflow", "ghn", "meco", "az_expressivity", "az_trainability"):
+    for proxy in ("gradsign", "synflow", "ghn", "meco", "az_expressivity", "az_progressivity", "az_trainability"):
         key = score_key(proxy, "cifar10", space="nb201")
         held = sorted(shipped.cells_of(key))
         cells = [NB201.from_index(held[j]) for j in np.random.default_rng(0).choice(len(held), 2, replace=False)]
