@@ -15,8 +15,12 @@ three test accuracies; TransNAS-Bench-101, each task's final-epoch validation me
 the export nasearch reads). Scores were computed once per network: on NB201 with CIFAR-10 images (the
 CIFAR-100 and ImageNet16-120 columns rank the same scores against those datasets' accuracies; the
 other datasets' images are not here), on NAS-Bench-Macro with CIFAR-10 images, on TransNAS-Bench-101
-on the class_scene network with no images at all (every TransNAS score here is data-free: synflow feeds
-ones, Zen, NASWOT and MeCo standard-normal inputs), ranked against all seven tasks.
+on the class_scene network, ranked against all seven tasks. There are no Taskonomy images here: the
+data-free scores (synflow feeds ones; Zen, NASWOT, MeCo, AZ-NAS's three and TE-NAS's linear regions
+standard-normal inputs) use none, and the proxies that read images and labels (``../transnas101/
+mpi_cross/``: GradSign, ZiCo, jacob_cov, SWAP, reg-SWAP, L-SWAG, snip, grad_norm, fisher, GraSP) saw
+CIFAR-10 training images resized to 256 px (bilinear) with their CIFAR-10 labels, batch 8 (SWAP and
+reg-SWAP 16, their sample count).
 
 Ensembles (AZ-NAS's log-rank sum over the networks of the column, ``nasearch.scoring.ensemble.combine``)
 appear where every member was scored on that space:
@@ -79,11 +83,13 @@ SOURCES: dict[str, list[tuple[Path, dict[str, str] | None]]] = {
         *((ROOT / f"transnas101/scores/{p}_transnas101_micro_class_scene_seed0.csv.gz", None)
           for p in ("params", "flops", "synflow", "zen", "naswot")),
         (ROOT / "transnas101/mpi_frontier_micro/scores.csv", None),
+        *((path, None) for path in sorted((ROOT / "transnas101/mpi_cross/micro").glob("*/scores.csv"))),
     ],
     "transnas101_macro": [
         *((ROOT / f"transnas101/scores/{p}_transnas101_macro_class_scene_seed0.csv.gz", None)
           for p in ("params", "flops")),
         (ROOT / "transnas101/mpi_frontier_macro/scores.csv", None),
+        *((path, None) for path in sorted((ROOT / "transnas101/mpi_cross/macro").glob("*/scores.csv"))),
     ],
 }
 """Per space, the committed per-network scores: a study's wide ``scores.csv`` (column -> proxy, None for
