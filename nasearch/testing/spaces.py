@@ -293,7 +293,8 @@ class SpaceContract(ContractBase):
     # ------------------------------------------------------------------------------ proxies
     def test_every_proxy_scores_this_space(self, space: Any, proxy_name: str) -> None:
         """Finite scores of two non-trivial cells (batches of 8 at up to 64 px, of 2 above: the same
-        checks at a fraction of the pixels), or, for a proxy listed in ``does_not_apply``, a ProxyError
+        checks at a fraction of the pixels; the never-preferred score only where the proxy declares the
+        cell unratable, ``ProxySpec.nan_on``), or, for a proxy listed in ``does_not_apply``, a ProxyError
         naming it. A proxy that needs labels scores CIFAR-10 images from $NASEARCH_DATA (skipped
         without them)."""
         from nasearch.proxies import get_proxy
@@ -318,7 +319,16 @@ class SpaceContract(ContractBase):
                 score_cells(archs, proxy_name, task, **kwargs)
             return
         scores = score_cells(archs, proxy_name, task, **kwargs)
-        assert scores.shape == (len(archs),) and np.isfinite(scores).all(), f"{proxy_name} on {space.name}: {scores}"
+        assert scores.shape == (len(archs),), f"{proxy_name} on {space.name}: {scores}"
+        from nasearch.testing.proxies import may_be_nan
+
+        for arch, value in zip(archs, scores):
+            if np.isfinite(value):
+                continue
+            # the engine's never-preferred score: only where the proxy declares it cannot rate the cell
+            # (ProxySpec.nan_on) and this space's network sets that attribute
+            net = space.build_network(arch, task)
+            assert may_be_nan(spec, net), f"{proxy_name} on {space.name}: {value} for {arch} (not declared)"
 
 
 __all__ = ["SpaceContract"]

@@ -343,6 +343,26 @@ def test_an_identity_cell_scores_nan_on_nb201_because_its_network_declares_it(ci
     assert math.isfinite(_nb201("az_expressivity", IDENTITY_CELL, images))
 
 
+def test_the_space_contract_takes_the_never_preferred_score_only_where_it_is_declared(monkeypatch):
+    """Through the engine an unratable cell gets the never-preferred score (-inf); the space contract
+    (SpaceContract.test_every_proxy_scores_this_space) accepts it on NB201's identity cell because
+    az_trainability declares it (nan_on) and NB201's network sets the attribute, and fails otherwise."""
+    import dataclasses
+
+    from nasearch.proxies.registry import _REGISTRY
+    from nasearch.testing import SpaceContract
+
+    class Kit(SpaceContract):
+        name = "nb201"
+        proxy_archs = (IDENTITY_CELL, MIXED)
+
+    space = get_space("nb201")
+    Kit().test_every_proxy_scores_this_space(space, "az_trainability")
+    monkeypatch.setitem(_REGISTRY, "az_trainability", dataclasses.replace(_REGISTRY["az_trainability"], nan_on=""))
+    with pytest.raises(AssertionError, match="not declared"):
+        Kit().test_every_proxy_scores_this_space(space, "az_trainability")
+
+
 def test_non_identity_cells_score_exactly_their_shipped_version_2_values(cifar10_root: Path):
     """Rows copied from the version-2 table before it was regenerated (the fixture's header): the
     rule changes nothing on a network without an identity block, near-misses included."""
