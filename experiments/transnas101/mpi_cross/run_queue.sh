@@ -26,9 +26,9 @@ run() {  # space proxy batch
 }
 for space in transnas101_micro transnas101_macro; do
   run $space swap 16
-  for p in az_expressivity az_progressivity az_trainability gradsign zico jacob_cov lswag tenas_lr; do run $space $p 8; done
+  for p in az_expressivity az_progressivity az_trainability gradsign jacob_cov lswag tenas_lr; do run $space $p 8; done
   run $space reg_swap 16
-  for p in snip grad_norm fisher grasp; do run $space $p 8; done
+  for p in snip grad_norm fisher zico grasp; do run $space $p 8; done  # the two slowest last (two passes each)
 done
 # last: the data-free proxies the micro cells already have from ../scores/ (batch 64, as there)
 for p in synflow naswot zen; do run transnas101_macro $p 64; done
