@@ -414,8 +414,9 @@ def transnas_micro_issue() -> Design:
         d.blocks[p] = rank_keys(p, raw[p])
     d.notes.append("Proxies: params, flops, synflow, zen, naswot (`experiments/transnas101/scores/`, class_scene "
                    "network, data-free) and meco, meco_opt (`experiments/transnas101/mpi_frontier_micro`); no other "
-                   "proxy has committed TransNAS micro scores. No GHN checkpoint was trained on this space: the "
-                   "`+ghn` set is left out.")
+                   "proxy had committed TransNAS micro scores when this design was built (the 1,000-network "
+                   "studies of `experiments/transnas101/mpi_cross/micro/`, committed since, are not features "
+                   "here). No GHN checkpoint was trained on this space: the `+ghn` set is left out.")
     return d.finish(old, ("meco", "meco_opt"), ghn=False)
 
 
