@@ -10,6 +10,7 @@ Usage (resumable: each (proxy, setting) result is one CSV written atomically; a 
 
     NASEARCH_DATA=/path/to/data nice -n 10 .venv/bin/python experiments/cross_machine/run.py [--parallel 2]
     .venv/bin/python experiments/cross_machine/run.py --summary   # table.md + table.csv from raw/
+    ... run.py --parallel 2 --proxies ghn2 ghn2_loss   # a proxy added later: default + the extreme setting
 
 ``raw/<proxy>/<setting>.csv``: index, arch, score, seconds. ``table.csv`` / ``table.md``: per proxy and
 setting, max and median relative difference to ``default`` (``|s - s_default| / |s_default|``),
@@ -77,7 +78,7 @@ def worker(proxy: str, setting: str) -> None:
     _write_atomic(RAW / proxy / f"{setting}.csv", rows, ["index", "arch", "score", "seconds"])
 
 
-LATER = ("eznas", "ghn", "ghn_loss")
+LATER = ("eznas", "ghn", "ghn_loss", "ghn2", "ghn2_loss")
 """Learned and evolved proxies (added after this study began): measured after the hand-designed ones."""
 
 
@@ -121,8 +122,16 @@ def _cmd(proxy: str, setting: str) -> tuple[list[str], dict[str, str]]:
     return [sys.executable, __file__, "--worker", proxy, setting], kernel_env(setting)
 
 
-def drive(parallel: int = 1) -> None:
-    todo = [j for j in jobs() if not (RAW / j[0] / f"{j[1]}.csv").is_file()]
+def drive(parallel: int = 1, only: list[str] | None = None) -> None:
+    """Run every missing (proxy, setting) job; with ``only``, just those proxies' two main settings
+    (``default`` and ``aten_default+onednn_sse41``, what a proxy added later is measured under)."""
+    if only:
+        unknown = sorted(set(only) - set(proxies()))
+        if unknown:
+            raise SystemExit(f"--proxies {' '.join(unknown)}: not registered network proxies; accepted: "
+                             f"{', '.join(proxies())}")
+    todo = [j for j in jobs() if not (RAW / j[0] / f"{j[1]}.csv").is_file()
+            and (not only or (j[0] in only and j[1] in ("default", "aten_default+onednn_sse41")))]
     running: list[tuple[subprocess.Popen, str, str, float]] = []
     while todo or running:
         while todo and len(running) < parallel:
@@ -216,13 +225,14 @@ def main() -> None:
     p.add_argument("--worker", nargs=2, metavar=("PROXY", "SETTING"))
     p.add_argument("--summary", action="store_true")
     p.add_argument("--parallel", type=int, default=1, help="subprocesses at once (each one thread)")
+    p.add_argument("--proxies", nargs="+", metavar="PROXY", help="measure only these (default and the extreme setting)")
     a = p.parse_args()
     if a.worker:
         worker(*a.worker)
     elif a.summary:
         summary()
     else:
-        drive(a.parallel)
+        drive(a.parallel, a.proxies)
 
 
 if __name__ == "__main__":
