@@ -364,6 +364,8 @@ PROXIES: dict[str, tuple[str, ...]] = {
     "flops": ("abdelfattah2021zerocost",),
     "ghn": ("zhang2019ghn", "knyazev2021ghn2"),
     "ghn_loss": ("zhang2019ghn", "knyazev2021ghn2"),
+    "ghn2": ("knyazev2021ghn2", "zhang2019ghn"),
+    "ghn2_loss": ("knyazev2021ghn2", "zhang2019ghn"),
     "grad_norm": ("abdelfattah2021zerocost",),
     "gradsign": ("zhang2022gradsign",),
     "grasp": ("wang2020grasp", "abdelfattah2021zerocost"),

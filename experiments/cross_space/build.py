@@ -76,6 +76,7 @@ SOURCES: dict[str, list[tuple[Path, dict[str, str] | None]]] = {
         (ROOT / "frontier/mpi_1000/scores.csv", None),
         (ROOT / "frontier/tenas_lr_1000/scores.csv", None),
         (ROOT / "ghn/ghn_scores.csv", {"ghn": "ghn", "ghn_loss": "ghn_loss"}),
+        *((path, None) for path in sorted((ROOT / "score_tables").glob("ghn2-*_cifar10_b64_seed0.csv.gz"))),
         (ROOT / "eznas/published_mpi1000_partial/scores.csv", {"score": "eznas"}),
     ],
     "nasbench_macro": [
@@ -139,6 +140,8 @@ def read_scores(space: str, archs: list[str]) -> dict[str, np.ndarray]:
     return {p: v for p, v in out.items() if p in ("ghn_loss",) or not get_proxy("ghn" if p == "ghn_loss" else p).members}
 
 
+LEARNED = ("ghn", "ghn_loss", "ghn2", "ghn2_loss")
+"""Trained GHNs: rows of the table, never candidates of the per-column selections (LIBRA's, the labelled one)."""
 SELECTED = "selected on the half (held-out half)"
 MAX_MEMBERS = 3
 
@@ -207,7 +210,7 @@ def main() -> None:
                     figures.setdefault(label, {})[col] = rho(s, y)
             # LIBRA's candidates: every label-free score that tells the networks apart (a constant one, such as
             # SWAP saturated at 2^16 patterns, has no correlation to rank by)
-            usable = {p: k for p, k in complete.items() if p not in ("ghn", "ghn_loss") and np.unique(k).size > 1}
+            usable = {p: k for p, k in complete.items() if p not in LEARNED and np.unique(k).size > 1}
             if libra_select is not None and len(usable) >= 3:
                 params = complete.get("params")
                 choice = libra_select({p: k[half] for p, k in usable.items()}, y[half],

@@ -37,7 +37,7 @@ CANDIDATES = ["synflow", "zico", "gradsign", "naswot", "jacob_cov", "flops", "pa
               "grasp", "zen", "ghn", "eznas", "eznas:net_mean(square(det(sigmoid(mul(preact_D, preact_D)))))",
               "eznas:net_mean(square(det(sigmoid(mul(l1_mean(log(exp(inpact_N))), preact_D)))))",
               "meco", "meco_opt", "swap", "reg_swap", "az_expressivity", "az_progressivity", "az_trainability",
-              "lswag"]
+              "lswag", "ghn2"]
 BATCH = {"eznas": 16}
 STRUCTURAL = ("flops", "params")
 """Proxies that count the network (no pass): computed here, as nasearch ships no NB201 table of them."""

@@ -11,6 +11,11 @@ every deviation are documented in :mod:`nasearch.predictors.ghn` and
   GHN training's rho cells use too; the tie-break term is below 0.01, under one image's worth of
   accuracy for up to 2,500 images). Higher is better.
 * ``ghn_loss``: the mean cross-entropy on the same images. Lower is better.
+* ``ghn2`` / ``ghn2_loss``: the same two scores with the second checkpoint shipped in the package,
+  :data:`GHN2_CHECKPOINT`, a GHN trained the way GHN-2 trains (Knyazev et al., NeurIPS 2021: several
+  architectures per step, GHN-2's parameter normalisation, layer norm, virtual edges; 10,000 steps,
+  the model of its best rho row on 100 fixed held-out cells; ``experiments/ghn/``). ``ghn`` keeps the
+  first (GHN-1) checkpoint so that the studies and the table made with it still reproduce.
 
 Images: the engine's minibatches fix HOW MANY images and their batching (``batch_size`` x
 ``num_batches``, default 64 x 1 = 64); the images themselves are the first that many of the
@@ -19,8 +24,9 @@ read from ``$NASEARCH_DATA``), each minibatch normalised by its own BatchNorm st
 engine's network is used as the target (its weights are replaced by generated ones).
 
 Checkpoint: ``proxy.checkpoint=PATH`` (``score_cells(..., checkpoint=PATH)``) binds the proxy to a
-trained GHN; without it the checkpoint shipped in the package (``nasearch/predictors/``
-:data:`DEFAULT_CHECKPOINT`) is used. The proxy's ``version`` in the score store is
+trained GHN; without it the checkpoint shipped in the package for that name (``nasearch/predictors/``
+:data:`DEFAULT_CHECKPOINT` for ``ghn`` and ``ghn_loss``, :data:`GHN2_CHECKPOINT` for ``ghn2`` and
+``ghn2_loss``) is used. The proxy's ``version`` in the score store is
 ``1+<first 12 hex digits of the checkpoint file's sha256>``, so scores of different GHNs never mix.
 
 GHN-1 and GHN-2 checkpoints: the GHN's configuration comes from the checkpoint file (a GHN-2-style
@@ -43,7 +49,8 @@ Cross-machine tolerance (``ProxySpec.tolerance``, relative), measured on 50 cell
 checkpoint (``experiments/cross_machine``), default kernels against ``ATEN_CPU_CAPABILITY=default
 ONEDNN_MAX_CPU_ISA=SSE41``: ``ghn`` max 1.5e-12 (median 0: the generated weights do not depend on the
 engine's random initialisation, and no prediction flipped), ``ghn_loss`` max 1.3e-7 (median 0).
-Tolerance 1e-6 for both. A prediction that flips on another machine moves ``ghn`` by 100/N points
+With the GHN-2-style checkpoint (the same 50 cells and settings): ``ghn2`` max 4.9e-13, ``ghn2_loss``
+max 2.4e-7 (median 1.0e-7), no prediction flipped. Tolerance 1e-6 for all four. A prediction that flips on another machine moves ``ghn`` by 100/N points
 (N held-out images), a step, not a rounding: compare rankings, not values, across machines.
 """
 
@@ -58,11 +65,18 @@ import torch
 from nasearch.proxies.registry import ProxyContext, ProxyError, ProxySpec, register_proxy
 
 DEFAULT_CHECKPOINT = "ghn_nb201_cifar10.pt"
+GHN2_CHECKPOINT = "ghn2_nb201_cifar10.pt"
 PAPER = "Zhang, Ren & Urtasun, Graph HyperNetworks for Neural Architecture Search, ICLR 2019"
+PAPER_GHN2 = "Knyazev et al., Parameter Prediction for Unseen Deep Architectures, NeurIPS 2021"
+
+
+def packaged_checkpoint(name: str) -> Path:
+    """A GHN checkpoint shipped in ``nasearch/predictors/`` (the file may be absent in a broken install)."""
+    return Path(str(resources.files("nasearch.predictors").joinpath(name)))
 
 
 def default_checkpoint() -> Path:
-    return Path(str(resources.files("nasearch.predictors").joinpath(DEFAULT_CHECKPOINT)))
+    return packaged_checkpoint(DEFAULT_CHECKPOINT)
 
 
 class GHNPredictor:
@@ -137,24 +151,26 @@ class _Binder:
         return replace(get_proxy(self.name), fn=GHNPredictor(checkpoint, self.metric), version=_version(checkpoint))
 
 
-def _default_version() -> str:
-    p = default_checkpoint()
+def _default_version(p: Path) -> str:
     return _version(p) if p.is_file() else "1+missing"
 
 
-def _make(name: str, metric: str, higher: bool) -> None:
+def _make(name: str, metric: str, higher: bool, checkpoint: str, paper: str) -> None:
+    path = packaged_checkpoint(checkpoint)
     register_proxy(
         name,
-        paper=PAPER,
+        paper=paper,
         work="forward",
         higher_is_better=higher,
         needs_labels=True,
         min_batches=1,
-        version=_default_version(),
+        version=_default_version(path),
         tolerance=1e-6,  # cross-machine, relative (experiments/cross_machine)
         bind=_Binder(name, metric),
-    )(GHNPredictor(default_checkpoint(), metric))
+    )(GHNPredictor(path, metric))
 
 
-_make("ghn", "acc", True)
-_make("ghn_loss", "loss", False)
+_make("ghn", "acc", True, DEFAULT_CHECKPOINT, PAPER)
+_make("ghn_loss", "loss", False, DEFAULT_CHECKPOINT, PAPER)
+_make("ghn2", "acc", True, GHN2_CHECKPOINT, PAPER_GHN2)
+_make("ghn2_loss", "loss", False, GHN2_CHECKPOINT, PAPER_GHN2)

@@ -42,6 +42,7 @@ NB201_LINES = {
     ("nasearch/predictors/ghn_train.py", 'STORED_DEFAULTS = {"space": "nb201"}'),
     # a data path: the file name of the GHN checkpoint shipped in nasearch/predictors/
     ("nasearch/proxies/ghn.py", 'DEFAULT_CHECKPOINT = "ghn_nb201_cifar10.pt"'),
+    ("nasearch/proxies/ghn.py", 'GHN2_CHECKPOINT = "ghn2_nb201_cifar10.pt"'),
     # module names: the space registry's list of built-in space modules
     ("nasearch/space/base.py", 'BUILTIN_MODULES: tuple[str, ...] = tuple(f"nasearch.space.{m}" for m in ("nb201",'),
 }

@@ -124,7 +124,7 @@ def test_every_shipped_table_holds_one_setting_that_score_key_produces() -> None
         assert key == score_key(name, "cifar10", batch_size=64, seed=0, space="nasbench_macro")
         assert sorted(shipped.cells_of(key)) == list(range(6561)), name
     by_proxy = {k.proxy: k for k in ks if k.space == "nb201"}
-    full = ("gradsign", "synflow", "zico", "ghn")  # ghn: the shipped GHN, its key carries the checkpoint's hash
+    full = ("gradsign", "synflow", "zico", "ghn", "ghn2")  # the shipped GHNs: their keys carry the checkpoint's hash
     sample = ("fisher", "grad_norm", "grasp", "jacob_cov", "naswot", "snip", "zen")
     assert set(full + sample) <= set(by_proxy)
     for name in full + sample:
@@ -180,7 +180,7 @@ def test_shipped_scores_are_what_the_code_computes(cifar10_root: Path, tmp_path:
     import torch
 
     torch.set_num_threads(1)
-    for proxy in ("gradsign", "synflow", "ghn", "meco", "az_expressivity", "az_progressivity", "az_trainability"):
+    for proxy in ("gradsign", "synflow", "ghn", "ghn2", "meco", "az_expressivity", "az_progressivity", "az_trainability"):
         key = score_key(proxy, "cifar10", space="nb201")
         held = sorted(shipped.cells_of(key))
         cells = [NB201.from_index(held[j]) for j in np.random.default_rng(0).choice(len(held), 2, replace=False)]
@@ -188,7 +188,7 @@ def test_shipped_scores_are_what_the_code_computes(cifar10_root: Path, tmp_path:
         want = [shipped.cells_of(key)[a.index][0] for a in cells]
         # float32 kernels differ across CPUs: a relative tolerance, not equality (ghn: 1e-6, its
         # measured cross-CPU tolerance; GHN weights do not depend on the engine's initialisation)
-        rel = {"ghn": 1e-6}.get(proxy, get_proxy(proxy).tolerance if proxy.startswith(("meco", "az_")) else 1e-4)
+        rel = {"ghn": 1e-6, "ghn2": get_proxy("ghn2").tolerance}.get(proxy, get_proxy(proxy).tolerance if proxy.startswith(("meco", "az_")) else 1e-4)
         assert fresh.tolist() == pytest.approx(want, rel=rel), proxy
     # NAS-Bench-Macro's GradSign table: two networks, within GradSign's cross-machine tolerance (part
     # of the table was computed in an earlier session, possibly on another CPU)
