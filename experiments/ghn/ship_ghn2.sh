@@ -20,11 +20,13 @@ if [ "$last" -lt 10000 ]; then
 fi
 PKG=nasearch/predictors/ghn2_nb201_cifar10.pt
 hash=$(sha256sum experiments/ghn/ghn2_train.best.pt | cut -c1-12)
-if cmp -s experiments/ghn/ghn2_train.best.pt "$PKG" && [ -f "nasearch/embedded/scores/ghn2-${hash}_cifar10_b64_seed0.csv.gz" ]; then
+TABLE=ghn2-${hash}_cifar10_b64_seed0.csv.gz
+same=0; cmp -s experiments/ghn/ghn2_train.best.pt "$PKG" && same=1
+if [ $same = 1 ] && [ -f "nasearch/embedded/scores/$TABLE" ]; then
   echo "the packaged ghn2 model is the run's best and its table ships: nothing to do"
   exit 0
 fi
-if ! cmp -s experiments/ghn/ghn2_train.best.pt "$PKG"; then
+if [ $same = 0 ]; then
   cp experiments/ghn/ghn2_train.best.pt "$PKG"
   rm -rf experiments/cross_machine/raw/ghn2 experiments/cross_machine/raw/ghn2_loss  # measured on another model
 fi
@@ -32,7 +34,6 @@ export OMP_NUM_THREADS=1
 .venv/bin/python experiments/cross_machine/run.py --parallel "$WORKERS" --proxies ghn2 ghn2_loss
 .venv/bin/nasearch task=score proxy=ghn2 workers="$WORKERS" proxy.store="$STORE" progress=false \
   hydra.run.dir=experiments/ghn/ghn2_table_run
-TABLE=ghn2-${hash}_cifar10_b64_seed0.csv.gz
 .venv/bin/nasearch scores --store "$STORE" --proxy ghn2 export "nasearch/embedded/scores/$TABLE"
 ln -sf "../../nasearch/embedded/scores/$TABLE" "experiments/score_tables/$TABLE"
 for old in nasearch/embedded/scores/ghn2-*_cifar10_b64_seed0.csv.gz; do  # a replaced model's table
