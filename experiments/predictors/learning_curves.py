@@ -93,7 +93,7 @@ OLD12 = ("synflow", "zico", "gradsign", "naswot", "jacob_cov", "snip", "grad_nor
 FRONTIER = ("meco", "meco_opt", "swap", "reg_swap", GEN10)
 SHORT = {GEN10: "eznas_gen10@b16"}
 
-FEATURE_SETS = ("encoding", "encoding+old", "encoding+all", "encoding+all+ghn", "proxies")
+FEATURE_SETS = ("encoding", "encoding+old", "encoding+all", "encoding+all+ghn", "proxies", "encoding+all+ghn2")
 """Feature-set labels; what each holds per design is listed in ``summary.md`` (``Design.sets``)."""
 
 log = logging.getLogger("learning_curves")
@@ -173,7 +173,7 @@ class Design:
     def X(self, label: str) -> np.ndarray:
         """The feature matrix of a set: proxy columns through :func:`slog`, the encoding and the GHN embedding
         as they are."""
-        return np.hstack([self.block(b) if b in ("encoding", "ghn") else slog(self.block(b)) for b in self.sets[label]])
+        return np.hstack([self.block(b) if b in EMBEDDINGS else slog(self.block(b)) for b in self.sets[label]])
 
     def finish(self, old: Sequence[str], frontier: Sequence[str], ghn: bool) -> Design:
         allp = [*old, *frontier]
@@ -181,12 +181,25 @@ class Design:
         if ghn:
             self.sets["encoding+all+ghn"] = ["encoding", *allp, "ghn"]
         self.sets["proxies"] = list(allp)
+        if "ghn2" in self.lazy:
+            self.sets["encoding+all+ghn2"] = ["encoding", *allp, "ghn2"]
         self.proxies = list(allp)
         for b, a in self.blocks.items():
             assert a.shape[0] == len(self.archs), (b, a.shape)
             if np.isnan(a).any():
                 raise SystemExit(f"{self.space}/{self.protocol}: feature block {b} has NaN values")
         return self
+
+
+EMBEDDINGS = ("encoding", "ghn", "ghn2")
+"""Blocks used as they are (no :func:`slog`)."""
+
+
+def ghn2_checkpoint() -> str:
+    """The GHN-2-style checkpoint shipped with the ``ghn2`` proxy (NB201 only)."""
+    from nasearch.proxies.ghn import GHN2_CHECKPOINT, packaged_checkpoint
+
+    return str(packaged_checkpoint(GHN2_CHECKPOINT))
 
 
 def slog(k: np.ndarray) -> np.ndarray:
@@ -330,6 +343,7 @@ def nb201_issue() -> Design:
                        "); params and flops have "
                        "no shipped NB201 table and come from scores.csv only.")
     d.lazy["ghn"] = lambda: ghn_embeddings(sp, archs)
+    d.lazy["ghn2"] = lambda: ghn_embeddings(sp, archs, checkpoint=ghn2_checkpoint())
     return d.finish(OLD12, FRONTIER, ghn=True)
 
 
@@ -360,6 +374,7 @@ def nb201_full() -> Design:
             d.blocks[name] = X[:, j:j + 1]
         _frontier_blocks(d, make, "nb201/full")
     d.lazy["ghn"] = lambda: ghn_embeddings(sp, archs)
+    d.lazy["ghn2"] = lambda: ghn_embeddings(sp, archs, checkpoint=ghn2_checkpoint())
     return d.finish([p for p, _ in old], FRONTIER, ghn=True)
 
 
@@ -543,6 +558,29 @@ def mean_of(agg: dict, key: tuple, metric: str = "tau") -> float:
     return math.nan if v is None or not len(v) or np.isnan(v).all() else float(np.nanmean(v))
 
 
+def contribution(agg: dict, m: dict, name: str, gset: str, what: str) -> list[str]:
+    """The paired difference in tau, ``gset`` minus ``encoding+all``, of design ``name`` (report lines)."""
+    if gset not in m["sets"]:
+        return []
+    title = f"### {name}: {what}'s contribution (rf)"
+    if not any(k[0] == name and k[2] == gset for k in agg):
+        return [title, "", f"Not run (the `{gset}` set has no rows in `results.csv`).", ""]
+    L = [title, "", f"Paired difference in Kendall tau, `{gset}` minus `encoding+all` on the same splits: "
+         "mean ± std over the repeats, then the repeats where it helped.", "",
+         "| dataset | " + " | ".join(f"n={n}" for n in NS) + " |", "|---" * (len(NS) + 1) + "|"]
+    for ds in m["datasets"]:
+        cells = []
+        for n in NS:
+            a, b = agg.get((name, ds, gset, "rf", n)), agg.get((name, ds, "encoding+all", "rf", n))
+            if a is None or b is None or not np.array_equal(a["repeat"], b["repeat"]):
+                cells.append("")
+                continue
+            diff = a["tau"] - b["tau"]
+            cells.append(f"{np.nanmean(diff):+.3f} ± {np.nanstd(diff, ddof=1):.3f} ({int((diff > 0).sum())}/{len(diff)})")
+        L.append(f"| {ds} | " + " | ".join(cells) + " |")
+    return [*L, ""]
+
+
 def write_plots(agg: dict, meta: dict) -> list[str]:
     import matplotlib
 
@@ -638,25 +676,8 @@ def write_report() -> None:
                                                       for n in ns for mo in models) + " |")
             L.append("")
         # GHN contribution (paired: the same splits)
-        if "encoding+all+ghn" in m["sets"] and not any(k[0] == name and k[2] == "encoding+all+ghn" for k in agg):
-            L += [f"### {name}: the GHN embedding's contribution (rf)", "",
-                  "Not run (the `encoding+all+ghn` set has no rows in `results.csv`).", ""]
-        elif "encoding+all+ghn" in m["sets"]:
-            L += [f"### {name}: the GHN embedding's contribution (rf)", "",
-                  "Paired difference in Kendall tau, `encoding+all+ghn` minus `encoding+all` on the same splits: "
-                  "mean ± std over the repeats, then the repeats where it helped.", "",
-                  "| dataset | " + " | ".join(f"n={n}" for n in NS) + " |", "|---" * (len(NS) + 1) + "|"]
-            for ds in m["datasets"]:
-                cells = []
-                for n in NS:
-                    a, b = agg.get((name, ds, "encoding+all+ghn", "rf", n)), agg.get((name, ds, "encoding+all", "rf", n))
-                    if a is None or b is None or not np.array_equal(a["repeat"], b["repeat"]):
-                        cells.append("")
-                        continue
-                    diff = a["tau"] - b["tau"]
-                    cells.append(f"{np.nanmean(diff):+.3f} ± {np.nanstd(diff, ddof=1):.3f} ({int((diff > 0).sum())}/{len(diff)})")
-                L.append(f"| {ds} | " + " | ".join(cells) + " |")
-            L.append("")
+        for gset, what in (("encoding+all+ghn", "the GHN embedding"), ("encoding+all+ghn2", "the GHN-2-style embedding")):
+            L += contribution(agg, m, name, gset, what)
     # the issue's baseline and goal
     if any(k[0] == "nb201/issue1000" for k in agg):
         L += ["## The issue's baseline (NB201 CIFAR-10, protocol (a), rf)", "",
