@@ -2,8 +2,14 @@
 <micro|macro>/<proxy>/``, issue 37) are what the code computes: for each committed study, one network
 of its 1,000 (drawn with ``default_rng(0)``) is scored again with the study's own settings (its Hydra
 overrides: the batch size and the image set) and must agree with the committed ``scores.csv`` within
-the proxy's measured cross-machine tolerance (``ProxySpec.tolerance``), and the study holds all 1,000
-networks of ``sample_cells(1000, seed=0)``, each scored (finite, or NaN where the proxy declares it).
+the proxy's measured cross-machine tolerance, and the study holds all 1,000 networks of
+``sample_cells(1000, seed=0)``, each scored (finite, or NaN where the proxy declares it).
+
+Tolerance: ``ProxySpec.tolerance`` (measured on 32-pixel NB201 networks, ``experiments/cross_machine``),
+or, where larger, :data:`FACTOR` times the spread measured on the study itself
+(``experiments/cross_machine/transnas.csv``: 20 of its networks under the AVX2 and SSE4.1/default-ATen
+kernels against the default ones). GradSign is why: on these 256-pixel networks its sign-agreement
+count moves by up to several percent across kernels, against 2e-4 on NB201.
 
 A study added later is checked without touching this file (the folders are globbed).
 """
@@ -18,6 +24,9 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2] / "experiments" / "transnas101" / "mpi_cross"
+SPREAD = Path(__file__).resolve().parents[2] / "experiments" / "cross_machine" / "transnas.csv"
+FACTOR = 3.0
+"""Safety factor over the spread measured on 20 of a study's 1,000 networks."""
 STUDIES = sorted(p.parent for p in ROOT.glob("*/*/scores.csv"))
 
 
@@ -26,6 +35,18 @@ def overrides(folder: Path) -> dict[str, str]:
 
     items = [str(o) for o in OmegaConf.to_container(OmegaConf.load(folder / ".hydra" / "overrides.yaml"))]
     return dict(o.split("=", 1) for o in items)
+
+
+def tolerance(folder: Path, registered: float) -> float:
+    """The larger of the proxy's registered tolerance and FACTOR x the study's measured spread."""
+    measured = 0.0
+    if SPREAD.is_file():
+        with open(SPREAD, newline="") as fh:
+            name = f"{folder.parent.name}/{folder.name}"
+            for r in csv.DictReader(fh):
+                if r["study"] == name:
+                    measured = max(measured, float(r["max_rel_vs_default"]), float(r["max_rel_vs_committed"]))
+    return max(registered, FACTOR * measured)
 
 
 def committed(folder: Path) -> dict[str, float]:
@@ -56,4 +77,5 @@ def test_study_is_complete_and_one_network_reproduces(folder: Path):
     arch = cells[int(np.random.default_rng(0).integers(len(cells)))]
     fresh = score_cells([arch], folder.name, "class_scene", image_dataset=o["proxy.image_dataset"],
                         batch_size=int(o["proxy.batch_size"]), seed=0, progress=False, space=space)
-    assert fresh[0] == pytest.approx(scores[space.to_string(arch)], rel=spec.tolerance), str(arch)
+    tol = tolerance(folder, spec.tolerance)
+    assert fresh[0] == pytest.approx(scores[space.to_string(arch)], rel=tol), (str(arch), tol)
